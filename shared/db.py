@@ -1,0 +1,59 @@
+"""Database access shared by the services: engine, sessions and the platform tables.
+
+Every service owns one PostgreSQL schema. Besides its own tables each schema holds an `outbox`
+(events waiting for the relay) and `processed_events` (event ids a consumer has handled).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (BigInteger, Column, DateTime, Identity, Index, LargeBinary, MetaData,
+                        String, Table, Uuid, func, text)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size,
+                               pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@dataclass(frozen=True)
+class PlatformTables:
+    schema: str
+    outbox: Table
+    processed_events: Table
+
+    @property
+    def notify_channel(self) -> str:
+        return f"{self.schema}_outbox"
+
+
+def platform_tables(metadata: MetaData) -> PlatformTables:
+    """Define the outbox and processed-events tables in a service's metadata (and schema)."""
+    outbox = Table(
+        "outbox", metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("topic", String(249), nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Index("outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+        Index("outbox_sent", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
+    )
+    processed = Table(
+        "processed_events", metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("topic", String(249), nullable=False),
+        Column("outcome", String(16), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    assert metadata.schema, "each service's metadata names its schema"
+    return PlatformTables(schema=metadata.schema, outbox=outbox, processed_events=processed)

@@ -1,0 +1,45 @@
+"""One error format for every service: 4xx answers name each field and the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    errors: list[FieldError] = []
+
+
+def field_path(location: Iterable[object]) -> str:
+    """`("body", "contact", "email")` -> `contact.email`; the request part is implied."""
+    parts = [str(part) for part in location]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_errors(errors: Iterable[dict]) -> list[FieldError]:
+    return [FieldError(field=field_path(error.get("loc", ())), reason=error.get("msg", "invalid"))
+            for error in errors]
+
+
+def error_response(status: int, detail: str, errors: Iterable[FieldError] = (),
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    body = ErrorBody(detail=detail, errors=list(errors))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        return error_response(422, "the request is invalid", validation_errors(error.errors()))

@@ -1,0 +1,209 @@
+"""Transactional outbox: events are rows written with the state change, published by a relay.
+
+Writers only insert rows through the caller's session and never commit. The relay publishes rows
+in id order, marks them sent, and keeps them while the broker is unreachable. A statement trigger
+(see the migrations) sends NOTIFY on insert, which PostgreSQL delivers at commit, so the relay
+wakes as soon as an event is durable instead of waiting for its fallback poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+import zlib
+from collections.abc import Callable, Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics
+from shared.db import PlatformTables
+from shared.events import Envelope
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+def encode_headers(headers: Headers) -> list[list[str]]:
+    return [[name, base64.b64encode(value).decode()] for name, value in headers]
+
+
+def decode_headers(stored: list[list[str]]) -> list[tuple[str, bytes]]:
+    return [(name, base64.b64decode(value)) for name, value in stored]
+
+
+class Outbox:
+    """Adds events to a service's outbox inside the caller's transaction."""
+
+    def __init__(self, tables: PlatformTables, settings: Settings, service: str) -> None:
+        self._table = tables.outbox
+        self._settings = settings
+        self._service = service
+
+    async def add(self, session: AsyncSession, event: Envelope) -> None:
+        headers = [("event_type", event.event_type.encode()), ("producer", self._service.encode())]
+        await self.add_raw(session, topic=self._settings.topic(event.topic), key=event.key(),
+                           value=event.to_bytes(), headers=headers)
+
+    async def add_raw(self, session: AsyncSession, *, topic: str, key: bytes | None,
+                      value: bytes, headers: Headers) -> None:
+        await session.execute(insert(self._table).values(
+            topic=topic, key=key, value=value, headers=encode_headers(headers)))
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The SQLAlchemy URL in the form asyncpg.connect() takes."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class OutboxRelay:
+    """Publishes a service's outbox rows to Kafka, in order, one relay at a time per schema."""
+
+    SEND_TIMEOUT_S = 15.0
+    RETENTION = "10 minutes"
+    PRUNE_EVERY_S = 60.0
+
+    def __init__(self, *, service: str, settings: Settings, tables: PlatformTables,
+                 sessions: async_sessionmaker[AsyncSession],
+                 producer_factory: Callable[[], AIOKafkaProducer]) -> None:
+        self._service = service
+        self._settings = settings
+        self._tables = tables
+        self._sessions = sessions
+        self._producer_factory = producer_factory
+        self._producer: AIOKafkaProducer | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        # Several instances of a service share one outbox; one lock keeps publication in order.
+        self._lock_id = zlib.crc32(f"handoff-outbox:{tables.schema}".encode())
+        self.last_error: str | None = None
+        self._pruned_at = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout_s)
+            except TimeoutError:
+                log.warning("outbox relay did not stop in %.1fs; cancelling", timeout_s)
+        await self._close_producer()
+        await self._close_listener()
+
+    async def pending(self) -> int:
+        async with self._sessions() as session:
+            outbox = self._tables.outbox
+            return await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)))
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                await self._ensure_listening()
+                published = await self._publish_batch()
+                failures = 0
+                self.last_error = None
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception as error:  # broker or database away: keep the rows, back off
+                failures += 1
+                self.last_error = f"{type(error).__name__}: {error}"
+                metrics.OUTBOX_ERRORS.labels(self._service).inc()
+                log.warning("outbox relay: %s (attempt %d)", self.last_error, failures)
+                await self._close_producer()
+                await self._sleep(min(0.2 * 2 ** failures, 5.0))
+                continue
+            if published < self._settings.outbox_batch_size:
+                await self._sleep(self._settings.outbox_poll_interval_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _publish_batch(self) -> int:
+        outbox = self._tables.outbox
+        async with self._sessions() as session, session.begin():
+            if not await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_id))):
+                return 0
+            rows = (await session.execute(
+                select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
+                .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)
+                .limit(self._settings.outbox_batch_size))).all()
+            if rows:
+                await self._send(rows)
+                await session.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
+                                      .values(sent_at=func.now()))
+                metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+            await self._prune_sent(session)
+            return len(rows)
+
+    async def _prune_sent(self, session: AsyncSession) -> None:
+        now = time.monotonic()
+        if now - self._pruned_at < self.PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        outbox = self._tables.outbox
+        await session.execute(delete(outbox).where(
+            outbox.c.sent_at < func.now() - text(f"interval '{self.RETENTION}'")))
+
+    async def _send(self, rows: Sequence) -> None:
+        producer = await self._ensure_producer()
+
+        async def send_all() -> None:
+            acks = [await producer.send(row.topic, value=row.value, key=row.key,
+                                        headers=decode_headers(row.headers)) for row in rows]
+            await asyncio.gather(*acks)
+
+        await asyncio.wait_for(send_all(), self.SEND_TIMEOUT_S)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._producer_factory()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _close_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.stop(), 5.0)
+            except Exception as error:  # a broken producer must not stop the relay
+                log.debug("closing producer: %s", error)
+
+    async def _ensure_listening(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        self._listener = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
+        await self._listener.add_listener(self._tables.notify_channel,
+                                          lambda *_: self._wake.set())
+
+    async def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None and not listener.is_closed():
+            await listener.close(timeout=2)

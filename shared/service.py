@@ -1,0 +1,168 @@
+"""What every service's app shares: lifespan (engine, outbox relay, consumer), health and metrics.
+
+A service's `app.py` describes itself with a `ServiceSpec` (name, tables, handlers, routers) and
+calls `create_service_app`; everything that is the same for all four services lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.bus import BrokerProbe, ConsumerRunner, Handler, new_producer
+from shared.db import PlatformTables, create_engine, platform_tables, session_factory
+from shared.errors import install_error_handlers
+from shared.events import Envelope
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    metadata: MetaData
+    handlers: Mapping[type[Envelope], Handler] = field(default_factory=dict)
+    routers: Sequence[APIRouter] = ()
+    description: str = ""
+
+
+@dataclass
+class Runtime:
+    """The live parts of a running service, kept on `app.state.runtime`."""
+
+    spec: ServiceSpec
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tables: PlatformTables
+    outbox: Outbox
+    relay: OutboxRelay
+    consumer: ConsumerRunner | None
+    broker: BrokerProbe
+
+    async def start(self) -> None:
+        await self.relay.start()
+        if self.consumer is not None:
+            await self._start_consumer()
+
+    async def _start_consumer(self) -> None:
+        # The broker may still be coming up; keep trying instead of failing the whole service.
+        while True:
+            try:
+                await self.consumer.start()
+                return
+            except Exception as error:
+                log.warning("%s: consumer cannot start yet: %s", self.spec.name, error)
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        await self.relay.stop()
+        await self.broker.close()
+        await self.engine.dispose()
+
+
+def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    tables = platform_tables_of(spec.metadata)
+    outbox = Outbox(tables, settings, spec.name)
+    relay = OutboxRelay(service=spec.name, settings=settings, tables=tables, sessions=sessions,
+                        producer_factory=lambda: new_producer(settings))
+    consumer = None
+    if spec.handlers:
+        consumer = ConsumerRunner(service=spec.name, settings=settings, tables=tables,
+                                  sessions=sessions, outbox=outbox, handlers=spec.handlers)
+    return Runtime(spec, settings, engine, sessions, tables, outbox, relay, consumer,
+                   BrokerProbe(settings.kafka_bootstrap))
+
+
+def platform_tables_of(metadata: MetaData) -> PlatformTables:
+    schema = metadata.schema
+    return PlatformTables(schema=schema, outbox=metadata.tables[f"{schema}.outbox"],
+                          processed_events=metadata.tables[f"{schema}.processed_events"])
+
+
+def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(spec, settings)
+        app.state.runtime = runtime
+        starting = asyncio.create_task(runtime.start())
+        try:
+            yield
+        finally:
+            starting.cancel()
+            await runtime.stop()
+
+    app = FastAPI(title=f"Handoff {spec.name}", description=spec.description, lifespan=lifespan)
+    app.include_router(health_router)
+    for router in spec.routers:
+        app.include_router(router)
+    install_error_handlers(app)
+    return app
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    async with runtime.sessions() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+health_router = APIRouter(tags=["operations"])
+
+
+@health_router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@health_router.get("/readyz")
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """Database and broker reachable and consumers running; 503 otherwise."""
+    checks = {"database": await _database_ok(runtime), "broker": await runtime.broker.reachable(),
+              "outbox_relay": runtime.relay.running}
+    if runtime.consumer is not None:
+        checks["consumer"] = runtime.consumer.running
+    ready = all(checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+async def _database_ok(runtime: Runtime) -> bool:
+    try:
+        async with runtime.engine.connect() as connection:
+            await asyncio.wait_for(connection.execute(text("SELECT 1")), 2.0)
+        return True
+    except Exception:
+        return False
+
+
+@health_router.get("/metrics")
+async def prometheus_metrics() -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

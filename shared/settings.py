@@ -1,0 +1,43 @@
+"""Settings shared by every service, read from `HANDOFF_`-prefixed environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HANDOFF_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    secret_key: str = Field(DEVELOPMENT_SECRET, description="Signs and hashes API keys.")
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = Field("", description="Optional prefix for shared clusters, e.g. 'acme.'")
+
+    # Consumer tuning: a low fetch wait keeps an idle pipeline's latency in milliseconds.
+    consumer_fetch_max_wait_ms: int = 20
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 3_000
+    consumer_max_attempts: int = Field(3, ge=1, description="Handler tries before the DLQ.")
+    consumer_retry_backoff_ms: int = 100
+
+    outbox_batch_size: int = 500
+    outbox_poll_interval_s: float = Field(
+        1.0, description="Fallback wake-up; commits wake the relay at once through NOTIFY.")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_development(self) -> Self:
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("HANDOFF_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    def topic(self, base: str) -> str:
+        return f"{self.topic_prefix}{base}"
+
+    def dlq_topic(self, base: str) -> str:
+        return f"{self.topic_prefix}{base}.dlq"

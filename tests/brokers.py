@@ -1,0 +1,84 @@
+"""The two kinds of broker the suite runs on, and the one place where they differ.
+
+- Embedded Tansu (default): memory storage, so stopping it loses every topic; an outage is
+  simulated by freezing the process (SIGSTOP), which clients see as an unreachable broker.
+- Apache Kafka (`make test-kafka`, or any broker named by HANDOFF_TEST_KAFKA_BOOTSTRAP): an
+  outage is a real stop and start of the broker through HANDOFF_TEST_KAFKA_CONTROL, with its
+  data kept on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from handoff.embedded import EmbeddedBroker
+
+
+class Broker:
+    name = "broker"
+    bootstrap: str
+    outage_kind: str
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        """The broker is unreachable inside the block and back (with its data) after it."""
+        raise NotImplementedError
+
+
+class EmbeddedTansu(Broker):
+    name = "tansu"
+    outage_kind = "frozen with SIGSTOP (a Tansu restart would lose its in-memory data)"
+
+    def __init__(self) -> None:
+        self._broker = EmbeddedBroker()
+        self.bootstrap = self._broker.bootstrap
+
+    def start(self) -> None:
+        self._broker.start()
+
+    def stop(self) -> None:
+        self._broker.stop()
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        self._broker.pause()
+        try:
+            yield
+        finally:
+            self._broker.resume()
+
+
+class ExternalKafka(Broker):
+    name = "kafka"
+    outage_kind = "stopped and started again, data kept on disk"
+
+    def __init__(self, bootstrap: str, control: str | None) -> None:
+        self.bootstrap = bootstrap
+        self._control = shlex.split(control) if control else None
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        if self._control is None:
+            pytest.skip("HANDOFF_TEST_KAFKA_CONTROL is not set: cannot stop and start the broker")
+        subprocess.run([*self._control, "stop"], check=True, timeout=60)
+        try:
+            yield
+        finally:
+            subprocess.run([*self._control, "start"], check=True, timeout=120)
+
+
+def broker_from_environment() -> Broker:
+    bootstrap = os.environ.get("HANDOFF_TEST_KAFKA_BOOTSTRAP")
+    if bootstrap:
+        return ExternalKafka(bootstrap, os.environ.get("HANDOFF_TEST_KAFKA_CONTROL"))
+    return EmbeddedTansu()

@@ -1,0 +1,97 @@
+"""Helpers for tests: waiting on conditions, reading topics, running a service in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from fastapi import FastAPI
+
+T = TypeVar("T")
+
+
+async def wait_for(condition: Callable[[], T | Awaitable[T]], *, timeout_s: float = 15.0,
+                   interval_s: float = 0.02, message: str = "condition") -> T:
+    """Poll until `condition()` returns something truthy; fail after the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {message}")
+        await asyncio.sleep(interval_s)
+
+
+class TopicReader:
+    """Reads a topic from the beginning with assign() (no group, no rebalance wait)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.records: list[ConsumerRecord] = []
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                          fetch_max_wait_ms=20, auto_offset_reset="earliest")
+
+    async def start(self) -> TopicReader:
+        await self._consumer.start()
+        partitions = await wait_for(lambda: self._consumer.partitions_for_topic(self.topic),
+                                    message=f"partitions of {self.topic}")
+        self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(partitions)])
+        await self._consumer.seek_to_beginning()
+        return self
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def poll(self) -> list[ConsumerRecord]:
+        batches = await self._consumer.getmany(timeout_ms=50)
+        for records in batches.values():
+            self.records.extend(records)
+        return self.records
+
+    async def wait_for_count(self, count: int, *, timeout_s: float = 15.0) -> list[ConsumerRecord]:
+        await wait_for(lambda: self._at_least(count), timeout_s=timeout_s,
+                       message=f"{count} records on {self.topic}")
+        return self.records
+
+    async def _at_least(self, count: int) -> bool:
+        return len(await self.poll()) >= count
+
+    async def assert_no_more(self, count: int, *, quiet_s: float = 1.0) -> None:
+        """After `count` records arrived, nothing else arrives within `quiet_s`."""
+        deadline = time.monotonic() + quiet_s
+        while time.monotonic() < deadline:
+            await self.poll()
+        assert len(self.records) == count, f"expected {count} records, got {len(self.records)}"
+
+
+@asynccontextmanager
+async def reading(bootstrap: str, topic: str) -> AsyncIterator[TopicReader]:
+    reader = await TopicReader(bootstrap, topic).start()
+    try:
+        yield reader
+    finally:
+        await reader.stop()
+
+
+@asynccontextmanager
+async def running(app: FastAPI, *, wait_ready: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan in-process and give an HTTP client to it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            if wait_ready:
+                await wait_for(lambda: _ready(client), timeout_s=30, message="/readyz 200")
+            yield client
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200

@@ -1,0 +1,75 @@
+"""Fixtures for testing the bus and the outbox on their own, with a scratch `effects` table
+standing in for a service's state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.capture.models import platform as capture_tables
+from shared.bus import ConsumerRunner, Handler, new_producer
+from shared.db import create_engine, session_factory
+from shared.events import Envelope
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import Settings
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+    producer: AIOKafkaProducer
+    _started: list
+
+    def relay(self) -> OutboxRelay:
+        relay = OutboxRelay(service="test", settings=self.settings, tables=capture_tables,
+                            sessions=self.sessions,
+                            producer_factory=lambda: new_producer(self.settings))
+        self._started.append(relay)
+        return relay
+
+    def runner(self, handlers: Mapping[type[Envelope], Handler], *, group_id: str = "g",
+               runner_class: type[ConsumerRunner] = ConsumerRunner) -> ConsumerRunner:
+        runner = runner_class(service="test", settings=self.settings, tables=capture_tables,
+                                sessions=self.sessions, outbox=self.outbox, handlers=handlers,
+                                group_id=f"{self.settings.topic_prefix}{group_id}")
+        self._started.append(runner)
+        return runner
+
+    async def send(self, event: Envelope) -> None:
+        await self.producer.send_and_wait(self.settings.topic(event.topic), event.to_bytes(),
+                                          key=event.key())
+
+    async def effects(self) -> list[tuple[str, str]]:
+        async with self.sessions() as session:
+            rows = await session.execute(text("SELECT key, value FROM effects ORDER BY id"))
+            return [tuple(row) for row in rows]
+
+
+def record_effect(key: str, value: str) -> Callable[[AsyncSession], object]:
+    return lambda session: session.execute(
+        text("INSERT INTO effects (key, value) VALUES (:k, :v)"), {"k": key, "v": value})
+
+
+@pytest_asyncio.fixture
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    engine = create_engine(settings.database_url, pool_size=5)
+    async with engine.begin() as connection:
+        await connection.execute(text(
+            "CREATE TABLE effects (id serial PRIMARY KEY, key text NOT NULL, value text NOT NULL)"))
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    await producer.start()
+    platform = Platform(settings, engine, session_factory(engine),
+                        Outbox(capture_tables, settings, "test"), producer, [])
+    yield platform
+    for part in reversed(platform._started):
+        await part.stop()
+    await producer.stop()
+    await engine.dispose()
