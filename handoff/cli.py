@@ -1,1 +1,140 @@
-import typer; app = typer.Typer()
+"""`handoff`: run the stack on one machine and look after it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from handoff.stack import Stack
+from shared.settings import Settings
+
+app = typer.Typer(help="Handoff: from a marketing web form to the right sales rep, and back.",
+                  no_args_is_help=True)
+console = Console()
+
+HomeOption = Annotated[Path, typer.Option(envvar="HANDOFF_HOME",
+                                          help="Where the embedded stack keeps its state.")]
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(*_: object) -> None:
+    raise _Stop()
+
+
+@app.command()
+def up(home: HomeOption = Path(".handoff"),
+       partitions: Annotated[int, typer.Option(help="Partitions per topic.")] = 6) -> None:
+    """Start the database, the broker and the four services; Ctrl-C stops all of it."""
+    started = time.monotonic()
+    settings = Settings()
+    stack = Stack(home=home.resolve(), partitions=partitions)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        stack.start_infrastructure(settings)
+        stack.start_services()
+        stack.wait_until_ready()
+        stack.write_state()
+        _print_urls(stack, time.monotonic() - started)
+        while not (dead := stack.dead_services()):
+            time.sleep(0.5)
+        console.print(f"[red]stopped unexpectedly: {', '.join(dead)} (see {home}/logs)[/red]")
+        raise typer.Exit(1)
+    except (KeyboardInterrupt, _Stop):
+        console.print("stopping…")
+    finally:
+        stack.stop()
+
+
+def _print_urls(stack: Stack, seconds: float) -> None:
+    console.print(f"[green]Handoff is ready[/green] in {seconds:.1f}s")
+    for name, url in stack.urls.items():
+        console.print(f"  {name:<9} {url}  (docs: {url}/docs)")
+    console.print(f"  broker    {stack.bootstrap}")
+    console.print(f"  database  {stack.database_url}")
+    console.print(f"  state     {stack.state_file}")
+
+
+@app.command()
+def status(home: HomeOption = Path(".handoff")) -> None:
+    """Report each part of a running stack: up or down, and where."""
+    state_file = home / "stack.json"
+    if not state_file.exists():
+        console.print(f"no stack is running here ({state_file} not found)")
+        raise typer.Exit(1)
+    state = json.loads(state_file.read_text())
+    table = Table("part", "state", "where")
+    healthy = True
+    for name, url in state["services"].items():
+        ready = _http_ok(f"{url}/readyz")
+        healthy &= ready
+        table.add_row(name, "up" if ready else "down", url)
+    broker_up = _tcp_ok(state["kafka_bootstrap"])
+    database_up = asyncio.run(_database_ok(state["database_url"]))
+    healthy &= broker_up and database_up
+    table.add_row("broker", "up" if broker_up else "down", state["kafka_bootstrap"])
+    table.add_row("database", "up" if database_up else "down", state["database_url"])
+    console.print(table)
+    raise typer.Exit(0 if healthy else 1)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _tcp_ok(address: str) -> bool:
+    host, _, port = address.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+async def _database_ok(url: str) -> bool:
+    import asyncpg
+
+    from shared.outbox import asyncpg_dsn
+
+    try:
+        connection = await asyncpg.connect(asyncpg_dsn(url), timeout=2.0)
+        await connection.close()
+        return True
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+
+
+@app.command()
+def migrate() -> None:
+    """Run every service's migrations against HANDOFF_DATABASE_URL."""
+    from shared.migrations import upgrade_all
+
+    upgrade_all(Settings().database_url)
+    console.print("migrations applied")
+
+
+@app.command()
+def topics(partitions: Annotated[int, typer.Option(help="Partitions per topic.")] = 6,
+           replication_factor: int = 1) -> None:
+    """Create the topics and their .dlq twins on HANDOFF_KAFKA_BOOTSTRAP."""
+    from handoff.topics import create_topics
+
+    settings = Settings()
+    names = asyncio.run(create_topics(settings.kafka_bootstrap, prefix=settings.topic_prefix,
+                                      partitions=partitions, replication_factor=replication_factor))
+    console.print("\n".join(names))

@@ -16,6 +16,8 @@ CONSUMER_LAG = Gauge(
     ["service", "topic", "partition"])
 OUTBOX_PUBLISHED = Counter(
     "handoff_outbox_published_total", "Outbox rows published to Kafka.", ["service"])
+OUTBOX_PENDING = Gauge(
+    "handoff_outbox_pending", "Outbox rows not yet published.", ["service"])
 OUTBOX_ERRORS = Counter(
     "handoff_outbox_errors_total", "Failed outbox publication rounds (rows kept).", ["service"])
 HTTP_REQUESTS = Counter(

@@ -97,13 +97,15 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
 
     async def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop, after one bounded attempt to publish what is still waiting."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
             try:
                 await asyncio.wait_for(self._task, timeout_s)
-            except TimeoutError:
-                log.warning("outbox relay did not stop in %.1fs; cancelling", timeout_s)
+                await asyncio.wait_for(self._drain(), timeout_s)
+            except Exception as error:  # rows stay in the outbox for the next start
+                log.warning("outbox relay stopped with rows left: %r", error)
         await self._close_producer()
         await self._close_listener()
 
@@ -133,6 +135,10 @@ class OutboxRelay:
                 continue
             if published < self._settings.outbox_batch_size:
                 await self._sleep(self._settings.outbox_poll_interval_s)
+
+    async def _drain(self) -> None:
+        while await self._publish_batch() >= self._settings.outbox_batch_size:
+            pass
 
     async def _sleep(self, seconds: float) -> None:
         try:

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared import metrics
 from shared.bus import BrokerProbe, ConsumerRunner, Handler, new_producer
 from shared.db import PlatformTables, create_engine, platform_tables, session_factory
 from shared.errors import install_error_handlers
@@ -163,6 +164,10 @@ async def _database_ok(runtime: Runtime) -> bool:
 
 
 @health_router.get("/metrics")
-async def prometheus_metrics() -> Response:
+async def prometheus_metrics(runtime: RuntimeDep) -> Response:
     """Prometheus text format."""
+    try:
+        metrics.OUTBOX_PENDING.labels(runtime.spec.name).set(await runtime.relay.pending())
+    except Exception as error:  # metrics must answer even while the database is away
+        log.warning("outbox pending count unavailable: %s", error)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,161 @@
+"""The whole stack on one machine: database, broker, migrations, topics and the four services.
+
+With HANDOFF_DATABASE_URL / HANDOFF_KAFKA_BOOTSTRAP set, the given database and broker are used
+(that is how compose and production run it); without them the embedded parts are started, with
+PostgreSQL's data under `.handoff/` so it survives a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from handoff.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from handoff.topics import create_topics
+from shared.migrations import SERVICES, upgrade_all
+from shared.settings import Settings
+
+PORTS = {"capture": 8001, "scoring": 8002, "routing": 8003, "feedback": 8004}
+DEFAULT_BROKER_PORT = 9092
+
+
+def port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+@dataclass
+class Stack:
+    home: Path
+    partitions: int = 6
+    host: str = "127.0.0.1"
+    database_url: str = ""
+    bootstrap: str = ""
+    urls: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, object] = field(default_factory=dict)
+    _postgres: EmbeddedPostgres | None = None
+    _broker: EmbeddedBroker | None = None
+    _processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "stack.json"
+
+    def start_infrastructure(self, settings: Settings) -> None:
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        self.database_url = os.environ.get("HANDOFF_DATABASE_URL", "")
+        if not self.database_url:
+            self._postgres = EmbeddedPostgres(self.home / "pgdata")
+            self.database_url = self._postgres.start()
+        self.bootstrap = os.environ.get("HANDOFF_KAFKA_BOOTSTRAP", "")
+        if not self.bootstrap:
+            port = DEFAULT_BROKER_PORT if port_is_free(DEFAULT_BROKER_PORT) else free_port()
+            self._broker = EmbeddedBroker(port, log_path=self.home / "logs" / "broker.log")
+            self.bootstrap = self._broker.start()
+        upgrade_all(self.database_url)
+        asyncio.run(create_topics(self.bootstrap, prefix=settings.topic_prefix,
+                                  partitions=self.partitions))
+
+    def start_services(self) -> None:
+        env = {**os.environ, "HANDOFF_DATABASE_URL": self.database_url,
+               "HANDOFF_KAFKA_BOOTSTRAP": self.bootstrap}
+        for name in SERVICES:
+            port = PORTS[name]
+            log = open(self.home / "logs" / f"{name}.log", "ab")
+            self._processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--factory", f"services.{name}.app:create_app",
+                 "--host", self.host, "--port", str(port), "--no-access-log"],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.urls[name] = f"http://{self.host}:{port}"
+
+    def wait_until_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        waiting = dict(self.urls)
+        while waiting:
+            for name, url in list(waiting.items()):
+                self._fail_if_exited(name)
+                if _answers_200(f"{url}/readyz"):
+                    del waiting[name]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout_s:.0f}s: {', '.join(waiting)}")
+            time.sleep(0.1)
+
+    def _fail_if_exited(self, name: str) -> None:
+        process = self._processes[name]
+        if process.poll() is not None:
+            log = (self.home / "logs" / f"{name}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log}")
+
+    def dead_services(self) -> list[str]:
+        return [name for name, process in self._processes.items() if process.poll() is not None]
+
+    def write_state(self) -> None:
+        state = {"services": self.urls, "kafka_bootstrap": self.bootstrap,
+                 "database_url": self.database_url, "pid": os.getpid(), **self.extra}
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    def stop(self, timeout_s: float = 8.0) -> None:
+        """Stop intake first, let the pipeline drain briefly, then everything else."""
+        deadline = time.monotonic() + timeout_s
+        self._terminate(["capture"], deadline - 5.0)
+        if self._broker is not None:  # memory broker: what is not consumed now is lost
+            self._drain(deadline - 3.0)
+        self._terminate([n for n in self._processes if n != "capture"], deadline - 1.0)
+        if self._broker is not None:
+            self._broker.stop(timeout_s=1.0)
+        if self._postgres is not None:
+            self._postgres.stop()
+        self.state_file.unlink(missing_ok=True)
+
+    def _terminate(self, names: list[str], deadline: float) -> None:
+        running = [self._processes[n] for n in names if n in self._processes]
+        for process in running:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def _drain(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if all(_caught_up(url) for name, url in self.urls.items() if name != "capture"):
+                return
+            time.sleep(0.1)
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _caught_up(url: str) -> bool:
+    """No unsent outbox rows and no consumer lag, as the service's metrics say."""
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=1.0).text
+    except httpx.HTTPError:
+        return True
+    for line in text.splitlines():
+        if line.startswith(("handoff_consumer_lag{", "handoff_outbox_pending{")):
+            if float(line.rsplit(" ", 1)[1]) > 0:
+                return False
+    return True
