@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from handoff.stack import Stack
+from handoff.stack import FIRST_PORT, Stack
 from shared.settings import Settings
 
 app = typer.Typer(help="Handoff: from a marketing web form to the right sales rep, and back.",
@@ -36,11 +36,14 @@ def _raise_stop(*_: object) -> None:
 
 @app.command()
 def up(home: HomeOption = Path(".handoff"),
-       partitions: Annotated[int, typer.Option(help="Partitions per topic.")] = 6) -> None:
+       partitions: Annotated[int, typer.Option(help="Partitions per topic.")] = 6,
+       first_port: Annotated[int, typer.Option(
+           help="capture's port; scoring, routing and feedback take the next three.")] = FIRST_PORT,
+       ) -> None:
     """Start the database, the broker and the four services; Ctrl-C stops all of it."""
     started = time.monotonic()
     settings = Settings()
-    stack = Stack(home=home.resolve(), partitions=partitions)
+    stack = Stack(home=home.resolve(), partitions=partitions, first_port=first_port)
     signal.signal(signal.SIGTERM, _raise_stop)
     try:
         stack.start_infrastructure(settings)

@@ -24,7 +24,7 @@ from handoff.topics import create_topics
 from shared.migrations import SERVICES, upgrade_all
 from shared.settings import Settings
 
-PORTS = {"capture": 8001, "scoring": 8002, "routing": 8003, "feedback": 8004}
+FIRST_PORT = 8001  # capture 8001, scoring 8002, routing 8003, feedback 8004
 DEFAULT_BROKER_PORT = 9092
 
 
@@ -44,6 +44,7 @@ class Stack:
     home: Path
     partitions: int = 6
     host: str = "127.0.0.1"
+    first_port: int = FIRST_PORT
     database_url: str = ""
     bootstrap: str = ""
     urls: dict[str, str] = field(default_factory=dict)
@@ -74,8 +75,8 @@ class Stack:
     def start_services(self) -> None:
         env = {**os.environ, "HANDOFF_DATABASE_URL": self.database_url,
                "HANDOFF_KAFKA_BOOTSTRAP": self.bootstrap}
-        for name in SERVICES:
-            port = PORTS[name]
+        for offset, name in enumerate(SERVICES):
+            port = self.first_port + offset
             log = open(self.home / "logs" / f"{name}.log", "ab")
             self._processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", f"services.{name}.app:create_app",

@@ -32,8 +32,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Self:
-        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError("HANDOFF_SECRET_KEY must be set to a real secret in production")
+        if self.environment != "development" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError(f"HANDOFF_SECRET_KEY must be set to a real secret "
+                             f"outside development (environment is {self.environment!r})")
         return self
 
     def topic(self, base: str) -> str:

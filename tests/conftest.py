@@ -99,7 +99,7 @@ def topic_prefix() -> str:
 async def settings(db_url: str, broker: Broker, topic_prefix: str) -> Settings:
     """Settings for one test: its own database and topics, short group timeouts."""
     await create_topics(broker.bootstrap, prefix=topic_prefix, partitions=3)
-    return Settings(environment="test", database_url=db_url, kafka_bootstrap=broker.bootstrap,
+    return Settings(environment="test", secret_key="test-secret", database_url=db_url, kafka_bootstrap=broker.bootstrap,
                     topic_prefix=topic_prefix, consumer_session_timeout_ms=2000,
                     consumer_heartbeat_interval_ms=300, consumer_retry_backoff_ms=20,
                     outbox_poll_interval_s=0.5)

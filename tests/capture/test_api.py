@@ -1,0 +1,88 @@
+"""Capture's lead API against the real database and broker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from services.capture.app import create_app
+from shared.db import create_engine
+from shared.settings import Settings
+from tests.helpers import reading, running
+
+pytestmark = pytest.mark.asyncio
+
+LEAD = {"email": "Ada.Lovelace@Example.COM", "first_name": "Ada", "last_name": "Lovelace",
+        "company": "Analytical Engines", "country": "gb", "phone": "+44 20 7123 4567",
+        "consent": {"given": True, "text_version": "2026-01"},
+        "attribution": {"utm_source": "newsletter", "utm_campaign": "launch"}}
+
+
+async def count_rows(settings: Settings, table: str) -> int:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return await connection.scalar(text(f"SELECT count(*) FROM capture.{table}"))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_posted_lead_appears_on_lead_captured(settings: Settings):
+    topic = settings.topic("lead.captured.v1")
+    async with running(create_app(settings)) as client, \
+            reading(settings.kafka_bootstrap, topic) as captured:
+        answer = await client.post("/v1/leads", json=LEAD)
+        assert answer.status_code == 202, answer.text
+        lead_id = answer.json()["lead_id"]
+        assert answer.json()["merged"] is False
+        [record] = await captured.wait_for_count(1)
+    assert record.key == lead_id.encode()
+    event = json.loads(record.value)
+    assert event["event_type"] == "lead.captured" and event["producer"] == "capture"
+    assert event["lead_id"] == event["correlation_id"] == lead_id
+    contact = event["payload"]["contact"]
+    assert contact["email"] == "Ada.Lovelace@example.com"
+    assert (contact["country"], contact["phone"]) == ("GB", "+442071234567")
+    assert event["payload"]["consent"]["given"] is True
+    assert event["payload"]["first_touch"]["utm_campaign"] == "launch"
+
+
+async def test_a_second_submission_merges_into_the_same_lead(settings: Settings):
+    topic = settings.topic("lead.captured.v1")
+    async with running(create_app(settings)) as client, \
+            reading(settings.kafka_bootstrap, topic) as captured:
+        first = (await client.post("/v1/leads", json=LEAD)).json()
+        again = {**LEAD, "email": "ada.lovelace@example.com", "job_title": "Countess",
+                 "attribution": {"utm_source": "webinar"}}
+        second = (await client.post("/v1/leads", json=again)).json()
+        records = await captured.wait_for_count(2)
+    assert second == {"lead_id": first["lead_id"], "merged": True}
+    merged = json.loads(records[-1].value)["payload"]
+    assert merged["merged"] is True
+    assert merged["contact"]["job_title"] == "Countess"
+    assert merged["contact"]["first_name"] == "Ada"
+    assert merged["first_touch"]["utm_source"] == "newsletter"
+    assert merged["last_touch"]["utm_source"] == "webinar"
+    assert await count_rows(settings, "leads") == 1
+    assert await count_rows(settings, "lead_changes") == 1
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"email": "not-an-email"}, "email"),
+    ({"email": "a@example.com", "phone": "12"}, "phone"),
+    ({"email": "a@example.com", "country": "Atlantis"}, "country"),
+    ({"email": "a@example.com", "unknown": "x"}, "unknown"),
+    ({"first_name": "Ada"}, "email"),
+])
+async def test_invalid_leads_get_422_naming_the_field_and_nothing_is_written(
+        settings: Settings, body: dict, field: str):
+    async with running(create_app(settings)) as client:
+        answer = await client.post("/v1/leads", json=body)
+    assert answer.status_code == 422
+    problems = answer.json()["errors"]
+    assert field in [p["field"] for p in problems], problems
+    assert all(p["reason"] for p in problems)
+    assert await count_rows(settings, "leads") == 0
+    assert await count_rows(settings, "outbox") == 0

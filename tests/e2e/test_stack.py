@@ -1,0 +1,75 @@
+"""`handoff up`: the embedded stack starts, answers, and stops cleanly with nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from handoff.embedded import free_port
+
+SERVICES = ("capture", "scoring", "routing", "feedback")
+
+
+def wait_until(condition, timeout_s: float, message: str):
+    deadline = time.monotonic() + timeout_s
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {message}")
+        time.sleep(0.1)
+    return result
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+    env["HANDOFF_HOME"] = str(tmp_path / "home")
+    return env
+
+
+def test_handoff_up_starts_every_service_and_sigterm_stops_all_of_it(stack_env, tmp_path):
+    first_port = free_port()
+    cli = Path(sys.executable).with_name("handoff")
+    started = time.monotonic()
+    up = subprocess.Popen([str(cli), "up", "--first-port", str(first_port)], env=stack_env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        state_file = tmp_path / "home" / "stack.json"
+        wait_until(state_file.exists, 60, "stack.json (all services ready)")
+        state = json.loads(state_file.read_text())
+        assert set(state["services"]) == set(SERVICES)
+        for name, url in state["services"].items():
+            assert httpx.get(f"{url}/readyz").status_code == 200, name
+            assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+            assert "handoff_" in httpx.get(f"{url}/metrics").text
+            assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == f"Handoff {name}"
+        assert state["kafka_bootstrap"].startswith("127.0.0.1:")
+        assert "pgdata" in state["database_url"]
+        postmaster = tmp_path / "home" / "pgdata" / "postmaster.pid"
+        # PostgreSQL daemonises, so it is not among the children: find it by its pid file.
+        children = [*descendants(up.pid),
+                    psutil.Process(int(postmaster.read_text().splitlines()[0]))]
+        assert len(children) >= 6, "four services, a broker and PostgreSQL"
+        print(f"ready in {time.monotonic() - started:.1f}s")
+    finally:
+        stopping = time.monotonic()
+        up.send_signal(signal.SIGTERM)
+        output, _ = up.communicate(timeout=15)
+    assert time.monotonic() - stopping < 10, "stops within 10 s"
+    assert up.returncode == 0, output
+    gone, alive = psutil.wait_procs(children, timeout=2)
+    assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
+    assert not state_file.exists()
+    assert not postmaster.exists()
