@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import time
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from handoff.stack import FIRST_PORT, Stack
+from shared.auth import Role
 from shared.settings import Settings
 
 app = typer.Typer(help="Handoff: from a marketing web form to the right sales rep, and back.",
@@ -141,3 +144,45 @@ def topics(partitions: Annotated[int, typer.Option(help="Partitions per topic.")
     names = asyncio.run(create_topics(settings.kafka_bootstrap, prefix=settings.topic_prefix,
                                       partitions=partitions, replication_factor=replication_factor))
     console.print("\n".join(names))
+
+
+def _settings_for_running_stack(home: Path = Path(".handoff")) -> Settings:
+    """Settings from the environment; without HANDOFF_DATABASE_URL, the embedded stack's."""
+    state_file = Path(os.environ.get("HANDOFF_HOME", home)) / "stack.json"
+    if "HANDOFF_DATABASE_URL" not in os.environ and state_file.exists():
+        return Settings(database_url=json.loads(state_file.read_text())["database_url"])
+    return Settings()
+
+
+keys_app = typer.Typer(help="API keys (admin, marketing, sales bound to a rep, crm).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(role: Annotated[Role, typer.Option(help="What the key may do.")],
+                name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "",
+                rep_id: Annotated[str | None, typer.Option(help="The rep a sales key acts for.")] = None,
+                ) -> None:
+    """Create a key in every service and print it once; only its hash is stored."""
+    from handoff.keys import create_api_key
+
+    settings = _settings_for_running_stack()
+    try:
+        key_id, key = asyncio.run(create_api_key(settings.database_url, settings.secret_key,
+                                                 role=role, name=name or role.value, rep_id=rep_id))
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    console.print(f"key id {key_id}")
+    print(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: uuid.UUID) -> None:
+    """Revoke a key everywhere (cached lookups expire within 30 s)."""
+    from handoff.keys import revoke_api_key
+
+    if not asyncio.run(revoke_api_key(_settings_for_running_stack().database_url, key_id)):
+        console.print(f"no active key {key_id}")
+        raise typer.Exit(1)
+    console.print(f"revoked {key_id}")

@@ -20,7 +20,9 @@ from pathlib import Path
 import httpx
 
 from handoff.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from handoff.keys import create_api_key
 from handoff.topics import create_topics
+from shared.auth import Role
 from shared.migrations import SERVICES, upgrade_all
 from shared.settings import Settings
 
@@ -71,6 +73,9 @@ class Stack:
         upgrade_all(self.database_url)
         asyncio.run(create_topics(self.bootstrap, prefix=settings.topic_prefix,
                                   partitions=self.partitions))
+        if settings.environment == "development":
+            _, self.extra["admin_key"] = asyncio.run(create_api_key(
+                self.database_url, settings.secret_key, role=Role.admin, name="development admin"))
 
     def start_services(self) -> None:
         env = {**os.environ, "HANDOFF_DATABASE_URL": self.database_url,

@@ -28,6 +28,7 @@ class PlatformTables:
     schema: str
     outbox: Table
     processed_events: Table
+    api_keys: Table
 
     @property
     def notify_channel(self) -> str:
@@ -55,5 +56,18 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("outcome", String(16), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
+    # Every service keeps its own copy of the API keys (`handoff keys create` writes all four),
+    # so no service reads another's tables to authenticate a caller.
+    api_keys = Table(
+        "api_keys", metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("name", String(200), nullable=False),
+        Column("role", String(20), nullable=False),
+        Column("rep_id", String(100), nullable=True),
+        Column("key_hash", String(64), nullable=False, unique=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("revoked_at", DateTime(timezone=True), nullable=True),
+    )
     assert metadata.schema, "each service's metadata names its schema"
-    return PlatformTables(schema=metadata.schema, outbox=outbox, processed_events=processed)
+    return PlatformTables(schema=metadata.schema, outbox=outbox, processed_events=processed,
+                          api_keys=api_keys)

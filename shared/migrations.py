@@ -68,11 +68,12 @@ def _run_sync(connection: Connection, metadata: MetaData) -> None:
 
 
 def create_platform_tables(schema: str) -> None:
-    """For a service's first migration: the outbox (with its NOTIFY trigger) and the
-    processed-events table, defined once in `shared.db`."""
+    """For a service's first migration: the outbox (with its NOTIFY trigger), the
+    processed-events table and the API keys, defined once in `shared.db`."""
     metadata = MetaData(schema=schema)
     tables = platform_tables(metadata)
-    metadata.create_all(op.get_bind(), tables=[tables.outbox, tables.processed_events])
+    metadata.create_all(op.get_bind(),
+                        tables=[tables.outbox, tables.processed_events, tables.api_keys])
     op.execute(f"""
         CREATE FUNCTION "{schema}".notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM pg_notify('{tables.notify_channel}', ''); RETURN NULL; END $$""")
@@ -82,5 +83,6 @@ def create_platform_tables(schema: str) -> None:
 
 
 def drop_platform_tables(schema: str) -> None:
-    op.execute(f'DROP TABLE IF EXISTS "{schema}".outbox, "{schema}".processed_events')
+    op.execute(f'DROP TABLE IF EXISTS "{schema}".outbox, "{schema}".processed_events, '
+               f'"{schema}".api_keys')
     op.execute(f'DROP FUNCTION IF EXISTS "{schema}".notify_outbox()')

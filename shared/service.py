@@ -20,6 +20,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import metrics
+from shared.auth import KeyRing
 from shared.bus import BrokerProbe, ConsumerRunner, Handler, new_producer
 from shared.db import PlatformTables, create_engine, platform_tables, session_factory
 from shared.errors import install_error_handlers
@@ -52,6 +53,7 @@ class Runtime:
     relay: OutboxRelay
     consumer: ConsumerRunner | None
     broker: BrokerProbe
+    keys: KeyRing
 
     async def start(self) -> None:
         await self.relay.start()
@@ -88,13 +90,14 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
         consumer = ConsumerRunner(service=spec.name, settings=settings, tables=tables,
                                   sessions=sessions, outbox=outbox, handlers=spec.handlers)
     return Runtime(spec, settings, engine, sessions, tables, outbox, relay, consumer,
-                   BrokerProbe(settings.kafka_bootstrap))
+                   BrokerProbe(settings.kafka_bootstrap), KeyRing(tables, settings.secret_key))
 
 
 def platform_tables_of(metadata: MetaData) -> PlatformTables:
     schema = metadata.schema
     return PlatformTables(schema=schema, outbox=metadata.tables[f"{schema}.outbox"],
-                          processed_events=metadata.tables[f"{schema}.processed_events"])
+                          processed_events=metadata.tables[f"{schema}.processed_events"],
+                          api_keys=metadata.tables[f"{schema}.api_keys"])
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:

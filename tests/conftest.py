@@ -19,7 +19,9 @@ import pytest
 import pytest_asyncio
 
 from handoff.embedded import EmbeddedPostgres
+from handoff.keys import create_api_key
 from handoff.topics import create_topics
+from shared.auth import Role
 from shared.migrations import upgrade_all
 from shared.outbox import asyncpg_dsn
 from shared.settings import Settings
@@ -103,3 +105,14 @@ async def settings(db_url: str, broker: Broker, topic_prefix: str) -> Settings:
                     topic_prefix=topic_prefix, consumer_session_timeout_ms=2000,
                     consumer_heartbeat_interval_ms=300, consumer_retry_backoff_ms=20,
                     outbox_poll_interval_s=0.5)
+
+
+@pytest_asyncio.fixture
+async def api_keys(settings: Settings) -> dict[str, str]:
+    """One key per role (the sales key acts for rep `rep-1`), as `{role: key}`."""
+    keys = {}
+    for role in Role:
+        _, keys[role.value] = await create_api_key(
+            settings.database_url, settings.secret_key, role=role, name=f"test {role.value}",
+            rep_id="rep-1" if role is Role.sales else None)
+    return keys

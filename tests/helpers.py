@@ -95,3 +95,7 @@ async def running(app: FastAPI, *, wait_ready: bool = True) -> AsyncIterator[htt
 
 async def _ready(client: httpx.AsyncClient) -> bool:
     return (await client.get("/readyz")).status_code == 200
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -46,3 +46,40 @@ class LeadChange(Base):
     source: Mapped[str] = mapped_column(String(200))
     changes: Mapped[dict] = mapped_column(JSONB)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Form(Base):
+    """A marketing web form: how its fields map to a lead, what it requires, who may post it."""
+
+    __tablename__ = "forms"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    field_mapping: Mapped[dict] = mapped_column(JSONB, default=dict)
+    required_fields: Mapped[list] = mapped_column(JSONB, default=list)
+    allowed_origins: Mapped[list] = mapped_column(JSONB, default=list)
+    thank_you_url: Mapped[str | None] = mapped_column(String(2048))
+    error_url: Mapped[str | None] = mapped_column(String(2048))
+    consent_required: Mapped[bool] = mapped_column(default=True)
+    consent_text: Mapped[str | None] = mapped_column(String(4000))
+    consent_version: Mapped[str | None] = mapped_column(String(50))
+    default_source: Mapped[str | None] = mapped_column(String(300))
+    default_campaign: Mapped[str | None] = mapped_column(String(300))
+    default_region: Mapped[str | None] = mapped_column(String(2))
+    honeypot_field: Mapped[str] = mapped_column(String(64), default="website")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IdempotentRequest(Base):
+    """The answer given to a request with an Idempotency-Key, replayed for 24 h."""
+
+    __tablename__ = "idempotent_requests"
+
+    api_key_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    response: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 index=True)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from services.capture.app import create_app
 from shared.db import create_engine
 from shared.settings import Settings
-from tests.helpers import reading, running
+from tests.helpers import auth, reading, running
 
 pytestmark = pytest.mark.asyncio
 
@@ -29,11 +29,11 @@ async def count_rows(settings: Settings, table: str) -> int:
         await engine.dispose()
 
 
-async def test_a_posted_lead_appears_on_lead_captured(settings: Settings):
+async def test_a_posted_lead_appears_on_lead_captured(settings: Settings, api_keys):
     topic = settings.topic("lead.captured.v1")
     async with running(create_app(settings)) as client, \
             reading(settings.kafka_bootstrap, topic) as captured:
-        answer = await client.post("/v1/leads", json=LEAD)
+        answer = await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["marketing"]))
         assert answer.status_code == 202, answer.text
         lead_id = answer.json()["lead_id"]
         assert answer.json()["merged"] is False
@@ -49,14 +49,14 @@ async def test_a_posted_lead_appears_on_lead_captured(settings: Settings):
     assert event["payload"]["first_touch"]["utm_campaign"] == "launch"
 
 
-async def test_a_second_submission_merges_into_the_same_lead(settings: Settings):
+async def test_a_second_submission_merges_into_the_same_lead(settings: Settings, api_keys):
     topic = settings.topic("lead.captured.v1")
     async with running(create_app(settings)) as client, \
             reading(settings.kafka_bootstrap, topic) as captured:
-        first = (await client.post("/v1/leads", json=LEAD)).json()
+        first = (await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["marketing"]))).json()
         again = {**LEAD, "email": "ada.lovelace@example.com", "job_title": "Countess",
                  "attribution": {"utm_source": "webinar"}}
-        second = (await client.post("/v1/leads", json=again)).json()
+        second = (await client.post("/v1/leads", json=again, headers=auth(api_keys["crm"]))).json()
         records = await captured.wait_for_count(2)
     assert second == {"lead_id": first["lead_id"], "merged": True}
     merged = json.loads(records[-1].value)["payload"]
@@ -77,12 +77,25 @@ async def test_a_second_submission_merges_into_the_same_lead(settings: Settings)
     ({"first_name": "Ada"}, "email"),
 ])
 async def test_invalid_leads_get_422_naming_the_field_and_nothing_is_written(
-        settings: Settings, body: dict, field: str):
+        settings: Settings, api_keys, body: dict, field: str):
     async with running(create_app(settings)) as client:
-        answer = await client.post("/v1/leads", json=body)
+        answer = await client.post("/v1/leads", json=body, headers=auth(api_keys["marketing"]))
     assert answer.status_code == 422
     problems = answer.json()["errors"]
     assert field in [p["field"] for p in problems], problems
     assert all(p["reason"] for p in problems)
     assert await count_rows(settings, "leads") == 0
     assert await count_rows(settings, "outbox") == 0
+
+
+async def test_the_lead_api_needs_a_key_of_a_role_that_may_capture(settings: Settings, api_keys):
+    async with running(create_app(settings)) as client:
+        none = await client.post("/v1/leads", json=LEAD)
+        unknown = await client.post("/v1/leads", json=LEAD, headers=auth("hk_not-a-key"))
+        sales = await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["sales"]))
+        header = await client.post("/v1/leads", json=LEAD, headers={"X-API-Key": api_keys["admin"]})
+    assert (none.status_code, unknown.status_code, sales.status_code) == (401, 401, 403)
+    assert none.json()["detail"] == "an API key is required"
+    assert "sales key may not" in sales.json()["detail"]
+    assert header.status_code == 202
+    assert await count_rows(settings, "leads") == 1

@@ -57,6 +57,14 @@ def test_handoff_up_starts_every_service_and_sigterm_stops_all_of_it(stack_env, 
             assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == f"Handoff {name}"
         assert state["kafka_bootstrap"].startswith("127.0.0.1:")
         assert "pgdata" in state["database_url"]
+        assert state["admin_key"].startswith("hk_")
+        created = subprocess.run([str(cli), "keys", "create", "--role", "marketing"], env=stack_env,
+                                 capture_output=True, text=True, check=True)
+        marketing_key = created.stdout.strip().splitlines()[-1]
+        lead = httpx.post(f"{state['services']['capture']}/v1/leads",
+                          json={"email": "stack@example.com"},
+                          headers={"Authorization": f"Bearer {marketing_key}"})
+        assert lead.status_code == 202, lead.text
         postmaster = tmp_path / "home" / "pgdata" / "postmaster.pid"
         # PostgreSQL daemonises, so it is not among the children: find it by its pid file.
         children = [*descendants(up.pid),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
 from fastapi.responses import JSONResponse
 
 from services.capture import domain
 from services.capture.intake import Submission, capture_lead
 from services.capture.schemas import LeadAccepted, LeadIn
+from shared.auth import Principal, Role, require
 from shared.errors import ErrorBody, FieldError, error_response
 from shared.events import Attribution, Consent
 from shared.service import RuntimeDep, SessionDep
@@ -26,8 +29,10 @@ def invalid_lead(error: domain.InvalidLead) -> JSONResponse:
 
 
 @router.post("/leads", status_code=status.HTTP_202_ACCEPTED, response_model=LeadAccepted,
-             responses={422: {"model": ErrorBody}})
-async def post_lead(lead: LeadIn, session: SessionDep, runtime: RuntimeDep):
+             responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+                        422: {"model": ErrorBody}})
+async def post_lead(lead: LeadIn, session: SessionDep, runtime: RuntimeDep,
+                    _: Annotated[Principal, Depends(require(Role.marketing, Role.crm))]):
     """Capture one lead from a server-side integration."""
     try:
         contact = domain.clean_contact(lead.model_dump(include=set(CONTACT_FIELDS)),

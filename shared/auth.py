@@ -1,0 +1,114 @@
+"""API keys with roles. A key is shown once at creation; services store only its HMAC."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from shared.db import PlatformTables
+
+KEY_PREFIX = "hk_"
+CACHE_SECONDS = 30.0  # a revoked key stops working within this long on every instance
+
+
+class Role(StrEnum):
+    admin = "admin"
+    marketing = "marketing"
+    sales = "sales"
+    crm = "crm"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID
+    name: str
+    role: Role
+    rep_id: str | None
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(24)
+
+
+def key_hash(secret: str, key: str) -> str:
+    return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
+async def store_key(session: AsyncSession | AsyncConnection, tables: PlatformTables, *, secret: str, key: str,
+                    key_id: uuid.UUID, name: str, role: Role, rep_id: str | None) -> None:
+    if role is Role.sales and not rep_id:
+        raise ValueError("a sales key must be bound to a rep (rep_id)")
+    await session.execute(insert(tables.api_keys).values(
+        id=key_id, name=name, role=role.value, rep_id=rep_id, key_hash=key_hash(secret, key)))
+
+
+async def revoke_key(session: AsyncSession | AsyncConnection, tables: PlatformTables, key_id: uuid.UUID) -> bool:
+    result = await session.execute(update(tables.api_keys)
+                                   .where(tables.api_keys.c.id == key_id,
+                                          tables.api_keys.c.revoked_at.is_(None))
+                                   .values(revoked_at=func.now()))
+    return result.rowcount > 0
+
+
+class KeyRing:
+    """Looks keys up in the service's table, with a short in-process cache."""
+
+    def __init__(self, tables: PlatformTables, secret: str) -> None:
+        self._tables = tables
+        self._secret = secret
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def principal(self, session: AsyncSession, key: str) -> Principal | None:
+        digest = key_hash(self._secret, key)
+        cached = self._cache.get(digest)
+        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        keys = self._tables.api_keys
+        row = (await session.execute(select(keys).where(
+            keys.c.key_hash == digest, keys.c.revoked_at.is_(None)))).first()
+        principal = Principal(row.id, row.name, Role(row.role), row.rep_id) if row else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (time.monotonic(), principal)
+        return principal
+
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="or X-API-Key: <API key>")
+
+
+def require(*roles: Role):
+    """A dependency admitting callers whose key has one of `roles` (admin always passes)."""
+    allowed = {Role.admin, *roles}
+
+    async def authenticate(request: Request,
+                           bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+                           header: Annotated[str | None, Depends(_header)]) -> Principal:
+        key = bearer.credentials if bearer else header
+        if not key:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+        runtime = request.app.state.runtime
+        async with runtime.sessions() as session:
+            principal = await runtime.keys.principal(session, key)
+        if principal is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is unknown or revoked",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if principal.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"a {principal.role.value} key may not do this; "
+                                f"needs {' or '.join(sorted(r.value for r in allowed))}")
+        return principal
+
+    return authenticate
