@@ -82,3 +82,18 @@ async def test_per_key_order_holds_across_partitions(platform: Platform):
     assert all(len(partitions) == 1 for partitions in partitions_of.values())
     assert len({p for ps in partitions_of.values() for p in ps}) > 1, "spread over partitions"
     assert sequences_by_lead(records) == {str(lead): list(range(10)) for lead in leads}
+
+
+async def test_a_commit_wakes_the_relay_at_once_instead_of_its_slow_poll(platform: Platform):
+    platform.settings = platform.settings.model_copy(update={"outbox_poll_interval_s": 60.0})
+    relay = platform.relay()
+    await relay.start()
+    lead = uuid.uuid4()
+    async with reading(platform.settings.kafka_bootstrap,
+                       platform.settings.topic(LeadErasedEvent.topic)) as topic:
+        await write_outbox(platform, [erased(lead, 1)])
+        await topic.wait_for_count(1, timeout_s=10)  # the relay has done a round and now sleeps
+        await write_outbox(platform, [erased(lead, 2)])
+        # well inside the 60 s poll: only the NOTIFY sent at commit can have woken the relay
+        records = await topic.wait_for_count(2, timeout_s=10)
+    assert sequences_by_lead(records)[str(lead)] == [1, 2]
