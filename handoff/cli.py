@@ -186,3 +186,13 @@ def keys_revoke(key_id: uuid.UUID) -> None:
         console.print(f"no active key {key_id}")
         raise typer.Exit(1)
     console.print(f"revoked {key_id}")
+
+
+@app.command()
+def schemas(out_dir: Annotated[Path, typer.Argument(help="Where to write them.")] = Path("docs/events"),
+            ) -> None:
+    """Write the JSON Schemas and the AsyncAPI document generated from shared/events.py."""
+    from shared.contracts_export import write_documents
+
+    for path in write_documents(out_dir):
+        console.print(str(path))

@@ -13,7 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
+                      model_validator)
 
 
 def utc_now() -> datetime:
@@ -239,6 +240,12 @@ class Envelope(Contract):
         None, description="event_id of the event that caused this one.")
     payload: Any
 
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        # The SPEC promises UTC on the wire; an aware time in another zone is the same instant.
+        return value.astimezone(UTC)
+
     @model_validator(mode="after")
     def _lead_events_carry_a_lead(self) -> Self:
         if not self.keyed_by_team and self.lead_id is None:
@@ -256,7 +263,9 @@ class Envelope(Contract):
     @classmethod
     def caused_by(cls, cause: Envelope, *, producer: str, payload: Any) -> Self:
         """A follow-up event in the same lead's journey."""
-        return cls(producer=producer, lead_id=cause.lead_id, correlation_id=cause.correlation_id,
+        # Team-keyed events (capacity) carry no lead, even when a lead's event caused them.
+        lead_id = None if cls.keyed_by_team else cause.lead_id
+        return cls(producer=producer, lead_id=lead_id, correlation_id=cause.correlation_id,
                    causation_id=cause.event_id, payload=payload)
 
 
