@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     outbox_poll_interval_s: float = Field(
         1.0, description="Fallback wake-up; commits wake the relay at once through NOTIFY.")
 
+    max_form_body_bytes: int = Field(
+        64 * 1024, ge=1, description="Largest web-form submission body capture reads.")
+    max_body_bytes: int = Field(
+        2 * 1024 * 1024, ge=1,
+        description="Largest body of any other request (a batch of 1,000 activities fits).")
+    form_rate_per_ip_per_minute: int = Field(
+        30, ge=1, description="Form submissions one client IP may make per minute, per instance.")
+    form_rate_per_form_per_minute: int = Field(
+        600, ge=1, description="Submissions one form accepts per minute, per instance.")
+
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Self:
         if self.environment != "development" and self.secret_key == DEVELOPMENT_SECRET:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import Row, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.capture.models import Lead, LeadChange
+from services.capture.models import Form, Lead, LeadChange, platform
 
 
 async def lock_lead_by_identity(session: AsyncSession, identity: str) -> Lead | None:
@@ -32,3 +33,60 @@ async def insert_lead_if_new(session: AsyncSession, values: dict) -> bool:
 async def record_change(session: AsyncSession, lead_id: uuid.UUID, source: str,
                         changes: dict) -> None:
     session.add(LeadChange(lead_id=lead_id, source=source, changes=changes))
+
+
+async def changes_of(session: AsyncSession, lead_id: uuid.UUID) -> list[LeadChange]:
+    """The lead's history, oldest first."""
+    return list(await session.scalars(
+        select(LeadChange).where(LeadChange.lead_id == lead_id).order_by(LeadChange.id)))
+
+
+async def delete_changes(session: AsyncSession, lead_id: uuid.UUID) -> None:
+    await session.execute(delete(LeadChange).where(LeadChange.lead_id == lead_id))
+
+
+async def delete_sent_events(session: AsyncSession, lead_id: uuid.UUID) -> None:
+    """Published outbox rows still kept for the relay's retention window hold the person's data."""
+    outbox = platform.outbox
+    await session.execute(delete(outbox).where(outbox.c.key == str(lead_id).encode(),
+                                               outbox.c.sent_at.is_not(None)))
+
+
+async def leads_by_ids_or_identities(session: AsyncSession, ids: Collection[uuid.UUID],
+                                     identities: Collection[str]) -> list[Row]:
+    """Leads matching any of the ids or email identities, in one query (erased ones too).
+
+    Share-locked, so an erasure running meanwhile either waits for the caller's events to be
+    written first or is seen, instead of being followed by events about the erased person.
+    """
+    if not ids and not identities:
+        return []
+    return list(await session.execute(
+        select(Lead.id, Lead.email_identity, Lead.correlation_id, Lead.erased_at)
+        .where(or_(Lead.id.in_(list(ids)), Lead.email_identity.in_(list(identities))))
+        .with_for_update(read=True)))
+
+
+# ---- forms ------------------------------------------------------------------------------------
+
+
+async def form_by_id(session: AsyncSession, form_id: str) -> Form | None:
+    return await session.get(Form, form_id)
+
+
+async def all_forms(session: AsyncSession) -> list[Form]:
+    return list(await session.scalars(select(Form).order_by(Form.id)))
+
+
+async def save_form(session: AsyncSession, form_id: str, values: dict) -> tuple[Form, bool]:
+    """Create or replace a form; the flag says whether it is new."""
+    existing = await session.scalar(select(Form.id).where(Form.id == form_id).with_for_update())
+    form = await session.scalar(
+        insert(Form).values(id=form_id, **values)
+        .on_conflict_do_update(index_elements=[Form.id], set_=values | {"updated_at": func.now()})
+        .returning(Form), execution_options={"populate_existing": True})
+    return form, existing is None
+
+
+async def delete_form(session: AsyncSession, form_id: str) -> bool:
+    return (await session.execute(delete(Form).where(Form.id == form_id))).rowcount > 0

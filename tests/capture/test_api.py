@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from sqlalchemy import text
@@ -20,11 +21,17 @@ LEAD = {"email": "Ada.Lovelace@Example.COM", "first_name": "Ada", "last_name": "
         "attribution": {"utm_source": "newsletter", "utm_campaign": "launch"}}
 
 
-async def count_rows(settings: Settings, table: str) -> int:
+async def count_rows(settings: Settings, table: str, where: str = "true", **params) -> int:
+    return await sql(settings, f"SELECT count(*) FROM capture.{table} WHERE {where}", **params)
+
+
+async def sql(settings: Settings, statement: str, **params):
+    """Run one statement in its own committed transaction; the first column of the first row."""
     engine = create_engine(settings.database_url, pool_size=1)
     try:
-        async with engine.connect() as connection:
-            return await connection.scalar(text(f"SELECT count(*) FROM capture.{table}"))
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), params)
+            return result.scalar() if result.returns_rows else None
     finally:
         await engine.dispose()
 
@@ -99,3 +106,46 @@ async def test_the_lead_api_needs_a_key_of_a_role_that_may_capture(settings: Set
     assert "sales key may not" in sales.json()["detail"]
     assert header.status_code == 202
     assert await count_rows(settings, "leads") == 1
+
+
+async def test_a_lead_is_read_back_with_its_merge_history(settings: Settings, api_keys):
+    async with running(create_app(settings)) as client:
+        lead_id = (await client.post("/v1/leads", json=LEAD,
+                                     headers=auth(api_keys["marketing"]))).json()["lead_id"]
+        await client.post("/v1/leads", json={**LEAD, "job_title": "Countess",
+                                             "attribution": {"utm_source": "webinar"}},
+                          headers=auth(api_keys["crm"]))
+        answer = await client.get(f"/v1/leads/{lead_id}", headers=auth(api_keys["sales"]))
+    assert answer.status_code == 200, answer.text
+    lead = answer.json()
+    assert lead["lead_id"] == lead_id
+    assert lead["contact"]["email"] == "Ada.Lovelace@example.com"
+    assert lead["contact"]["job_title"] == "Countess"
+    assert lead["consent"]["given"] is True and lead["consent"]["source"] == "api"
+    assert lead["first_touch"]["utm_source"] == "newsletter"
+    assert lead["last_touch"]["utm_source"] == "webinar"
+    assert lead["updated_at"] >= lead["created_at"]
+    [change] = lead["history"]
+    assert change["source"] == "api"
+    assert change["changes"] == {"job_title": [None, "Countess"]}
+
+
+async def test_reading_an_unknown_or_malformed_lead_id_names_lead_id(settings: Settings, api_keys):
+    async with running(create_app(settings)) as client:
+        unknown = await client.get(f"/v1/leads/{uuid.uuid4()}", headers=auth(api_keys["crm"]))
+        malformed = await client.get("/v1/leads/not-a-uuid", headers=auth(api_keys["crm"]))
+        anonymous = await client.get(f"/v1/leads/{uuid.uuid4()}")
+    assert (unknown.status_code, malformed.status_code, anonymous.status_code) == (404, 422, 401)
+    assert unknown.json()["errors"] == [{"field": "lead_id", "reason": "is not a known lead"}]
+    assert [e["field"] for e in malformed.json()["errors"]] == ["lead_id"]
+
+
+async def test_an_erased_lead_answers_410(settings: Settings, api_keys):
+    async with running(create_app(settings)) as client:
+        lead_id = (await client.post("/v1/leads", json=LEAD,
+                                     headers=auth(api_keys["marketing"]))).json()["lead_id"]
+        await client.post(f"/v1/leads/{lead_id}/erase", headers=auth(api_keys["marketing"]))
+        answer = await client.get(f"/v1/leads/{lead_id}", headers=auth(api_keys["marketing"]))
+    assert answer.status_code == 410
+    assert "was erased" in answer.json()["detail"]
+    assert answer.json()["errors"][0]["field"] == "lead_id"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +16,6 @@ import httpx
 import psutil
 import pytest
 
-from handoff.embedded import free_port
 
 SERVICES = ("capture", "scoring", "routing", "feedback")
 
@@ -26,6 +27,25 @@ def wait_until(condition, timeout_s: float, message: str):
             raise AssertionError(f"timed out after {timeout_s}s waiting for {message}")
         time.sleep(0.1)
     return result
+
+
+def free_port_block(size: int) -> int:
+    """The first of `size` consecutive free ports, below the kernel's ephemeral range so that no
+    client connection made meanwhile takes one of them."""
+    for _ in range(200):
+        first = random.randrange(20000, 32000 - size)
+        if all(_bindable(port) for port in range(first, first + size)):
+            return first
+    raise RuntimeError(f"no {size} consecutive free ports between 20000 and 32000")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -40,14 +60,20 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_handoff_up_starts_every_service_and_sigterm_stops_all_of_it(stack_env, tmp_path):
-    first_port = free_port()
+    first_port = free_port_block(len(SERVICES))
     cli = Path(sys.executable).with_name("handoff")
     started = time.monotonic()
     up = subprocess.Popen([str(cli), "up", "--first-port", str(first_port)], env=stack_env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         state_file = tmp_path / "home" / "stack.json"
-        wait_until(state_file.exists, 60, "stack.json (all services ready)")
+        try:
+            wait_until(lambda: state_file.exists() or up.poll() is not None, 60,
+                       "stack.json (all services ready)")
+            assert state_file.exists()
+        except AssertionError:
+            up.send_signal(signal.SIGTERM)
+            raise AssertionError(up.communicate(timeout=15)[0]) from None
         state = json.loads(state_file.read_text())
         assert set(state["services"]) == set(SERVICES)
         for name, url in state["services"].items():
