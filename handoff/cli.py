@@ -52,6 +52,7 @@ def up(home: HomeOption = Path(".handoff"),
         stack.start_infrastructure(settings)
         stack.start_services()
         stack.wait_until_ready()
+        stack.load_demo()
         stack.write_state()
         _print_urls(stack, time.monotonic() - started)
         while not (dead := stack.dead_services()):
@@ -71,6 +72,8 @@ def _print_urls(stack: Stack, seconds: float) -> None:
     console.print(f"  broker    {stack.bootstrap}")
     console.print(f"  database  {stack.database_url}")
     console.print(f"  state     {stack.state_file}")
+    if "demo_form" in stack.extra:
+        console.print(f"  try it    {stack.extra['demo_form']}")
 
 
 @app.command()

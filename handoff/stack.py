@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from handoff.demo import DEMO_FORM_ID, load_demo
 from handoff.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from handoff.keys import create_api_key
 from handoff.topics import create_topics
@@ -100,6 +101,12 @@ class Stack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not ready after {timeout_s:.0f}s: {', '.join(waiting)}")
             time.sleep(0.1)
+
+    def load_demo(self) -> None:
+        """In development, the demo form (with its page) so a real form can be tried at once."""
+        if "admin_key" in self.extra:
+            load_demo(self.urls["capture"], str(self.extra["admin_key"]))
+            self.extra["demo_form"] = f"{self.urls['capture']}/v1/forms/{DEMO_FORM_ID}/page"
 
     def _fail_if_exited(self, name: str) -> None:
         process = self._processes[name]

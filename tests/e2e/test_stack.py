@@ -84,6 +84,8 @@ def test_handoff_up_starts_every_service_and_sigterm_stops_all_of_it(stack_env, 
         assert state["kafka_bootstrap"].startswith("127.0.0.1:")
         assert "pgdata" in state["database_url"]
         assert state["admin_key"].startswith("hk_")
+        demo_page = httpx.get(state["demo_form"])
+        assert demo_page.status_code == 200 and 'name="consent"' in demo_page.text
         created = subprocess.run([str(cli), "keys", "create", "--role", "marketing"], env=stack_env,
                                  capture_output=True, text=True, check=True)
         marketing_key = created.stdout.strip().splitlines()[-1]
