@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 T = TypeVar("T")
@@ -35,16 +36,15 @@ class TopicReader:
     """Reads a topic from the beginning with assign() (no group, no rebalance wait)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
+        self.bootstrap, self.topic = bootstrap, topic
         self.records: list[ConsumerRecord] = []
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                           fetch_max_wait_ms=20, auto_offset_reset="earliest")
 
     async def start(self) -> TopicReader:
+        partitions = await partitions_of(self.bootstrap, self.topic)
         await self._consumer.start()
-        partitions = await wait_for(lambda: self._consumer.partitions_for_topic(self.topic),
-                                    message=f"partitions of {self.topic}")
-        self._consumer.assign([TopicPartition(self.topic, p) for p in sorted(partitions)])
+        self._consumer.assign([TopicPartition(self.topic, p) for p in partitions])
         await self._consumer.seek_to_beginning()
         return self
 
@@ -71,6 +71,19 @@ class TopicReader:
         while time.monotonic() < deadline:
             await self.poll()
         assert len(self.records) == count, f"expected {count} records, got {len(self.records)}"
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The topic's partition numbers, asked of the broker (a consumer that is not subscribed
+    never fetches metadata for the topic on Apache Kafka)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    assert description["error_code"] == 0, f"{topic}: {description}"
+    return sorted(p["partition"] for p in description["partitions"])
 
 
 @asynccontextmanager
