@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from shared.db import PlatformTables
 
@@ -69,14 +69,16 @@ class KeyRing:
         self._secret = secret
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
-    async def principal(self, session: AsyncSession, key: str) -> Principal | None:
+    async def principal(self, sessions: async_sessionmaker[AsyncSession],
+                        key: str) -> Principal | None:
         digest = key_hash(self._secret, key)
         cached = self._cache.get(digest)
         if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
             return cached[1]
         keys = self._tables.api_keys
-        row = (await session.execute(select(keys).where(
-            keys.c.key_hash == digest, keys.c.revoked_at.is_(None)))).first()
+        async with sessions() as session:
+            row = (await session.execute(select(keys).where(
+                keys.c.key_hash == digest, keys.c.revoked_at.is_(None)))).first()
         principal = Principal(row.id, row.name, Role(row.role), row.rep_id) if row else None
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -100,8 +102,7 @@ def require(*roles: Role):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required",
                                 headers={"WWW-Authenticate": "Bearer"})
         runtime = request.app.state.runtime
-        async with runtime.sessions() as session:
-            principal = await runtime.keys.principal(session, key)
+        principal = await runtime.keys.principal(runtime.sessions, key)
         if principal is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is unknown or revoked",
                                 headers={"WWW-Authenticate": "Bearer"})

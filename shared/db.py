@@ -8,15 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import asyncpg
 from sqlalchemy import (BigInteger, Column, DateTime, Identity, Index, LargeBinary, MetaData,
                         String, Table, Uuid, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+# The database is unreachable or went away: a reason to answer 503 and retry, not a bug.
+# (Raw asyncpg errors appear where a hot path uses the driver directly.)
+DATABASE_OUTAGES = (OperationalError, InterfaceError, OSError, asyncpg.InterfaceError,
+                    asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError)
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size,
-                               pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout. A connection that died with the database
+    # fails once, invalidates the pool (SQLAlchemy drops every older connection) and that
+    # request gets 503 (see shared.errors).
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from fastapi import FastAPI, Request
@@ -9,6 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.db import DATABASE_OUTAGES
+
+log = logging.getLogger(__name__)
 
 
 class FieldError(BaseModel):
@@ -48,3 +53,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
         return error_response(422, "the request is invalid", validation_errors(error.errors()))
+
+    async def _database_unavailable(_: Request, error: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s: %s", type(error).__name__, error)
+        return error_response(503, "the database is unavailable; retry shortly",
+                              headers={"Retry-After": "1"})
+
+    for outage in DATABASE_OUTAGES:
+        app.add_exception_handler(outage, _database_unavailable)

@@ -14,6 +14,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -39,6 +40,16 @@ def decode_headers(stored: list[list[str]]) -> list[tuple[str, bytes]]:
     return [(name, base64.b64decode(value)) for name, value in stored]
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """An event as the outbox stores it, for a caller that writes the row in its own statement."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[list[str]]
+
+
 class Outbox:
     """Adds events to a service's outbox inside the caller's transaction."""
 
@@ -47,15 +58,21 @@ class Outbox:
         self._settings = settings
         self._service = service
 
-    async def add(self, session: AsyncSession, event: Envelope) -> None:
+    def row(self, event: Envelope) -> OutboxRow:
         headers = [("event_type", event.event_type.encode()), ("producer", self._service.encode())]
-        await self.add_raw(session, topic=self._settings.topic(event.topic), key=event.key(),
-                           value=event.to_bytes(), headers=headers)
+        return OutboxRow(topic=self._settings.topic(event.topic), key=event.key(),
+                         value=event.to_bytes(), headers=encode_headers(headers))
+
+    async def add(self, session: AsyncSession, event: Envelope) -> None:
+        await self._insert(session, self.row(event))
 
     async def add_raw(self, session: AsyncSession, *, topic: str, key: bytes | None,
                       value: bytes, headers: Headers) -> None:
+        await self._insert(session, OutboxRow(topic, key, value, encode_headers(headers)))
+
+    async def _insert(self, session: AsyncSession, row: OutboxRow) -> None:
         await session.execute(insert(self._table).values(
-            topic=topic, key=key, value=value, headers=encode_headers(headers)))
+            topic=row.topic, key=row.key, value=row.value, headers=row.headers))
 
 
 def asyncpg_dsn(database_url: str) -> str:

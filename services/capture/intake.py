@@ -1,7 +1,8 @@
 """Recording a cleaned submission: create or merge the lead and publish `lead.captured.v1`.
 
-Both entry points (web forms and the server-to-server lead API) end here, inside the request's
-transaction, so the lead and its outbox row commit together or not at all.
+Both entry points (web forms and the server-to-server lead API) end here. The lead and its outbox
+row always commit together or not at all: a new person in one statement, a merge in one
+transaction (`capture_lead`), or inside a caller's transaction (`capture_lead_in`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.capture import domain, repository
 from services.capture.models import Lead
@@ -34,7 +35,26 @@ class Captured:
     merged: bool
 
 
-async def capture_lead(session: AsyncSession, outbox: Outbox, submission: Submission) -> Captured:
+async def capture_lead(engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
+                       outbox: Outbox, submission: Submission) -> Captured:
+    """Record a submission; it is committed when this returns."""
+    lead_id = uuid.uuid4()
+    identity = domain.identity_email(submission.contact.email)
+    touch = submission.attribution.model_dump_json()
+    event = _captured(lead_id, lead_id, submission.contact, submission.consent,
+                      submission.attribution, submission.attribution, merged=False)
+    async with engine.connect() as connection:
+        if await repository.insert_new_lead_with_event(
+                connection, lead_id, identity, submission.contact.model_dump_json(),
+                submission.consent.model_dump_json(), touch, outbox.row(event)):
+            return Captured(lead_id, merged=False)
+    async with sessions() as session, session.begin():
+        return await capture_lead_in(session, outbox, submission)
+
+
+async def capture_lead_in(session: AsyncSession, outbox: Outbox,
+                          submission: Submission) -> Captured:
+    """Record a submission inside the caller's transaction."""
     identity = domain.identity_email(submission.contact.email)
     lead = await repository.lock_lead_by_identity(session, identity)
     if lead is None:
@@ -78,8 +98,14 @@ async def _merge(session: AsyncSession, outbox: Outbox, lead: Lead, submission: 
 async def _publish(outbox: Outbox, session: AsyncSession, lead_id: uuid.UUID,
                    correlation_id: uuid.UUID, contact: Contact, consent: Consent,
                    first: Attribution, last: Attribution, *, merged: bool) -> None:
+    await session.flush()
+    await outbox.add(session, _captured(lead_id, correlation_id, contact, consent, first, last,
+                                        merged=merged))
+
+
+def _captured(lead_id: uuid.UUID, correlation_id: uuid.UUID, contact: Contact, consent: Consent,
+              first: Attribution, last: Attribution, *, merged: bool) -> LeadCapturedEvent:
     payload = LeadCaptured(merged=merged, contact=contact, consent=consent, first_touch=first,
                            last_touch=last)
-    await session.flush()
-    await outbox.add(session, LeadCapturedEvent(producer=PRODUCER, lead_id=lead_id,
-                                                correlation_id=correlation_id, payload=payload))
+    return LeadCapturedEvent(producer=PRODUCER, lead_id=lead_id, correlation_id=correlation_id,
+                             payload=payload)

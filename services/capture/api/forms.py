@@ -104,8 +104,7 @@ async def preflight(form_id: str, request: Request, session: SessionDep) -> Resp
 @router.post("/{form_id}/submissions", name="submit_form", tags=["form submissions"],
              status_code=status.HTTP_202_ACCEPTED, response_model=None,
              responses=SUBMISSION_ANSWERS, openapi_extra={"requestBody": SUBMISSION_BODY})
-async def submit_form(form_id: str, request: Request, session: SessionDep,
-                      runtime: RuntimeDep) -> Response:
+async def submit_form(form_id: str, request: Request, runtime: RuntimeDep) -> Response:
     """Submit a form, no API key needed: URL-encoded, multipart or JSON fields."""
     form = await _form_in_own_transaction(runtime, form_id)
     cors: dict[str, str] = {}
@@ -124,14 +123,14 @@ async def submit_form(form_id: str, request: Request, session: SessionDep,
             now=datetime.now(UTC))
     except InvalidLead as invalid:
         return _rejected(request, form, invalid.problems, cors)
-    captured = await capture_lead(session, runtime.outbox, submission)
+    captured = await capture_lead(runtime.engine, runtime.sessions, runtime.outbox, submission)
     return _accepted(request, form, LeadAccepted(lead_id=captured.lead_id,
                                                  merged=captured.merged), cors)
 
 
 async def _form_in_own_transaction(runtime: Runtime, form_id: str) -> Form:
-    # The request's own session stays unused until the lead is written, so a client uploading
-    # slowly does not hold a database connection.
+    # Read before the body, in a transaction of its own, so that a client uploading slowly
+    # does not hold a database connection.
     async with runtime.sessions() as session:
         return await _form(session, form_id)
 

@@ -8,19 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.capture import domain, repository
 from services.capture.erasure import Erasure, erase_lead
 from services.capture.idempotency import HEADER, IdempotentCall, fingerprint
-from services.capture.intake import Submission, capture_lead
+from services.capture.intake import Submission, capture_lead, capture_lead_in
 from services.capture.models import Lead
 from services.capture.schemas import (Erased, ErasureIn, LeadAccepted, LeadChangeOut, LeadIn,
                                       LeadOut)
 from shared.auth import Principal, Role, require
 from shared.errors import ErrorBody, FieldError, error_response
 from shared.events import Attribution, Consent, Contact
-from shared.outbox import Outbox
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["leads"])
@@ -53,7 +51,7 @@ def erased_lead(lead: Lead) -> JSONResponse:
 
 @router.post("/leads", status_code=status.HTTP_202_ACCEPTED, response_model=LeadAccepted,
              responses=ERRORS | {409: {"model": ErrorBody}})
-async def post_lead(lead: LeadIn, session: SessionDep, runtime: RuntimeDep,
+async def post_lead(lead: LeadIn, runtime: RuntimeDep,
                     principal: Annotated[Principal, Depends(require(Role.marketing, Role.crm))],
                     idempotency_key: IdempotencyKey = None):
     """Capture one lead from a server-side integration."""
@@ -62,12 +60,15 @@ async def post_lead(lead: LeadIn, session: SessionDep, runtime: RuntimeDep,
     except domain.InvalidLead as error:
         return invalid_lead(error)
     if idempotency_key is None:
-        return await _capture(session, runtime.outbox, submission)
+        captured = await capture_lead(runtime.engine, runtime.sessions, runtime.outbox, submission)
+        return LeadAccepted(lead_id=captured.lead_id, merged=captured.merged)
     call = IdempotentCall(principal.key_id, idempotency_key, fingerprint("POST /v1/leads", lead))
-    if (stored := await call.claim(session)) is not None:
-        return call.replay(stored)
-    accepted = await _capture(session, runtime.outbox, submission)
-    await call.record(session, status.HTTP_202_ACCEPTED, accepted)
+    async with runtime.sessions() as session, session.begin():
+        if (stored := await call.claim(session)) is not None:
+            return call.replay(stored)
+        captured = await capture_lead_in(session, runtime.outbox, submission)
+        accepted = LeadAccepted(lead_id=captured.lead_id, merged=captured.merged)
+        await call.record(session, status.HTTP_202_ACCEPTED, accepted)
     return accepted
 
 
@@ -78,11 +79,6 @@ def _submission(lead: LeadIn) -> Submission:
     consent = Consent(given=lead.consent.given, text_version=lead.consent.text_version,
                       given_at=given_at, source="api")
     return Submission(contact, consent, Attribution(**lead.attribution.model_dump()), source="api")
-
-
-async def _capture(session: AsyncSession, outbox: Outbox, submission: Submission) -> LeadAccepted:
-    captured = await capture_lead(session, outbox, submission)
-    return LeadAccepted(lead_id=captured.lead_id, merged=captured.merged)
 
 
 @router.get("/leads/{lead_id}", response_model=LeadOut,
