@@ -352,7 +352,7 @@ async def pg_activity(database_url: str) -> dict:
     """PostgreSQL's cumulative counters of this database (transactions, rows written)."""
     import asyncpg
 
-    from shared.outbox import asyncpg_dsn
+    from shared.db import asyncpg_dsn
 
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
@@ -365,7 +365,7 @@ async def verify_durability(database_url: str, lead_ids: list[str]) -> dict:
     """Every lead id capture answered 2xx for is in capture.leads and has its outbox row."""
     import asyncpg
 
-    from shared.outbox import asyncpg_dsn
+    from shared.db import asyncpg_dsn
 
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:

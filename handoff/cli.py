@@ -118,7 +118,7 @@ def _tcp_ok(address: str) -> bool:
 async def _database_ok(url: str) -> bool:
     import asyncpg
 
-    from shared.outbox import asyncpg_dsn
+    from shared.db import asyncpg_dsn
 
     try:
         connection = await asyncpg.connect(asyncpg_dsn(url), timeout=2.0)

@@ -6,12 +6,16 @@ Every service owns one PostgreSQL schema. Besides its own tables each schema hol
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 from sqlalchemy import (BigInteger, Column, DateTime, Identity, Index, LargeBinary, MetaData,
                         String, Table, Uuid, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -25,7 +29,47 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     # No pre-ping: it costs a round trip per checkout. A connection that died with the database
     # fails once, invalidates the pool (SQLAlchemy drops every older connection) and that
     # request gets 503 (see shared.errors).
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
+    # No overflow either: connections opened and closed under load cost more than waiting.
+    return create_async_engine(database_url, pool_size=pool_size, max_overflow=0)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The SQLAlchemy URL in the form asyncpg.connect() takes."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class StatementPool:
+    """Plain driver connections for a hot path that writes in single statements (capture's
+    intake): no ORM, no session, no greenlet, and no reset query when a connection goes back,
+    since such statements leave no session state behind. Connects on first use, so a service
+    can start while the database is still away."""
+
+    def __init__(self, database_url: str, size: int) -> None:
+        self._dsn, self._size = asyncpg_dsn(database_url), size
+        self._pool: asyncpg.Pool | None = None
+        self._creating = asyncio.Lock()
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = self._pool or await self._ready_pool()
+        async with pool.acquire() as connection:
+            yield connection
+
+    async def _ready_pool(self) -> asyncpg.Pool:
+        async with self._creating:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(self._dsn, min_size=0, max_size=self._size,
+                                                       reset=_nothing_to_reset)
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+
+async def _nothing_to_reset(_: asyncpg.Connection) -> None:
+    pass  # an open transaction is still rolled back by asyncpg itself
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

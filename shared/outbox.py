@@ -19,11 +19,10 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete, func, insert, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
-from shared.db import PlatformTables
+from shared.db import PlatformTables, asyncpg_dsn
 from shared.events import Envelope
 from shared.settings import Settings
 
@@ -73,12 +72,6 @@ class Outbox:
     async def _insert(self, session: AsyncSession, row: OutboxRow) -> None:
         await session.execute(insert(self._table).values(
             topic=row.topic, key=row.key, value=row.value, headers=row.headers))
-
-
-def asyncpg_dsn(database_url: str) -> str:
-    """The SQLAlchemy URL in the form asyncpg.connect() takes."""
-    url = make_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
 
 
 class OutboxRelay:

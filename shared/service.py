@@ -7,6 +7,7 @@ calls `create_service_app`; everything that is the same for all four services li
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -22,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared import metrics
 from shared.auth import KeyRing
 from shared.bus import BrokerProbe, ConsumerRunner, Handler, new_producer
-from shared.db import PlatformTables, create_engine, platform_tables, session_factory
+from shared.db import (PlatformTables, StatementPool, create_engine, platform_tables,
+                       session_factory)
 from shared.errors import install_error_handlers
 from shared.events import Envelope
 from shared.outbox import Outbox, OutboxRelay
@@ -54,6 +56,7 @@ class Runtime:
     consumer: ConsumerRunner | None
     broker: BrokerProbe
     keys: KeyRing
+    statements: StatementPool
 
     async def start(self) -> None:
         await self.relay.start()
@@ -75,11 +78,12 @@ class Runtime:
             await self.consumer.stop()
         await self.relay.stop()
         await self.broker.close()
+        await self.statements.close()
         await self.engine.dispose()
 
 
 def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
     tables = platform_tables_of(spec.metadata)
     outbox = Outbox(tables, settings, spec.name)
@@ -90,7 +94,8 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
         consumer = ConsumerRunner(service=spec.name, settings=settings, tables=tables,
                                   sessions=sessions, outbox=outbox, handlers=spec.handlers)
     return Runtime(spec, settings, engine, sessions, tables, outbox, relay, consumer,
-                   BrokerProbe(settings.kafka_bootstrap), KeyRing(tables, settings.secret_key))
+                   BrokerProbe(settings.kafka_bootstrap), KeyRing(tables, settings.secret_key),
+                   StatementPool(settings.database_url, settings.database_pool_size))
 
 
 def platform_tables_of(metadata: MetaData) -> PlatformTables:
@@ -108,6 +113,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         runtime = build_runtime(spec, settings)
         app.state.runtime = runtime
         starting = asyncio.create_task(runtime.start())
+        # What exists now lives as long as the process: keep it out of the collector's scans.
+        gc.freeze()
         try:
             yield
         finally:

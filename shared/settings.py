@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(DEVELOPMENT_SECRET, description="Signs and hashes API keys.")
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    database_pool_size: int = Field(
+        10, ge=1, description="Database connections each service process keeps open; requests "
+                              "beyond it wait for one rather than opening short-lived ones.")
     topic_prefix: str = Field("", description="Optional prefix for shared clusters, e.g. 'acme.'")
 
     # Consumer tuning: a low fetch wait keeps an idle pipeline's latency in milliseconds.

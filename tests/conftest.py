@@ -23,7 +23,7 @@ from handoff.keys import create_api_key
 from handoff.topics import create_topics
 from shared.auth import Role
 from shared.migrations import upgrade_all
-from shared.outbox import asyncpg_dsn
+from shared.db import asyncpg_dsn
 from shared.settings import Settings
 from tests.brokers import Broker, broker_from_environment
 

@@ -11,12 +11,13 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.capture import domain, repository
 from services.capture.models import Lead
 from shared.events import Attribution, Consent, Contact, LeadCaptured, LeadCapturedEvent
 from shared.outbox import Outbox
+from shared.service import Runtime
 
 PRODUCER = "capture"
 
@@ -35,21 +36,19 @@ class Captured:
     merged: bool
 
 
-async def capture_lead(engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession],
-                       outbox: Outbox, submission: Submission) -> Captured:
+async def capture_lead(runtime: Runtime, submission: Submission) -> Captured:
     """Record a submission; it is committed when this returns."""
     lead_id = uuid.uuid4()
     identity = domain.identity_email(submission.contact.email)
     touch = submission.attribution.model_dump_json()
     event = _captured(lead_id, lead_id, submission.contact, submission.consent,
                       submission.attribution, submission.attribution, merged=False)
-    async with engine.connect() as connection:
-        if await repository.insert_new_lead_with_event(
-                connection, lead_id, identity, submission.contact.model_dump_json(),
-                submission.consent.model_dump_json(), touch, outbox.row(event)):
-            return Captured(lead_id, merged=False)
-    async with sessions() as session, session.begin():
-        return await capture_lead_in(session, outbox, submission)
+    if await repository.insert_new_lead_with_event(
+            runtime.statements, lead_id, identity, submission.contact.model_dump_json(),
+            submission.consent.model_dump_json(), touch, runtime.outbox.row(event)):
+        return Captured(lead_id, merged=False)
+    async with runtime.sessions() as session, session.begin():
+        return await capture_lead_in(session, runtime.outbox, submission)
 
 
 async def capture_lead_in(session: AsyncSession, outbox: Outbox,

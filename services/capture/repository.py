@@ -8,10 +8,10 @@ from collections.abc import Collection
 
 from sqlalchemy import Row, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.capture.models import Form, Lead, LeadChange, platform
-from shared.db import DATABASE_OUTAGES
+from shared.db import StatementPool
 from shared.outbox import OutboxRow
 
 # A new lead and its event in one statement, so one round trip commits both. This is the path
@@ -38,19 +38,15 @@ async def lead_by_id(session: AsyncSession, lead_id: uuid.UUID, *, lock: bool = 
     return await session.scalar(query.with_for_update() if lock else query)
 
 
-async def insert_new_lead_with_event(connection: AsyncConnection, lead_id: uuid.UUID,
+async def insert_new_lead_with_event(statements: StatementPool, lead_id: uuid.UUID,
                                      identity: str, contact: str, consent: str, touch: str,
                                      event: OutboxRow) -> bool:
     """Outside any transaction: insert the lead (JSON given as text) and its event as one atomic
     statement, unless a lead with this identity exists; False then, and nothing is written."""
-    driver = (await connection.get_raw_connection()).driver_connection
-    try:
-        written = await driver.fetchval(
+    async with statements.acquire() as connection:
+        written = await connection.fetchval(
             _INSERT_NEW_LEAD_WITH_EVENT, lead_id, identity, contact, consent, touch,
             event.topic, event.key, event.value, json.dumps(event.headers))
-    except DATABASE_OUTAGES:
-        await connection.invalidate()  # SQLAlchemy did not see the error: drop the connection
-        raise
     return written is not None
 
 

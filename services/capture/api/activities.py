@@ -19,7 +19,7 @@ from services.capture import domain, repository
 from services.capture.intake import PRODUCER
 from services.capture.schemas import (MAX_ACTIVITIES, ActivitiesAccepted, ActivityBatchIn,
                                       ActivityIn, ActivityResult)
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody, FieldError, error_response, validation_errors
 from shared.events import LeadActivity, LeadActivityEvent
 from shared.service import RuntimeDep, SessionDep
@@ -45,7 +45,7 @@ class Item:
              responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
                         422: {"model": ErrorBody}})
 async def post_activities(body: ActivitiesBody, session: SessionDep, runtime: RuntimeDep,
-                          _: Annotated[Principal, Depends(require(Role.marketing, Role.crm))]):
+                          _: Annotated[Principal, Depends(RoleRequired(Role.marketing, Role.crm))]):
     """Record one activity or a batch of up to 1,000: each item is accepted or rejected alone.
 
     More than 1,000 items get 422 naming `activities`; a request none of whose items can be

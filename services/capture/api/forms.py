@@ -18,14 +18,14 @@ from services.capture.forms import FORM_SPAM, PAGE_FIELDS, SubmissionRefused
 from services.capture.intake import capture_lead
 from services.capture.models import Form
 from services.capture.schemas import FormIn, FormList, FormOut, LeadAccepted
-from shared.auth import require
+from shared.auth import RoleRequired
 from shared.errors import ErrorBody, FieldError, error_response
 from shared.service import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/forms")
 templates = Jinja2Templates(directory=FilePath(__file__).parent.parent / "templates")
 
-ADMIN = [Depends(require())]
+ADMIN = [Depends(RoleRequired())]
 ADMIN_ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 422)}
 NOT_FOUND = {404: {"model": ErrorBody}}
 FormId = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$", examples=["demo"],
@@ -123,7 +123,7 @@ async def submit_form(form_id: str, request: Request, runtime: RuntimeDep) -> Re
             now=datetime.now(UTC))
     except InvalidLead as invalid:
         return _rejected(request, form, invalid.problems, cors)
-    captured = await capture_lead(runtime.engine, runtime.sessions, runtime.outbox, submission)
+    captured = await capture_lead(runtime, submission)
     return _accepted(request, form, LeadAccepted(lead_id=captured.lead_id,
                                                  merged=captured.merged), cors)
 

@@ -16,7 +16,7 @@ from services.capture.intake import Submission, capture_lead, capture_lead_in
 from services.capture.models import Lead
 from services.capture.schemas import (Erased, ErasureIn, LeadAccepted, LeadChangeOut, LeadIn,
                                       LeadOut)
-from shared.auth import Principal, Role, require
+from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody, FieldError, error_response
 from shared.events import Attribution, Consent, Contact
 from shared.service import RuntimeDep, SessionDep
@@ -52,7 +52,7 @@ def erased_lead(lead: Lead) -> JSONResponse:
 @router.post("/leads", status_code=status.HTTP_202_ACCEPTED, response_model=LeadAccepted,
              responses=ERRORS | {409: {"model": ErrorBody}})
 async def post_lead(lead: LeadIn, runtime: RuntimeDep,
-                    principal: Annotated[Principal, Depends(require(Role.marketing, Role.crm))],
+                    principal: Annotated[Principal, Depends(RoleRequired(Role.marketing, Role.crm))],
                     idempotency_key: IdempotencyKey = None):
     """Capture one lead from a server-side integration."""
     try:
@@ -60,7 +60,7 @@ async def post_lead(lead: LeadIn, runtime: RuntimeDep,
     except domain.InvalidLead as error:
         return invalid_lead(error)
     if idempotency_key is None:
-        captured = await capture_lead(runtime.engine, runtime.sessions, runtime.outbox, submission)
+        captured = await capture_lead(runtime, submission)
         return LeadAccepted(lead_id=captured.lead_id, merged=captured.merged)
     call = IdempotentCall(principal.key_id, idempotency_key, fingerprint("POST /v1/leads", lead))
     async with runtime.sessions() as session, session.begin():
@@ -84,7 +84,7 @@ def _submission(lead: LeadIn) -> Submission:
 @router.get("/leads/{lead_id}", response_model=LeadOut,
             responses=LEAD_ERRORS | {410: {"model": ErrorBody}})
 async def get_lead(lead_id: uuid.UUID, session: SessionDep,
-                   _: Annotated[Principal, Depends(require(Role.marketing, Role.sales, Role.crm))]):
+                   _: Annotated[Principal, Depends(RoleRequired(Role.marketing, Role.sales, Role.crm))]):
     """A lead's contact, consent, first and last touch, and the history of its merges."""
     lead = await repository.lead_by_id(session, lead_id)
     if lead is None:
@@ -105,7 +105,7 @@ async def get_lead(lead_id: uuid.UUID, session: SessionDep,
 @router.post("/leads/{lead_id}/erase", status_code=status.HTTP_202_ACCEPTED, response_model=Erased,
              responses=LEAD_ERRORS)
 async def post_erasure(lead_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
-                       principal: Annotated[Principal, Depends(require(Role.marketing))],
+                       principal: Annotated[Principal, Depends(RoleRequired(Role.marketing))],
                        erasure: Annotated[ErasureIn | None, Body()] = None):
     """Erase a person: anonymise the lead here and tell every service through lead.erased.v1."""
     outcome = await erase_lead(session, runtime.outbox, lead_id, requested_by=principal.name,
