@@ -8,6 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+from handoff.embedded import free_port
 from services.capture.app import create_app
 from shared.db import create_engine
 from shared.settings import Settings
@@ -149,3 +150,40 @@ async def test_an_erased_lead_answers_410(settings: Settings, api_keys):
     assert answer.status_code == 410
     assert "was erased" in answer.json()["detail"]
     assert answer.json()["errors"][0]["field"] == "lead_id"
+
+
+async def test_connections_cut_by_the_database_are_replaced_without_an_error(
+        settings: Settings, api_keys):
+    database = settings.database_url.rsplit("/", 1)[1].split("?")[0]
+    headers = auth(api_keys["marketing"])
+    async with running(create_app(settings)) as client:
+        for attempt in range(3):  # a new lead, a merge, and the ORM path's connections
+            answer = await client.post("/v1/leads", json=LEAD, headers=headers)
+            assert answer.status_code == 202
+        await sql(settings, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = :database AND pid <> pg_backend_pid()",
+                  database=database)
+        new = await client.post("/v1/leads", json=LEAD | {"email": "after@example.com"},
+                                headers=headers)
+        merged = await client.post("/v1/leads", json=LEAD, headers=headers)
+    assert (new.status_code, merged.status_code) == (202, 202), (new.text, merged.text)
+    assert merged.json()["merged"] is True
+
+
+async def test_an_unreachable_database_gets_503_with_retry_after(settings: Settings, api_keys):
+    nowhere = settings.model_copy(update={
+        "database_url": f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/postgres"})
+    async with running(create_app(nowhere), wait_ready=False) as client:
+        answer = await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["marketing"]))
+        ready = await client.get("/readyz")
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "1"
+    assert answer.json()["detail"] == "the database is unavailable; retry shortly"
+    assert ready.status_code == 503
+
+
+async def test_the_openapi_document_names_the_api_key_scheme(settings: Settings):
+    async with running(create_app(settings), wait_ready=False) as client:
+        document = (await client.get("/openapi.json")).json()
+    assert document["components"]["securitySchemes"]["API key"]["scheme"] == "bearer"
+    assert document["paths"]["/v1/leads"]["post"]["security"] == [{"API key": []}]
