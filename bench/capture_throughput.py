@@ -23,8 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -34,6 +36,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -53,6 +56,9 @@ wrk is not installed; this bench drives the servers with it.
   macOS:          brew install wrk
   from source:    https://github.com/wg/wrk (make; put the wrk binary on PATH)
 """
+PY_SPY_MISSING = ("py-spy is not installed; --profile samples capture's worker with it: "
+                  ".venv/bin/pip install -e '.[bench]'")
+PROFILE_RATE = 200  # py-spy samples per second; each pauses the worker for a moment
 
 
 def fail(message: str) -> None:
@@ -82,6 +88,15 @@ def check_tools(server_core: int, load_core: int) -> bool:
     return True
 
 
+def find_py_spy() -> str:
+    """py-spy beside this interpreter (where the bench extra installs it), else on PATH."""
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which("py-spy", path=search)
+    if found is None:
+        fail(PY_SPY_MISSING)
+    return found
+
+
 # ---- processes ---------------------------------------------------------------------------------
 
 
@@ -95,6 +110,14 @@ class Processes:
         process = subprocess.Popen(args, start_new_session=True, **kwargs)
         self._started.append(process)
         return process
+
+    def finish(self, process: subprocess.Popen) -> tuple[str, float]:
+        """Waits for a process started with stdout=PIPE: (its output, its own CPU seconds)."""
+        text = process.stdout.read().decode(errors="replace")
+        _, status, usage = os.wait4(process.pid, 0)  # rusage: the process's own CPU time
+        process.returncode = os.waitstatus_to_exitcode(status)
+        self.stop(process)
+        return text, usage.ru_utime + usage.ru_stime
 
     def stop(self, process: subprocess.Popen, timeout_s: float = 20.0) -> None:
         if process.poll() is None:
@@ -192,8 +215,8 @@ class CpuWindow:
         self.postgres = cpu_seconds([self.postgres_pid], with_children=True) - self.postgres
         self.broker = cpu_seconds([self.broker_pid]) - self.broker
 
-    def report(self, wrk_cpu: float, requests: int) -> dict:
-        ours = self.server + self.postgres + self.broker + wrk_cpu
+    def report(self, wrk_cpu: float, requests: int, py_spy_cpu: float = 0.0) -> dict:
+        ours = self.server + self.postgres + self.broker + wrk_cpu + py_spy_cpu
         share = lambda seconds: round(100 * seconds / self.wall, 1)  # noqa: E731  % of one core
         per_request = lambda seconds: round(1000 * seconds / max(requests, 1), 3)  # noqa: E731
         return {"wall_s": round(self.wall, 2), "core_busy_pct": self.core_busy,
@@ -202,6 +225,7 @@ class CpuWindow:
                 "server_pct_of_core": share(self.server),
                 "postgres_pct_of_core": share(self.postgres),
                 "broker_pct_of_core": share(self.broker), "wrk_pct_of_core": share(wrk_cpu),
+                "py_spy_pct_of_core": share(py_spy_cpu),
                 "others_pct_of_core": share(max(self.busy_seconds - ours, 0.0))}
 
 
@@ -216,20 +240,19 @@ class Bench:
     pinned: bool
     postgres_pid: int
     broker_pid: int
+    py_spy: str | None = None
 
     def pin(self, core: int) -> list[str]:
         return ["taskset", "-c", str(core)] if self.pinned else []
 
-    def start_server(self, name: str, app: str, env: dict[str, str],
-                     profile: Path | None = None) -> tuple[subprocess.Popen, str, Path]:
+    def start_server(self, name: str, app: str,
+                     env: dict[str, str]) -> tuple[subprocess.Popen, str, Path]:
         from handoff.embedded import free_port
 
         port = free_port()
         log_path = self.workdir / f"{name}.log"
-        runner = ["-m", "uvicorn"] if profile is None else [
-            str(BENCH / "profiled_server.py"), str(profile)]
         command = self.pin(self.args.server_core) + [
-            sys.executable, *runner, "--factory", app, "--app-dir", str(ROOT),
+            sys.executable, "-m", "uvicorn", "--factory", app, "--app-dir", str(ROOT),
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
             "--no-access-log", "--log-level", "warning"]
         with open(log_path, "wb") as log:
@@ -273,14 +296,27 @@ class Bench:
             f"{url}/v1/leads"]
         process = self.processes.start(command, env=env, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT)
-        text = process.stdout.read().decode(errors="replace")
-        _, status, usage = os.wait4(process.pid, 0)  # rusage: wrk's own CPU time
-        process.returncode = os.waitstatus_to_exitcode(status)
-        self.processes.stop(process)
+        text, cpu_s = self.processes.finish(process)
         if process.returncode != 0 or not out.exists():
             raise RuntimeError(f"wrk failed ({process.returncode}):\n{text}")
         summary = json.loads(out.read_text())
-        return summary, ids.read_text().split(), text, usage.ru_utime + usage.ru_stime
+        return summary, ids.read_text().split(), text, cpu_s
+
+    def record_profile(self, pid: int, out: Path) -> subprocess.Popen:
+        """py-spy sampling the worker from outside for the measured run, without pausing it."""
+        command = self.pin(self.args.load_core) + [  # beside wrk: the worker keeps its core
+            self.py_spy, "record", "--pid", str(pid),
+            "--duration", str(math.ceil(self.args.seconds)), "--rate", str(PROFILE_RATE),
+            "--format", "raw", "--output", str(out)]
+        return self.processes.start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def end_profile(self, py_spy: subprocess.Popen) -> float:
+        """Waits until py-spy has written the samples; its CPU seconds."""
+        text, cpu_s = self.processes.finish(py_spy)
+        if py_spy.returncode != 0:
+            raise RuntimeError(f"py-spy failed ({py_spy.returncode}); it needs permission to "
+                               f"ptrace the worker (root or kernel.yama.ptrace_scope=0):\n{text}")
+        return cpu_s
 
     def run_side(self, name: str, app: str, env: dict[str, str], ready_path: str,
                  key: str | None, profile: Path | None = None) -> dict:
@@ -290,7 +326,7 @@ class Bench:
             print(f"   warning: 1-minute load {load_at_start[0]:.2f} > {self.args.max_load} on "
                   f"{os.cpu_count()} cores: others may be busy; judge by 'others CPU' below",
                   flush=True)
-        server, url, log_path = self.start_server(name, app, env, profile)
+        server, url, log_path = self.start_server(name, app, env)
         try:
             self.wait_ready(server, url, ready_path, log_path)
             warm_ids: list[str] = []
@@ -300,12 +336,10 @@ class Bench:
             print(f"   measuring {self.args.seconds:g} s with {self.args.connections} connections",
                   flush=True)
             load_before = os.getloadavg()
-            if profile is not None:
-                os.kill(server.pid, signal.SIGUSR1)  # profiled_server.py: start sampling
+            py_spy = self.record_profile(server.pid, profile) if profile is not None else None
             with CpuWindow(server.pid, self.postgres_pid, self.broker_pid) as cpu:
                 summary, ids, text, wrk_cpu = self.wrk(name, url, self.args.seconds, key)
-            if profile is not None:
-                os.kill(server.pid, signal.SIGUSR2)  # stop sampling, write the session
+            py_spy_cpu = self.end_profile(py_spy) if py_spy is not None else 0.0
             load_after = os.getloadavg()
             if server.poll() is not None:
                 raise RuntimeError(f"the {name} server died during the run:\n{tail(log_path)}")
@@ -314,7 +348,7 @@ class Bench:
         result = side_result(summary, text)
         result.update(app=app, load_average_at_start=load_at_start,
                       load_average_before_measure=load_before, load_average_after=load_after,
-                      cpu=cpu.report(wrk_cpu, summary["requests"]),
+                      cpu=cpu.report(wrk_cpu, summary["requests"], py_spy_cpu),
                       server_log_tail=tail(log_path, 20) or None)
         if self.args.warmup > 0:
             result["warmup"] = {"seconds": self.args.warmup, **side_result(warm, "")}
@@ -407,6 +441,34 @@ def tail(path: Path, lines: int = 40) -> str:
         return ""
 
 
+PY_SPY_FRAME = re.compile(r"(?P<function>.+) \((?P<file>.+):\d+\)")
+
+
+def profile_summary(path: Path, requests: int, top: int = 25) -> str:
+    """Samples per request and the busiest functions, from py-spy's collapsed stacks."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames, samples = stack.split(";"), int(count)
+        total += samples
+        # by function, not line: counted once per stack however often it is on it
+        functions = [f"{match['function']} ({match['file']})" for frame in frames
+                     if (match := PY_SPY_FRAME.fullmatch(frame))]
+        inclusive.update(dict.fromkeys(functions, samples))
+        if PY_SPY_FRAME.fullmatch(frames[-1]):
+            own[functions[-1]] += samples
+    lines = [f"py-spy on the capture worker while measured: {total:,} samples at {PROFILE_RATE} "
+             f"Hz (idle waits not sampled), {requests:,} requests -> "
+             f"{total / max(requests, 1):.2f} samples per request"]
+    for title, counts in (("inclusive", inclusive), ("own (leaf of the stack)", own)):
+        lines += ["", f"functions by {title} share:"]
+        lines += [f"  {100 * samples / max(total, 1):5.1f}%  {function}"
+                  for function, samples in counts.most_common(top)]
+    return "\n".join(lines) + "\n"
+
+
 def fmt_load(load: tuple[float, float, float]) -> str:
     return " ".join(f"{v:.2f}" for v in load)
 
@@ -493,14 +555,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(it lags by a minute; the 'others CPU' column is the better judge)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument("--profile", action="store_true",
-                        help="sample capture's CPU while measuring (bench/profiled_server.py) and "
-                             "write where it goes beside the JSON")
+                        help="sample capture's worker with py-spy while measuring (pip install "
+                             "-e '.[bench]') and write its stacks beside the JSON")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     pinned = check_tools(args.server_core, args.load_core)
+    py_spy = find_py_spy() if args.profile else None
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with it ignored
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
@@ -514,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
     args.results.mkdir(parents=True, exist_ok=True)
-    profile = args.results / f"{stamp}-capture-profile.json" if args.profile else None
+    profile = args.results / f"{stamp}-capture-profile.txt" if args.profile else None
     processes = Processes()
     postgres = broker = None
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as tmp:
@@ -534,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 name="bench"))
             bench = Bench(args, processes, workdir, pinned,
                           postgres_pid=postgres._server.get_postmaster_info().pid,
-                          broker_pid=broker.pid)
+                          broker_pid=broker.pid, py_spy=py_spy)
 
             bare = bench.run_side("bare", "bench.bare_app:create_app", {}, "/v1/leads", None)
             bare.pop("_ids")
@@ -577,15 +640,10 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_capture_over_bare": round(ratio, 4), "target_ratio": TARGET_RATIO,
         "meets_target": ratio >= TARGET_RATIO, "durability": durability, "ok": durable,
     }
-    if profile is not None and profile.exists():
-        sys.path.insert(0, str(BENCH))
-        from profiled_server import render
-
-        text = profile.with_suffix(".txt")
-        text.write_text(render(profile, capture["requests"]))
-        report["profile"] = {"samples": str(profile), "report": str(text)}
-        print(f"\ncapture ran under the CPU sampler (its figures are slightly lower for it):\n"
-              f"{text.read_text()}\nprofile: {text}")
+    if profile is not None:
+        report["profile"] = {"samples": str(profile)}
+        print(f"\n{profile_summary(profile, capture['requests'])}\nprofile: {profile} (collapsed "
+              f"stacks: flamegraph.pl or https://www.speedscope.app open them)")
     path = args.results / f"{stamp}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"results: {path}")
