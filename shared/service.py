@@ -32,6 +32,8 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
+YOUNG_GENERATION_THRESHOLD = 20_000  # CPython's default is 700
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -113,8 +115,11 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         runtime = build_runtime(spec, settings)
         app.state.runtime = runtime
         starting = asyncio.create_task(runtime.start())
-        # What exists now lives as long as the process: keep it out of the collector's scans.
+        # What exists now lives as long as the process: keep it out of the collector's scans,
+        # and collect the young generation less often (each request allocates a few hundred
+        # short-lived objects, freed by reference counting anyway). Measured in bench/.
         gc.freeze()
+        gc.set_threshold(YOUNG_GENERATION_THRESHOLD)
         try:
             yield
         finally:

@@ -11,7 +11,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
+from types import MappingProxyType
 
 import email_validator
 import phonenumbers
@@ -47,8 +48,9 @@ FREE_MAIL_DOMAINS = frozenset({
 # ...and providers that run the same service under many country domains (yahoo.co.uk, gmx.at).
 FREE_MAIL_PROVIDERS = frozenset({"yahoo", "hotmail", "outlook", "live", "aol", "gmx", "yandex"})
 _COUNTRY_SECOND_LEVELS = frozenset({"co", "com", "net", "org", "ne", "or"})
-# Tabs and line breaks are whitespace, collapsed below; any other control character is refused.
-_ALLOWED_CONTROLS = frozenset("\t\n\r")
+# Unicode's control characters (category Cc) except tab and line breaks, which are whitespace
+# and collapsed below; any other is refused.
+_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LANGUAGE_TAG = re.compile(r"([a-z]{2,3})[-_][a-z0-9_-]+")
 
 
@@ -73,14 +75,20 @@ Cleaner = Callable[[str], str]
 def clean_contact(raw: Mapping[str, object], *, default_region: str | None = None,
                   check_deliverability: bool = False) -> Contact:
     """The submitted contact fields as a clean `Contact`, or `InvalidLead` with every problem."""
+    values = _clean_all(_contact_cleaners(default_region, check_deliverability), raw,
+                        required={"email"})
+    return Contact(**values, **email_flags(values["email"]))
+
+
+@lru_cache(maxsize=256)  # the region comes from requests: bounded
+def _contact_cleaners(default_region: str | None,
+                      check_deliverability: bool) -> Mapping[str, Cleaner]:
     cleaners: dict[str, Cleaner] = {
         "email": partial(clean_email, check_deliverability=check_deliverability),
         "phone": partial(clean_phone, default_region=default_region),
         "company_size": clean_company_size, "country": clean_country, "language": clean_language,
     } | {name: partial(clean_text, limit=limit) for name, limit in TEXT_LIMITS.items()}
-    in_form_order = {name: cleaners[name] for name in CONTACT_FIELDS}
-    values = _clean_all(in_form_order, raw, required={"email"})
-    return Contact(**values, **email_flags(values["email"]))
+    return MappingProxyType({name: cleaners[name] for name in CONTACT_FIELDS})
 
 
 def clean_email(text: str, *, check_deliverability: bool = False) -> str:
@@ -149,7 +157,7 @@ def clean_company_size(text: str) -> str:
 
 def clean_text(text: str, *, limit: int) -> str:
     """Any script kept as written: NFC-normalised, inner whitespace collapsed, bounded."""
-    if any(unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS for char in text):
+    if _CONTROL_CHARACTER.search(text):
         raise ValueError("contains control characters")
     text = " ".join(unicodedata.normalize("NFC", text).split())
     if len(text) > limit:
