@@ -375,7 +375,7 @@ async def test_a_client_over_its_rate_gets_429_with_retry_after(settings, api_ke
         await topic.assert_no_more(2)
 
     assert [answer.status_code for answer in answers] == [202, 202, 429]
-    assert answers[2].headers["retry-after"] == "30"
+    assert 55 <= int(answers[2].headers["retry-after"]) <= 60  # when the first one leaves
     assert await written(settings) == (2, 2)
 
 
@@ -386,7 +386,7 @@ async def test_a_form_over_its_rate_gets_429(settings, api_keys):
         second = await client.post(SUBMIT, data=FILLED | {"work_email": "bob@example.com"})
 
     assert (first.status_code, second.status_code) == (202, 429)
-    assert int(second.headers["retry-after"]) == 60
+    assert 55 <= int(second.headers["retry-after"]) <= 60
     assert await written(settings) == (1, 1)
 
 
