@@ -23,7 +23,7 @@ test: $(STAMP)
 
 # The same suite on a real Apache Kafka broker (Java 17+ and Maven; jars cached under .cache/kafka).
 test-kafka: $(STAMP)
-	$(PYTHON) tools/kafka_tier/kafka_tier.py run -- $(BIN)/python -m pytest
+	$(BIN)/python tools/kafka_tier/kafka_tier.py run -- $(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) .handoff

@@ -7,27 +7,32 @@
 
 `run` gives CMD HANDOFF_TEST_KAFKA_BOOTSTRAP (host:port) and HANDOFF_TEST_KAFKA_CONTROL (a
 command prefix: `$HANDOFF_TEST_KAFKA_CONTROL stop` / `start` stop the broker and start it again
-on the same port with the same data). Standard library only; see README.md beside this file.
+on the same port with the same data). Needs the project's venv (aiokafka), whose python then
+also runs `control`; see README.md beside this file.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import json
+import logging
 import os
 import re
 import shlex
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -37,6 +42,7 @@ CACHE = ROOT / ".cache" / "kafka"
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+PROBE_TIMEOUT = 2.0
 MIN_JAVA = 17
 
 
@@ -194,9 +200,8 @@ def prepare_state(state: Path, libs: Path, partitions: int) -> None:
     (state / "broker.json").write_text(json.dumps(spec, indent=2))
 
 
-def bootstrap_of(state: Path) -> tuple[str, int]:
-    host, port = json.loads((state / "broker.json").read_text())["bootstrap"].rsplit(":", 1)
-    return host, int(port)
+def bootstrap_of(state: Path) -> str:
+    return json.loads((state / "broker.json").read_text())["bootstrap"]
 
 
 def log_tail(state: Path, lines: int = 25) -> str:
@@ -219,75 +224,35 @@ def log_tail(state: Path, lines: int = 25) -> str:
 # --- readiness: a real Kafka exchange, not just a TCP connect --------------------------------
 
 
-class Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def take(self, fmt: str) -> int:
-        (value,) = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += struct.calcsize(fmt)
-        return value
-
-    def string(self) -> str | None:
-        length = self.take(">h")
-        if length < 0:
-            return None
-        self.pos += length
-        return self.data[self.pos - length:self.pos].decode()
+async def listed_brokers(bootstrap: str) -> list[tuple[int, str, int]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kafka-tier",
+                                request_timeout_ms=int(PROBE_TIMEOUT * 1000))
+    try:
+        await admin.start()
+        cluster = await admin.describe_cluster()
+    finally:
+        await admin.close()
+    return [(broker["node_id"], broker["host"], broker["port"]) for broker in cluster["brokers"]]
 
 
-def recv_exact(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("connection closed by the broker")
-        data += chunk
-    return data
+def probe(bootstrap: str) -> None:
+    """Raise unless the broker answers a client and lists itself (node 1) in the cluster.
 
-
-def kafka_request(sock: socket.socket, api_key: int, version: int, body: bytes = b"") -> Reader:
-    """Send one request with a v1 header; return a reader over the response body."""
-    correlation_id = api_key * 1000 + version
-    client_id = b"kafka-tier"
-    message = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
-    sock.sendall(struct.pack(">i", len(message + body)) + message + body)
-    reply = Reader(recv_exact(sock, struct.unpack(">i", recv_exact(sock, 4))[0]))
-    if reply.take(">i") != correlation_id:
-        raise ConnectionError("response with a foreign correlation id")
-    return reply
-
-
-API_VERSIONS, METADATA = 18, 3
-
-
-def probe(host: str, port: int, timeout: float = 2.0) -> None:
-    """Raise unless the broker answers ApiVersions and lists itself in a Metadata response.
-
-    ApiVersions v0 and Metadata v4 are old, non-flexible versions that Kafka 3.x and 4.x both
-    serve. A KRaft broker only opens its listener for requests once it is unfenced, so an
-    answer here means clients can use it.
+    A KRaft broker only opens its listener for requests once it is unfenced, so an answer here
+    means clients can use it.
     """
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        reply = kafka_request(sock, API_VERSIONS, 0)
-        error, count = reply.take(">h"), reply.take(">i")
-        ranges = {reply.take(">h"): (reply.take(">h"), reply.take(">h")) for _ in range(count)}
-        if error != 0 or METADATA not in ranges:
-            raise ConnectionError(f"ApiVersions answered error {error} with {count} APIs")
-        low, high = ranges[METADATA]
-        if not low <= 4 <= high:
-            raise TierError(f"the broker serves Metadata v{low}-v{high}, not v4")
-        # Metadata v4: no topics (empty array), allow_auto_topic_creation=false.
-        reply = kafka_request(sock, METADATA, 4, struct.pack(">ib", 0, 0))
-        reply.take(">i")  # throttle_time_ms
-        brokers = []
-        for _ in range(reply.take(">i")):
-            node_id, broker_host, broker_port = reply.take(">i"), reply.string(), reply.take(">i")
-            reply.string()  # rack
-            brokers.append((node_id, broker_host, broker_port))
-        if (1, host, port) not in brokers:
-            raise ConnectionError(f"Metadata lists brokers {brokers}, not 1@{host}:{port}")
+    host, port = bootstrap.rsplit(":", 1)
+    # SIGINT/SIGTERM wait until the probe is over: on_signal raises Interrupted, which asyncio
+    # would log and drop if it came in the middle of an event-loop callback.
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        brokers = asyncio.run(asyncio.wait_for(listed_brokers(bootstrap), PROBE_TIMEOUT))
+    except TimeoutError:
+        raise TimeoutError(f"no answer within {PROBE_TIMEOUT:.0f} s") from None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+    if (1, host, int(port)) not in brokers:
+        raise ConnectionError(f"the cluster lists brokers {brokers}, not 1@{bootstrap}")
 
 
 # --- the broker process ----------------------------------------------------------------------
@@ -339,19 +304,19 @@ def broker_pid(state: Path) -> int | None:
 
 
 def wait_ready(state: Path, pid: int, timeout: float = START_TIMEOUT) -> None:
-    host, port = bootstrap_of(state)
+    bootstrap = bootstrap_of(state)
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if not alive(pid):
             raise TierError(f"the broker exited during start-up\n{log_tail(state)}")
         try:
-            probe(host, port)
+            probe(bootstrap)
             return
-        except (OSError, struct.error) as error:
+        except (OSError, KafkaError) as error:
             last_error = error
         time.sleep(0.1)
-    raise TierError(f"the broker did not answer on {host}:{port} within {timeout:.0f} s "
+    raise TierError(f"the broker did not answer on {bootstrap} within {timeout:.0f} s "
                     f"(last: {last_error})\n{log_tail(state)}")
 
 
@@ -473,9 +438,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         remove_stale_runs()
         prepare_state(state, libs, args.partitions)
         seconds = start_broker(state)
-        host, port = bootstrap_of(state)
-        say(f"kafka {kafka_version()} ready on {host}:{port} in {seconds:.2f} s (state {state})")
-        env = dict(os.environ, HANDOFF_TEST_KAFKA_BOOTSTRAP=f"{host}:{port}",
+        bootstrap = bootstrap_of(state)
+        say(f"kafka {kafka_version()} ready on {bootstrap} in {seconds:.2f} s (state {state})")
+        env = dict(os.environ, HANDOFF_TEST_KAFKA_BOOTSTRAP=bootstrap,
                    HANDOFF_TEST_KAFKA_CONTROL=control_prefix(state))
         return run_command(command, env)
     except Interrupted as stop:
@@ -517,19 +482,19 @@ def cmd_control(args: argparse.Namespace) -> int:
     state = Path(args.state).resolve()
     if not (state / "broker.json").is_file():
         raise TierError(f"{state} is not a kafka-tier state folder")
-    host, port = bootstrap_of(state)
+    bootstrap = bootstrap_of(state)
     if args.action == "stop":
-        say(f"broker on {host}:{port} stopped in {stop_broker(state):.2f} s")
+        say(f"broker on {bootstrap} stopped in {stop_broker(state):.2f} s")
     elif args.action == "start":
-        say(f"broker on {host}:{port} ready in {start_broker(state):.2f} s")
+        say(f"broker on {bootstrap} ready in {start_broker(state):.2f} s")
     else:
         pid = broker_pid(state)
         try:
-            probe(host, port)
-        except (OSError, struct.error) as error:
-            print(f"not serving on {host}:{port} (pid {pid}): {error}")
+            probe(bootstrap)
+        except (OSError, KafkaError) as error:
+            print(f"not serving on {bootstrap} (pid {pid}): {error}")
             return 3
-        print(f"serving on {host}:{port} (pid {pid})")
+        print(f"serving on {bootstrap} (pid {pid})")
     return 0
 
 
@@ -552,6 +517,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    # Probes fail while the broker starts; wait_ready reports the last failure if it matters.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     handler = {"fetch": cmd_fetch, "run": cmd_run, "control": cmd_control}[args.name]
     try:
         return handler(args)
