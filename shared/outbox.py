@@ -39,6 +39,10 @@ def decode_headers(stored: list[list[str]]) -> list[tuple[str, bytes]]:
     return [(name, base64.b64decode(value)) for name, value in stored]
 
 
+class EventTooLarge(ValueError):
+    pass
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     """An event as the outbox stores it, for a caller that writes the row in its own statement."""
@@ -59,8 +63,13 @@ class Outbox:
 
     def row(self, event: Envelope) -> OutboxRow:
         headers = [("event_type", event.event_type.encode()), ("producer", self._service.encode())]
-        return OutboxRow(topic=self._settings.topic(event.topic), key=event.key(),
-                         value=event.to_bytes(), headers=encode_headers(headers))
+        value = event.to_bytes()
+        if len(value) > self._settings.max_event_bytes:
+            # Refused here, so the relay never holds a row the broker can never take.
+            raise EventTooLarge(f"{event.event_type} {event.event_id} is {len(value)} bytes; "
+                                f"at most {self._settings.max_event_bytes}")
+        return OutboxRow(topic=self._settings.topic(event.topic), key=event.key(), value=value,
+                         headers=encode_headers(headers))
 
     async def add(self, session: AsyncSession, event: Envelope) -> None:
         await self._insert(session, self.row(event))

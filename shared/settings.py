@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     consumer_retry_backoff_ms: int = 100
 
     outbox_batch_size: int = 500
+    max_event_bytes: int = Field(
+        900_000, ge=1, description="Largest event a service writes; Kafka's default limit for "
+                                   "a message is 1 MiB.")
     outbox_poll_interval_s: float = Field(
         1.0, description="Fallback wake-up; commits wake the relay at once through NOTIFY.")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 import email_validator
 import phonenumbers
@@ -49,8 +50,9 @@ FREE_MAIL_DOMAINS = frozenset({
 FREE_MAIL_PROVIDERS = frozenset({"yahoo", "hotmail", "outlook", "live", "aol", "gmx", "yandex"})
 _COUNTRY_SECOND_LEVELS = frozenset({"co", "com", "net", "org", "ne", "or"})
 # Unicode's control characters (category Cc) except tab and line breaks, which are whitespace
-# and collapsed below; any other is refused.
+# and collapsed below; any other is refused, and so are lone surrogates, which are not text.
 _CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _LANGUAGE_TAG = re.compile(r"([a-z]{2,3})[-_][a-z0-9_-]+")
 
 
@@ -71,28 +73,25 @@ class InvalidLead(Exception):
 Cleaner = Callable[[str], str]
 
 
-
-def clean_contact(raw: Mapping[str, object], *, default_region: str | None = None,
-                  check_deliverability: bool = False) -> Contact:
+def clean_contact(raw: Mapping[str, object], *, default_region: str | None = None) -> Contact:
     """The submitted contact fields as a clean `Contact`, or `InvalidLead` with every problem."""
-    values = _clean_all(_contact_cleaners(default_region, check_deliverability), raw,
-                        required={"email"})
+    values = _clean_all(_contact_cleaners(default_region), raw, required={"email"})
     return Contact(**values, **email_flags(values["email"]))
 
 
 @lru_cache(maxsize=256)  # the region comes from requests: bounded
-def _contact_cleaners(default_region: str | None,
-                      check_deliverability: bool) -> Mapping[str, Cleaner]:
+def _contact_cleaners(default_region: str | None) -> Mapping[str, Cleaner]:
     cleaners: dict[str, Cleaner] = {
-        "email": partial(clean_email, check_deliverability=check_deliverability),
+        "email": clean_email,
         "phone": partial(clean_phone, default_region=default_region),
         "company_size": clean_company_size, "country": clean_country, "language": clean_language,
     } | {name: partial(clean_text, limit=limit) for name, limit in TEXT_LIMITS.items()}
     return MappingProxyType({name: cleaners[name] for name in CONTACT_FIELDS})
 
 
-def clean_email(text: str, *, check_deliverability: bool = False) -> str:
-    checked = email_validator.validate_email(text, check_deliverability=check_deliverability)
+def clean_email(text: str) -> str:
+    # No DNS lookups: a lead must not wait on, or fail with, someone's name servers.
+    checked = email_validator.validate_email(text, check_deliverability=False)
     return checked.normalized  # its messages (EmailNotValidError is a ValueError) are readable
 
 
@@ -159,6 +158,8 @@ def clean_text(text: str, *, limit: int) -> str:
     """Any script kept as written: NFC-normalised, inner whitespace collapsed, bounded."""
     if _CONTROL_CHARACTER.search(text):
         raise ValueError("contains control characters")
+    if _SURROGATE.search(text):
+        raise ValueError("contains characters that are not valid text (lone surrogates)")
     text = " ".join(unicodedata.normalize("NFC", text).split())
     if len(text) > limit:
         raise ValueError(f"is longer than {limit} characters")
@@ -181,29 +182,67 @@ def changed_fields(before: Contact, after: Contact) -> dict[str, tuple[object, o
     return {name: (old[name], new[name]) for name in old if old[name] != new[name]}
 
 
-
 def attribution_from(fields: Mapping[str, str], query: Mapping[str, str], *, form_id: str | None,
                      default_source: str | None, default_campaign: str | None,
-                     referrer_header: str | None) -> Attribution:
+                     posted_from: str | None) -> Attribution:
     """Where a submission came from: the submitted fields first, then the query string, then
-    the Referer header and the form's defaults."""
-    # A browser may send any Referer; an over-long one is not the person's fault, so it is dropped.
-    if referrer_header and len(referrer_header.strip()) > URL_LIMIT:
-        referrer_header = None
+    the form's defaults. `posted_from` (the post's Referer header) is the page holding the form,
+    so it stands in for the landing page, never for the referrer."""
     fallbacks = {"source": default_source, "utm_campaign": default_campaign,
-                 "referrer": referrer_header}
+                 "landing_page": _usable_header(posted_from)}
     raw = {name: _first_present(fields.get(name), query.get(name), fallbacks.get(name))
            for name in ATTRIBUTION_FIELDS} | {"form_id": form_id}
-    urls = ("referrer", "landing_page")
-    cleaners = {name: partial(clean_text, limit=URL_LIMIT if name in urls else TEXT_LIMIT)
-                for name in raw}
-    return Attribution(**_clean_all(cleaners, raw))
+    return Attribution(**_clean_all(_ATTRIBUTION_CLEANERS, raw))
+
+
+_ATTRIBUTION_CLEANERS: Mapping[str, Cleaner] = MappingProxyType({
+    name: partial(clean_text, limit=URL_LIMIT if name in ("referrer", "landing_page")
+                  else TEXT_LIMIT) for name in (*ATTRIBUTION_FIELDS, "form_id")})
+
+
+def _usable_header(value: str | None) -> str | None:
+    """A browser may send any header; one that is not clean text is not the person's fault,
+    so it is dropped rather than refused."""
+    try:
+        return clean_text(value, limit=URL_LIMIT) if value else None
+    except ValueError:
+        return None
+
+
+# ---- forms' settings ---------------------------------------------------------------------------
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normal_origin(text: str) -> str:
+    """`scheme://host[:port]` as a browser sends it in `Origin`: lower case, no default port."""
+    if text == "*":
+        return text
+    parts = urlsplit(text.strip())
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError("must be scheme://host[:port] with http or https, or *")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError("must be only scheme://host[:port], without a path or query")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port in (None, DEFAULT_PORTS[parts.scheme]):
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def absolute_page_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError("must be an absolute http or https URL")
+    return text
 
 
 def touches(first_touch: Attribution | None, new: Attribution) -> tuple[Attribution, Attribution]:
     """(first, last): the first touch is kept once set; each submission is the new last touch."""
     return (first_touch or new), new
-
 
 
 def map_form_fields(submitted: Mapping[str, str], mapping: Mapping[str, str]) -> dict[str, str]:
@@ -232,7 +271,6 @@ def consent_from(value: object, *, required: bool, text_version: str | None, sou
         raise InvalidLead([FieldProblem("consent", "consent is required")])
     return Consent(given=given, text_version=text_version, given_at=now if given else None,
                    source=source)
-
 
 
 def _clean_all(cleaners: Mapping[str, Cleaner], raw: Mapping[str, object], *,

@@ -30,7 +30,7 @@ FORM_SPAM = Counter("handoff_form_spam_total",
 
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 ACCEPTED_TYPES = "application/x-www-form-urlencoded, multipart/form-data or application/json"
-DEFAULT_PORTS = {"http": 80, "https": 443}
+PREFLIGHT_HEADERS = frozenset({"content-type", "accept"})
 PREFLIGHT_MAX_AGE = "600"  # short, so a changed list of allowed origins takes effect soon
 T = TypeVar("T")
 
@@ -45,6 +45,13 @@ class SubmissionRefused(Exception):
         self.status, self.detail, self.headers = status, detail, dict(headers or {})
         self.errors = [FieldError(field=field, reason=reason)] if field else []
 
+    @property
+    def problems(self) -> list[domain.FieldProblem]:
+        """What a browser's error page shows: the field's problem, or the refusal itself."""
+        if self.errors:
+            return [domain.FieldProblem(e.field, e.reason) for e in self.errors]
+        return [domain.FieldProblem("submission", self.detail)]
+
     def response(self, cors: Mapping[str, str]) -> JSONResponse:
         return error_response(self.status, self.detail, self.errors, headers=self.headers | cors)
 
@@ -52,41 +59,15 @@ class SubmissionRefused(Exception):
 # ---- where a submission may come from ---------------------------------------------------------
 
 
-def normal_origin(text: str) -> str:
-    """`scheme://host[:port]` as a browser sends it in `Origin`: lower case, no default port."""
-    if text == "*":
-        return text
-    parts = urlsplit(text.strip())
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise ValueError("must be scheme://host[:port] with http or https, or *")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise ValueError("must be only scheme://host[:port], without a path or query")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("has an invalid port") from None
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    if port in (None, DEFAULT_PORTS[parts.scheme]):
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
-
-
-def absolute_page_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise ValueError("must be an absolute http or https URL")
-    return text
-
-
 def origin_allowed(form: Form, origin: str | None, own_origin: str) -> bool:
     """No Origin (a server or an old browser) passes; capture's own pages always may post."""
     if origin is None or "*" in form.allowed_origins:
         return True
     try:
-        origin = normal_origin(origin)
+        origin = domain.normal_origin(origin)
     except ValueError:  # "null" from sandboxed frames and files, or garbage
         return False
-    return origin == normal_origin(own_origin) or origin in form.allowed_origins
+    return origin == domain.normal_origin(own_origin) or origin in form.allowed_origins
 
 
 def check_origin(form: Form, request: Request) -> dict[str, str]:
@@ -103,9 +84,23 @@ def check_origin(form: Form, request: Request) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", **exposed}
 
 
+def check_preflight(request: Request) -> None:
+    """A preflight may only ask to POST, with no headers beyond the ones a form post needs."""
+    method = request.headers.get("access-control-request-method", "").strip().upper()
+    if method != "POST":
+        raise SubmissionRefused(403, f"a form takes POST, not {method or 'no method'}",
+                                "access-control-request-method", "must be POST")
+    asked = request.headers.get("access-control-request-headers", "")
+    if extra := sorted({h.strip().lower() for h in asked.split(",") if h.strip()}
+                       - PREFLIGHT_HEADERS):
+        raise SubmissionRefused(403, f"a form post may not send {', '.join(extra)}",
+                                "access-control-request-headers",
+                                f"may only name {', '.join(sorted(PREFLIGHT_HEADERS))}")
+
+
 def preflight_headers(cors: Mapping[str, str]) -> dict[str, str]:
     return {**cors, "Access-Control-Allow-Methods": "POST",
-            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Allow-Headers": ", ".join(sorted(PREFLIGHT_HEADERS)),
             "Access-Control-Max-Age": PREFLIGHT_MAX_AGE}
 
 
@@ -146,6 +141,9 @@ async def _json_fields(request: Request) -> dict[str, Any]:
         fields = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as error:
         raise SubmissionRefused(422, "the body is not valid JSON", "body", str(error)) from None
+    except RecursionError:
+        raise SubmissionRefused(422, "the body is not a form's fields", "body",
+                                "is nested too deeply") from None
     if not isinstance(fields, dict):
         raise SubmissionRefused(422, "the body must be a JSON object", "body",
                                 "must be an object of field names and values")
@@ -162,19 +160,23 @@ def is_spam(form: Form, fields: Mapping[str, Any]) -> bool:
 
 
 def submission_from(form: Form, fields: Mapping[str, Any], *, query: Mapping[str, str],
-                    referer: str | None, now: datetime) -> Submission:
+                    posted_from: str | None, now: datetime) -> Submission:
     """The submission as a clean lead, or `InvalidLead` with every problem once."""
     canonical = domain.map_form_fields(fields, form.field_mapping)
     source = f"form:{form.id}"
-    problems = domain.missing_required(canonical, form.required_fields)
+    attribution_problems: list[domain.FieldProblem] = []
+    attribution = _collecting(attribution_problems, lambda: domain.attribution_from(
+        canonical, query, form_id=form.id, default_source=form.default_source,
+        default_campaign=form.default_campaign, posted_from=posted_from))
+    # Attribution counts as given when it came from the query string or the form's defaults.
+    given = canonical | (attribution.model_dump(exclude_none=True) if attribution else {})
+    problems = domain.missing_required(given, form.required_fields)
     consent = _collecting(problems, lambda: domain.consent_from(
         canonical.get("consent"), required=form.consent_required,
         text_version=form.consent_version, source=source, now=now))
     contact = _collecting(problems, lambda: domain.clean_contact(
         canonical, default_region=form.default_region))
-    attribution = _collecting(problems, lambda: domain.attribution_from(
-        canonical, query, form_id=form.id, default_source=form.default_source,
-        default_campaign=form.default_campaign, referrer_header=referer))
+    problems += attribution_problems
     if problems:
         named = (domain.FieldProblem(form_field_name(form, p.field, fields), p.reason)
                  for p in problems)

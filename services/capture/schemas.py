@@ -13,26 +13,59 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Fiel
 from pydantic_core import PydanticCustomError
 
 from services.capture import domain
-from services.capture.forms import absolute_page_url, normal_origin
 from shared.errors import FieldError
 from shared.events import ActivityProperties, ActivityType, Attribution, Consent, Contact
 
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def _rule(check: Callable[[str], str | None]) -> AfterValidator:
+    """A check whose ValueError message becomes the field's reason, without pydantic's prefix."""
+    def validate(value: str) -> str | None:
+        try:
+            return check(value)
+        except ValueError as error:
+            raise PydanticCustomError("rule", str(error)) from None
+    return AfterValidator(validate)
+
+
+def _clean_text(limit: int) -> AfterValidator:
+    """Text as capture stores it (see `domain.clean_text`); blank becomes null."""
+    return _rule(lambda text: domain.clean_text(text, limit=limit) or None)
+
+
+Text = Annotated[str, _clean_text(domain.TEXT_LIMIT)]
+Url = Annotated[str, _clean_text(domain.URL_LIMIT)]
+Version = Annotated[str, _clean_text(50)]
+
 
 class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     given: bool = Field(description="The person agreed to be contacted.")
-    text_version: str | None = Field(None, max_length=50, examples=["2026-01"])
-    given_at: AwareDatetime | None = None
+    text_version: Version | None = Field(None, examples=["2026-01"])
+    given_at: AwareDatetime | None = Field(
+        None, description="When consent was given; now when absent; ignored when not given.")
+
+    @field_validator("given_at")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value > datetime.now(UTC) + FUTURE_TOLERANCE:
+            raise PydanticCustomError("future", "is more than 5 minutes in the future")
+        return value
 
 
 class AttributionIn(BaseModel):
-    source: str | None = Field(None, max_length=300)
-    utm_source: str | None = Field(None, max_length=300)
-    utm_medium: str | None = Field(None, max_length=300)
-    utm_campaign: str | None = Field(None, max_length=300)
-    utm_term: str | None = Field(None, max_length=300)
-    utm_content: str | None = Field(None, max_length=300)
-    referrer: str | None = Field(None, max_length=2048)
-    landing_page: str | None = Field(None, max_length=2048)
+    model_config = ConfigDict(extra="forbid")
+
+    source: Text | None = None
+    utm_source: Text | None = None
+    utm_medium: Text | None = None
+    utm_campaign: Text | None = None
+    utm_term: Text | None = None
+    utm_content: Text | None = None
+    referrer: Url | None = None
+    landing_page: Url | None = None
 
 
 class LeadIn(BaseModel):
@@ -96,7 +129,8 @@ class Erased(BaseModel):
 # ---- activities -------------------------------------------------------------------------------
 
 MAX_ACTIVITIES = 1000
-FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_PROPERTIES_BYTES = 16 * 1024
+EARLIEST_ACTIVITY = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class ActivityIn(BaseModel):
@@ -123,9 +157,27 @@ class ActivityIn(BaseModel):
 
     @field_validator("happened_at")
     @classmethod
-    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value > datetime.now(UTC) + FUTURE_TOLERANCE:
+    def _plausible_time(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value > datetime.now(UTC) + FUTURE_TOLERANCE:
             raise PydanticCustomError("future", "is more than 5 minutes in the future")
+        if value < EARLIEST_ACTIVITY:
+            raise PydanticCustomError("past", "is before 2000-01-01")
+        return value.astimezone(UTC)
+
+    @field_validator("properties")
+    @classmethod
+    def _bounded_text(cls, value: ActivityProperties) -> ActivityProperties:
+        # Every byte ends up in an event; the broker refuses messages over about 1 MB.
+        try:
+            size = len(value.model_dump_json().encode())
+        except UnicodeEncodeError:
+            raise PydanticCustomError("text", "contains characters that are not valid text "
+                                              "(lone surrogates)") from None
+        if size > MAX_PROPERTIES_BYTES:
+            raise PydanticCustomError("size", f"is {size} bytes as JSON; at most "
+                                              f"{MAX_PROPERTIES_BYTES} are kept")
         return value
 
 
@@ -150,16 +202,6 @@ class ActivitiesAccepted(BaseModel):
 # ---- forms ------------------------------------------------------------------------------------
 
 
-def _rule(check: Callable[[str], str]) -> AfterValidator:
-    """A check whose ValueError message becomes the field's reason, without pydantic's prefix."""
-    def validate(value: str) -> str:
-        try:
-            return check(value)
-        except ValueError as error:
-            raise PydanticCustomError("form_rule", str(error)) from None
-    return AfterValidator(validate)
-
-
 def _iso_region(text: str) -> str:
     region = text.strip().upper()
     if len(region) != 2 or pycountry.countries.get(alpha_2=region) is None:
@@ -168,15 +210,29 @@ def _iso_region(text: str) -> str:
 
 
 CanonicalField = Literal[tuple(sorted(domain.CANONICAL_FIELDS))]  # type: ignore[valid-type]
-FormFieldName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Origin = Annotated[str, StringConstraints(max_length=300), _rule(normal_origin)]
-PageUrl = Annotated[str, StringConstraints(max_length=2048), _rule(absolute_page_url)]
+def _field_name(text: str) -> str:
+    return _not_blank(domain.clean_text(text, limit=64))
+
+
+def _title(text: str) -> str:
+    return _not_blank(domain.clean_text(text, limit=200))
+
+
+def _not_blank(text: str) -> str:
+    if not text:
+        raise ValueError("must not be blank")
+    return text
+
+
+FormFieldName = Annotated[str, _rule(_field_name)]
+Origin = Annotated[str, StringConstraints(max_length=300), _rule(domain.normal_origin)]
+PageUrl = Annotated[str, StringConstraints(max_length=2048), _rule(domain.absolute_page_url)]
 Region = Annotated[str, _rule(_iso_region)]
 
 
 class FormFields(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="What marketing calls the form.",
-                      examples=["Demo request"])
+    name: Annotated[str, _rule(_title)] = Field(
+        description="What marketing calls the form.", examples=["Demo request"])
     field_mapping: dict[FormFieldName, CanonicalField] = Field(
         default_factory=dict, examples=[{"work_email": "email", "fname": "first_name"}],
         description="The form's own field names mapped to canonical lead fields; fields "
@@ -194,15 +250,15 @@ class FormFields(BaseModel):
         None, description="Where a browser goes when a submission has problems, with "
                           "`error=<field>:<reason>` added per problem; null: capture's own page.")
     consent_required: bool = Field(True, description="Refuse submissions without consent.")
-    consent_text: str | None = Field(None, max_length=4000, validate_default=True,
-                                     description="The consent wording shown by the box.")
-    consent_version: str | None = Field(
-        None, max_length=50, validate_default=True, examples=["2026-01"],
+    consent_text: Annotated[str, _clean_text(4000)] | None = Field(
+        None, validate_default=True, description="The consent wording shown by the box.")
+    consent_version: Version | None = Field(
+        None, validate_default=True, examples=["2026-01"],
         description="Version of the consent text, recorded with each consent given.")
-    default_source: str | None = Field(None, max_length=300, examples=["website"],
-                                       description="Source when a submission names none.")
-    default_campaign: str | None = Field(None, max_length=300,
-                                         description="UTM campaign when a submission names none.")
+    default_source: Text | None = Field(None, examples=["website"],
+                                        description="Source when a submission names none.")
+    default_campaign: Text | None = Field(
+        None, description="UTM campaign when a submission names none.")
     default_region: Region | None = Field(
         None, examples=["GB"],
         description="ISO 3166 alpha-2 region for phone numbers without a country code.")

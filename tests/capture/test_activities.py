@@ -188,3 +188,37 @@ async def test_activities_need_a_marketing_or_crm_key(settings: Settings, api_ke
         none = await client.post("/v1/activities", json=item)
     assert (sales.status_code, none.status_code) == (403, 401)
     assert await count_rows(settings, "outbox") == 1
+
+
+async def test_items_the_broker_could_not_take_or_that_are_not_text_are_rejected_alone(
+        settings: Settings, api_keys):
+    key = api_keys["marketing"]
+    async with running(create_app(settings)) as client:
+        lead_id = await capture(client, key, LEAD)
+        page_view = {"lead_id": lead_id, "activity_type": "page_view"}
+        batch = {"activities": [
+            page_view | {"properties": {"blob": "x" * 1_200_000}},
+            page_view | {"properties": {"note": "\ud800"}},  # sent as the JSON escape \ud800
+            page_view | {"happened_at": "0001-01-01T00:00:00+01:00"},
+            page_view,
+        ]}
+        answer = await client.post("/v1/activities", content=json.dumps(batch),
+                                   headers=auth(key) | {"Content-Type": "application/json"})
+    assert answer.status_code == 202, answer.text
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "rejected", "rejected", "accepted"]
+    assert [[e["field"] for e in r["errors"]] for r in results[:3]] == [
+        ["properties"], ["properties"], ["happened_at"]]
+    assert "at most 16384" in results[0]["errors"][0]["reason"]
+    assert await count_rows(settings, "outbox") == 1 + 1
+
+
+async def test_a_batch_with_fields_besides_activities_is_refused(settings: Settings, api_keys):
+    key = api_keys["marketing"]
+    async with running(create_app(settings)) as client:
+        lead_id = await capture(client, key, LEAD)
+        answer = await client.post("/v1/activities", headers=auth(key), json={
+            "activities": [{"lead_id": lead_id, "activity_type": "page_view"}], "bogus": 1})
+    assert answer.status_code == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["bogus"]
+    assert await count_rows(settings, "outbox") == 1

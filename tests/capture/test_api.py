@@ -16,6 +16,8 @@ from tests.helpers import auth, reading, running
 
 pytestmark = pytest.mark.asyncio
 
+JSON = {"Content-Type": "application/json"}
+
 LEAD = {"email": "Ada.Lovelace@Example.COM", "first_name": "Ada", "last_name": "Lovelace",
         "company": "Analytical Engines", "country": "gb", "phone": "+44 20 7123 4567",
         "consent": {"given": True, "text_version": "2026-01"},
@@ -187,3 +189,37 @@ async def test_the_openapi_document_names_the_api_key_scheme(settings: Settings)
         document = (await client.get("/openapi.json")).json()
     assert document["components"]["securitySchemes"]["API key"]["scheme"] == "bearer"
     assert document["paths"]["/v1/leads"]["post"]["security"] == [{"API key": []}]
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"attribution": {"utm_source": "a\u0000b"}}, "attribution.utm_source"),
+    ({"attribution": {"utm_source": "  \u0007bell  "}}, "attribution.utm_source"),
+    ({"attribution": {"landing_page": "https://x.example/" + "x" * 2048}},
+     "attribution.landing_page"),
+    ({"consent": {"given": True, "text_version": "\u001b[31m"}}, "consent.text_version"),
+    ({"consent": {"given": True, "given_at": "2999-01-01T00:00:00Z"}}, "consent.given_at"),
+    ({"first_name": "\ud800"}, "first_name"),
+], ids=["nul", "control-character", "over-long-url", "escape-sequence", "future-consent",
+        "lone-surrogate"])
+async def test_text_that_capture_would_not_store_gets_422_naming_it(settings: Settings, api_keys,
+                                                                   change, field):
+    async with running(create_app(settings)) as client:
+        answer = await client.post("/v1/leads", content=json.dumps(LEAD | change),  # \u escapes
+                                   headers=auth(api_keys["marketing"]) | JSON)
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == [field]
+    assert await count_rows(settings, "leads") == 0
+
+
+async def test_sent_attribution_is_stored_clean_and_consent_not_given_has_no_time(
+        settings: Settings, api_keys):
+    async with running(create_app(settings)) as client:
+        answer = await client.post("/v1/leads", headers=auth(api_keys["marketing"]), json=LEAD | {
+            "attribution": {"utm_source": "  news   letter ", "utm_medium": "   "},
+            "consent": {"given": False, "given_at": "2026-01-01T00:00:00Z"}})
+        stored = await client.get(f"/v1/leads/{answer.json()['lead_id']}",
+                                  headers=auth(api_keys["marketing"]))
+    lead = stored.json()
+    assert lead["first_touch"]["utm_source"] == "news letter"
+    assert "utm_medium" not in lead["first_touch"] or lead["first_touch"]["utm_medium"] is None
+    assert lead["consent"]["given"] is False and lead["consent"]["given_at"] is None

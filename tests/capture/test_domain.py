@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from services.capture.domain import (
-    FieldProblem, InvalidLead, attribution_from, changed_fields, clean_contact, consent_from,
-    identity_email, map_form_fields, merge_contact, missing_required, touches,
+    FieldProblem, InvalidLead, attribution_from, changed_fields, clean_contact,
+    consent_from, identity_email, map_form_fields, merge_contact, missing_required, touches,
 )
 from shared.events import Attribution, Consent, Contact
 
@@ -308,7 +308,7 @@ def test_changed_fields_lists_old_and_new_values():
 
 def attribution(fields=None, query=None, **options) -> Attribution:
     defaults = dict(form_id="demo", default_source="website", default_campaign=None,
-                    referrer_header=None)
+                    posted_from=None)
     return attribution_from(fields or {}, query or {}, **(defaults | options))
 
 
@@ -318,7 +318,7 @@ def test_submitted_fields_win_over_the_query_string_and_the_defaults():
                 "referrer": "https://a.example/"},
         query={"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "winter",
                "landing_page": "https://handoff.example/demo?utm_source=google"},
-        default_campaign="always-on", referrer_header="https://header.example/")
+        default_campaign="always-on", posted_from="https://header.example/")
 
     assert result == Attribution(
         form_id="demo", source="partner", utm_source="linkedin", utm_medium="cpc",
@@ -326,14 +326,15 @@ def test_submitted_fields_win_over_the_query_string_and_the_defaults():
         landing_page="https://handoff.example/demo?utm_source=google")
 
 
-def test_header_and_form_defaults_fill_what_was_not_submitted():
+def test_the_posting_page_and_form_defaults_fill_what_was_not_submitted():
     result = attribution(fields={"utm_term": "  lead routing  ", "utm_campaign": " "},
                          query={"utm_content": "hero"}, default_campaign="always-on",
-                         referrer_header="https://search.example/?q=handoff")
+                         posted_from="https://www.example.com/demo?utm_content=hero")
 
     assert result == Attribution(form_id="demo", source="website", utm_term="lead routing",
                                  utm_content="hero", utm_campaign="always-on",
-                                 referrer="https://search.example/?q=handoff")
+                                 landing_page="https://www.example.com/demo?utm_content=hero")
+    assert result.referrer is None, "the page holding the form is not where the visitor came from"
 
 
 def test_urls_and_other_values_are_bounded_and_all_problems_reported():
@@ -358,10 +359,14 @@ def test_values_at_the_limits_are_accepted():
     assert (len(result.utm_source), result.landing_page) == (300, url)
 
 
-def test_an_over_long_referer_header_is_dropped_not_refused():
-    result = attribution(referrer_header="https://r.example/" + "r" * 2048)
+@pytest.mark.parametrize("header", ["https://r.example/" + "r" * 2048, "https://r.example/\x85",
+                                    "https://r.example/\udc80"],
+                         ids=["over-long", "control-character", "lone-surrogate"])
+def test_a_referer_header_that_is_not_clean_text_is_dropped_not_refused(header):
+    result = attribution(posted_from=header)
 
-    assert result.referrer is None
+    assert result.landing_page is None
+
 
 
 def test_first_touch_is_kept_and_last_touch_replaced():

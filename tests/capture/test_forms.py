@@ -123,7 +123,8 @@ async def test_utm_comes_from_the_query_string_and_the_fields(settings, api_keys
     touch = json.loads(records[0].value)["payload"]["first_touch"]
     assert (touch["utm_source"], touch["utm_medium"], touch["utm_campaign"]) == (
         "google", "cpc", "spring")
-    assert touch["referrer"] == "https://www.example.com/ebook"
+    assert touch["landing_page"] == "https://www.example.com/ebook"  # the page that posted
+    assert "referrer" not in touch
     merged = json.loads(records[1].value)["payload"]
     assert merged["first_touch"]["utm_source"] == "google"
     assert (merged["last_touch"]["utm_source"], merged["last_touch"]["landing_page"]) == (
@@ -294,7 +295,7 @@ async def test_a_preflight_from_an_allowed_origin_is_answered(settings, api_keys
     assert allowed.status_code == 204
     assert allowed.headers["access-control-allow-origin"] == "https://www.example.com"
     assert allowed.headers["access-control-allow-methods"] == "POST"
-    assert allowed.headers["access-control-allow-headers"].lower() == "content-type"
+    assert allowed.headers["access-control-allow-headers"].lower() == "accept, content-type"
     assert int(allowed.headers["access-control-max-age"]) > 0
     assert "origin" in allowed.headers["vary"].lower()
     assert default_port.status_code == 204
@@ -308,6 +309,19 @@ async def test_a_preflight_from_another_origin_is_refused(settings, api_keys, or
     assert answer.status_code == 403
     assert "access-control-allow-origin" not in answer.headers
     assert fields_of(answer) == ["origin"]
+
+
+@pytest.mark.parametrize("asked, field", [
+    ({"Access-Control-Request-Method": "DELETE"}, "access-control-request-method"),
+    ({"Access-Control-Request-Headers": "content-type, x-evil"}, "access-control-request-headers"),
+], ids=["method", "headers"])
+async def test_a_preflight_asking_for_more_than_a_form_post_is_refused(settings, api_keys,
+                                                                        asked, field):
+    async with capture(settings, api_keys) as client:
+        answer = await client.options(SUBMIT, headers=preflight("https://www.example.com") | asked)
+
+    assert answer.status_code == 403
+    assert fields_of(answer) == [field]
 
 
 async def test_any_origin_gets_a_star_when_the_form_allows_all(settings, api_keys):
@@ -476,6 +490,10 @@ async def test_the_admin_api_needs_an_admin_key(settings, api_keys):
     ("ebook", {"consent_text": None}, "consent_text"),
     ("ebook", {"consent_version": ""}, "consent_version"),
     ("ebook", {"name": ""}, "name"),
+    ("ebook", {"name": "Ebook\u0000"}, "name"),
+    ("ebook", {"field_mapping": {"mail\u0000": "email"}}, "field_mapping.mail\u0000.[key]"),
+    ("ebook", {"consent_text": "I agree\u001b[8m"}, "consent_text"),
+    ("ebook", {"default_source": "web\u0007"}, "default_source"),
     ("ebook", {"colour": "blue"}, "colour"),
     ("Ebook_2", {}, "form_id"),
 ])
@@ -606,3 +624,57 @@ async def test_a_browser_script_may_post_json_only_from_an_allowed_origin(settin
     assert allowed == [202, False]
     assert refused[0] == "blocked"
     assert await written(settings) == (1, 1)
+
+
+# ---- hostile input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/forms/%00/submissions", "/v1/forms/%00/page",
+                                  "/v1/forms/Not_An_Id/thank-you"])
+async def test_a_form_id_that_cannot_be_one_gets_422_naming_it(settings, api_keys, path):
+    async with capture(settings, api_keys) as client:
+        answer = await (client.post(path, data=FILLED) if path.endswith("submissions")
+                        else client.get(path))
+
+    assert answer.status_code == 422, answer.text
+    assert fields_of(answer) == ["form_id"]
+
+
+@pytest.mark.parametrize("body, field", [
+    (b"[" * 60_000, "body"),
+    (json.dumps(FILLED | {"fname": "\ud800"}).encode(), "fname"),
+    (json.dumps(FILLED | {"utm_source": "\udfff"}).encode(), "utm_source"),
+    (json.dumps(FILLED | {"org": "Analytical\u0000Engines"}).encode(), "org"),
+], ids=["nested-too-deeply", "lone-surrogate-name", "lone-surrogate-utm", "nul"])
+async def test_json_that_is_not_a_forms_text_gets_422_and_writes_nothing(settings, api_keys,
+                                                                        body, field):
+    async with capture(settings, api_keys) as client:
+        answer = await client.post(SUBMIT, content=body,
+                                   headers={"Content-Type": "application/json"})
+
+    assert answer.status_code == 422, answer.text
+    assert fields_of(answer) == [field]
+    assert await written(settings) == (0, 0)
+
+
+async def test_required_attribution_may_come_from_the_query_string_or_the_forms_defaults(
+        settings, api_keys):
+    async with capture(settings, api_keys, required_fields=["email", "utm_campaign", "source"],
+                       default_source="website", default_campaign=None) as client:
+        with_query = await client.post(SUBMIT + "?utm_campaign=spring", data=FILLED)
+        without = await client.post(SUBMIT, data=FILLED | {"work_email": "b@example.com"})
+
+    assert with_query.status_code == 202, with_query.text
+    assert without.status_code == 422
+    assert fields_of(without) == ["utm_campaign"]
+
+
+async def test_a_browser_over_the_rate_limit_lands_on_the_error_page(settings, api_keys):
+    limited = settings.model_copy(update={"form_rate_per_ip_per_minute": 1})
+    async with capture(limited, api_keys) as client:
+        await client.post(SUBMIT, data=FILLED, headers=BROWSER)
+        answer = await client.post(SUBMIT, data=FILLED, headers=BROWSER)
+
+    assert answer.status_code == 303
+    error = parse_qs(urlsplit(answer.headers["location"]).query)["error"]
+    assert error[0].startswith("submission:too many submissions")

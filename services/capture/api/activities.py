@@ -79,6 +79,8 @@ def _items_of(body: Any) -> tuple[list, bool]:
         raise BadShape("body", 'must be a JSON object: one activity or {"activities": [...]}')
     if "activities" not in body:
         return [body], False
+    if unknown := sorted(set(body) - {"activities"}):
+        raise BadShape(unknown[0], "is not a field of a batch; send only {\"activities\": [...]}")
     items = body["activities"]
     if not isinstance(items, list) or not items:
         raise BadShape("activities", "must be a non-empty list")
@@ -128,7 +130,7 @@ def _lead_problems(item: Item) -> list[FieldError] | None:
 
 def _event(item: Item) -> LeadActivityEvent:
     activity = item.activity
-    happened_at = (activity.happened_at or datetime.now(UTC)).astimezone(UTC)
+    happened_at = activity.happened_at or datetime.now(UTC)
     payload = LeadActivity(activity_type=activity.activity_type, happened_at=happened_at,
                            properties=activity.properties)
     return LeadActivityEvent(producer=PRODUCER, lead_id=item.lead.id,

@@ -60,14 +60,14 @@ async def list_forms(session: SessionDep) -> FormList:
 
 @router.get("/{form_id}", tags=["forms"], dependencies=ADMIN,
             responses={**ADMIN_ERRORS, **NOT_FOUND})
-async def get_form(form_id: str, session: SessionDep) -> FormOut:
+async def get_form(form_id: FormId, session: SessionDep) -> FormOut:
     """One form's definition."""
     return FormOut.model_validate(await _form(session, form_id))
 
 
 @router.delete("/{form_id}", tags=["forms"], dependencies=ADMIN,
                status_code=status.HTTP_204_NO_CONTENT, responses={**ADMIN_ERRORS, **NOT_FOUND})
-async def delete_form(form_id: str, session: SessionDep) -> Response:
+async def delete_form(form_id: FormId, session: SessionDep) -> Response:
     """Delete a form; leads it captured stay."""
     if not await repository.delete_form(session, form_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"there is no form {form_id}")
@@ -91,11 +91,12 @@ SUBMISSION_ANSWERS = {
 
 @router.options("/{form_id}/submissions", tags=["form submissions"],
                 status_code=status.HTTP_204_NO_CONTENT, responses={403: {"model": ErrorBody}})
-async def preflight(form_id: str, request: Request, session: SessionDep) -> Response:
+async def preflight(form_id: FormId, request: Request, session: SessionDep) -> Response:
     """Answer a browser's CORS preflight: allowed origins get the CORS headers, others 403."""
     form = await _form(session, form_id)
     try:
         cors = forms.check_origin(form, request)
+        forms.check_preflight(request)
     except SubmissionRefused as refused:
         return refused.response({})
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=forms.preflight_headers(cors))
@@ -104,7 +105,7 @@ async def preflight(form_id: str, request: Request, session: SessionDep) -> Resp
 @router.post("/{form_id}/submissions", name="submit_form", tags=["form submissions"],
              status_code=status.HTTP_202_ACCEPTED, response_model=None,
              responses=SUBMISSION_ANSWERS, openapi_extra={"requestBody": SUBMISSION_BODY})
-async def submit_form(form_id: str, request: Request, runtime: RuntimeDep) -> Response:
+async def submit_form(form_id: FormId, request: Request, runtime: RuntimeDep) -> Response:
     """Submit a form, no API key needed: URL-encoded, multipart or JSON fields."""
     form = await _form_in_own_transaction(runtime, form_id)
     cors: dict[str, str] = {}
@@ -113,13 +114,15 @@ async def submit_form(form_id: str, request: Request, runtime: RuntimeDep) -> Re
         forms.check_rate(request.app.state.submission_limits, form, request)
         fields = await forms.submitted_fields(request)
     except SubmissionRefused as refused:
+        if refused.status != status.HTTP_403_FORBIDDEN and forms.wants_html(request):
+            return _rejected(request, form, refused.problems, cors)
         return refused.response(cors)
     if forms.is_spam(form, fields):
         FORM_SPAM.labels(form.id).inc()
         return _accepted(request, form, LeadAccepted(lead_id=uuid.uuid4(), merged=False), cors)
     try:
         submission = forms.submission_from(
-            form, fields, query=request.query_params, referer=request.headers.get("referer"),
+            form, fields, query=request.query_params, posted_from=request.headers.get("referer"),
             now=datetime.now(UTC))
     except InvalidLead as invalid:
         return _rejected(request, form, invalid.problems, cors)
@@ -157,7 +160,7 @@ def _rejected(request: Request, form: Form, problems: list[FieldProblem],
 
 @router.get("/{form_id}/page", tags=["form submissions"], response_class=HTMLResponse,
             responses=NOT_FOUND)
-async def form_page(form_id: str, request: Request, session: SessionDep) -> HTMLResponse:
+async def form_page(form_id: FormId, request: Request, session: SessionDep) -> HTMLResponse:
     """A plain HTML page with the form, to try it or to link to."""
     form = await _form(session, form_id)
     return templates.TemplateResponse(request, "form.html", {
@@ -169,7 +172,7 @@ async def form_page(form_id: str, request: Request, session: SessionDep) -> HTML
 
 @router.get("/{form_id}/thank-you", name="form_thank_you", tags=["form submissions"],
             response_class=HTMLResponse, responses=NOT_FOUND)
-async def thank_you_page(form_id: str, request: Request, session: SessionDep) -> HTMLResponse:
+async def thank_you_page(form_id: FormId, request: Request, session: SessionDep) -> HTMLResponse:
     """The page a browser lands on after a submission, unless the form names its own."""
     form = await _form(session, form_id)
     return templates.TemplateResponse(request, "thank_you.html", {"form": form})
@@ -177,7 +180,7 @@ async def thank_you_page(form_id: str, request: Request, session: SessionDep) ->
 
 @router.get("/{form_id}/error", name="form_error", tags=["form submissions"],
             response_class=HTMLResponse, responses=NOT_FOUND)
-async def error_page(form_id: str, request: Request, session: SessionDep) -> HTMLResponse:
+async def error_page(form_id: FormId, request: Request, session: SessionDep) -> HTMLResponse:
     """The problems of a submission (`error=<field>:<reason>`), with a link back to the form."""
     form = await _form(session, form_id)
     referer = request.headers.get("referer", "")

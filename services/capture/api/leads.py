@@ -23,8 +23,8 @@ from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["leads"])
 
-CONTACT_FIELDS = ("email", "first_name", "last_name", "phone", "job_title", "company",
-                  "company_size", "industry", "country", "language")
+CONTACT_FIELDS = set(domain.CONTACT_FIELDS)
+
 ERRORS = {401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 LEAD_ERRORS = ERRORS | {404: {"model": ErrorBody}}
 
@@ -73,9 +73,9 @@ async def post_lead(lead: LeadIn, runtime: RuntimeDep,
 
 
 def _submission(lead: LeadIn) -> Submission:
-    contact = domain.clean_contact(lead.model_dump(include=set(CONTACT_FIELDS)),
+    contact = domain.clean_contact(lead.model_dump(include=CONTACT_FIELDS),
                                    default_region=lead.default_region)
-    given_at = lead.consent.given_at or (datetime.now(UTC) if lead.consent.given else None)
+    given_at = (lead.consent.given_at or datetime.now(UTC)) if lead.consent.given else None
     consent = Consent(given=lead.consent.given, text_version=lead.consent.text_version,
                       given_at=given_at, source="api")
     return Submission(contact, consent, Attribution(**lead.attribution.model_dump()), source="api")
