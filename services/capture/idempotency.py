@@ -16,17 +16,15 @@ from datetime import timedelta
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.capture import repository
 from services.capture.models import IdempotentRequest
 from shared.errors import FieldError, error_response
 
 HEADER = "Idempotency-Key"
 TTL = timedelta(hours=24)
 PRUNE_BATCH = 100
-IN_PROGRESS = 0  # status of a claimed key whose answer is not written yet (never visible outside)
 
 
 def fingerprint(scope: str, body: BaseModel) -> str:
@@ -44,30 +42,15 @@ class IdempotentCall:
 
     async def claim(self, session: AsyncSession) -> IdempotentRequest | None:
         """None if this request goes ahead; otherwise the live answer stored for the key."""
-        expired = IdempotentRequest.created_at < func.now() - TTL
-        claimed = await session.scalar(
-            insert(IdempotentRequest)
-            .values(api_key_id=self.api_key_id, idempotency_key=self.key,
-                    request_hash=self.request_hash, status_code=IN_PROGRESS, response={})
-            .on_conflict_do_update(
-                index_elements=[IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key],
-                set_=dict(request_hash=self.request_hash, status_code=IN_PROGRESS, response={},
-                          created_at=func.now()),
-                where=expired)
-            .returning(IdempotentRequest.api_key_id))
-        if claimed is not None:
-            await _prune_expired(session)
+        if await repository.claim_idempotency_key(session, self.api_key_id, self.key,
+                                                  self.request_hash, expired_after=TTL):
+            await repository.prune_idempotency_keys(session, expired_after=TTL, limit=PRUNE_BATCH)
             return None
-        return await session.scalar(
-            select(IdempotentRequest).where(IdempotentRequest.api_key_id == self.api_key_id,
-                                            IdempotentRequest.idempotency_key == self.key))
+        return await repository.idempotent_answer(session, self.api_key_id, self.key)
 
     async def record(self, session: AsyncSession, status_code: int, response: BaseModel) -> None:
-        await session.execute(
-            update(IdempotentRequest)
-            .where(IdempotentRequest.api_key_id == self.api_key_id,
-                   IdempotentRequest.idempotency_key == self.key)
-            .values(status_code=status_code, response=response.model_dump(mode="json")))
+        await repository.record_idempotent_answer(session, self.api_key_id, self.key, status_code,
+                                                  response.model_dump(mode="json"))
 
     def replay(self, stored: IdempotentRequest) -> JSONResponse:
         """The first answer again, or 409 when the key was used for a different request."""
@@ -77,12 +60,3 @@ class IdempotentCall:
                                               "in the last 24 hours; send a new key")])
         return JSONResponse(stored.response, status_code=stored.status_code,
                             headers={"Idempotent-Replayed": "true"})
-
-
-async def _prune_expired(session: AsyncSession) -> None:
-    """Drop a few expired answers with each new claim; SKIP LOCKED keeps off others' claims."""
-    expired = (select(IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key)
-               .where(IdempotentRequest.created_at < func.now() - TTL)
-               .limit(PRUNE_BATCH).with_for_update(skip_locked=True))
-    key = tuple_(IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key)
-    await session.execute(delete(IdempotentRequest).where(key.in_(expired)))

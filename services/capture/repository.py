@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection
+from datetime import timedelta
 
-from sqlalchemy import Row, delete, func, or_, select
+from sqlalchemy import Row, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.capture.models import Form, Lead, LeadChange, platform
+from services.capture.models import Form, IdempotentRequest, Lead, LeadChange, platform
 from shared.db import StatementPool
 from shared.outbox import OutboxRow
 
@@ -118,3 +119,51 @@ async def save_form(session: AsyncSession, form_id: str, values: dict) -> tuple[
 
 async def delete_form(session: AsyncSession, form_id: str) -> bool:
     return (await session.execute(delete(Form).where(Form.id == form_id))).rowcount > 0
+
+
+# ---- idempotency keys -------------------------------------------------------------------------
+
+IN_PROGRESS = 0  # status of a claimed key whose answer is not written yet (never visible outside)
+
+
+async def claim_idempotency_key(session: AsyncSession, api_key_id: uuid.UUID, key: str,
+                                request_hash: str, *, expired_after: timedelta) -> bool:
+    """Insert the key's row, or take over an expired one; False when a live one exists. A
+    concurrent claim of the same key waits here until the first transaction ends."""
+    claimed = await session.scalar(
+        insert(IdempotentRequest)
+        .values(api_key_id=api_key_id, idempotency_key=key, request_hash=request_hash,
+                status_code=IN_PROGRESS, response={})
+        .on_conflict_do_update(
+            index_elements=[IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key],
+            set_=dict(request_hash=request_hash, status_code=IN_PROGRESS, response={},
+                      created_at=func.now()),
+            where=IdempotentRequest.created_at < func.now() - expired_after)
+        .returning(IdempotentRequest.api_key_id))
+    return claimed is not None
+
+
+async def idempotent_answer(session: AsyncSession, api_key_id: uuid.UUID,
+                            key: str) -> IdempotentRequest | None:
+    return await session.scalar(
+        select(IdempotentRequest).where(IdempotentRequest.api_key_id == api_key_id,
+                                        IdempotentRequest.idempotency_key == key))
+
+
+async def record_idempotent_answer(session: AsyncSession, api_key_id: uuid.UUID, key: str,
+                                   status_code: int, response: dict) -> None:
+    await session.execute(
+        update(IdempotentRequest)
+        .where(IdempotentRequest.api_key_id == api_key_id,
+               IdempotentRequest.idempotency_key == key)
+        .values(status_code=status_code, response=response))
+
+
+async def prune_idempotency_keys(session: AsyncSession, *, expired_after: timedelta,
+                                 limit: int) -> None:
+    """Drop a few expired answers; SKIP LOCKED keeps off others' claims."""
+    expired = (select(IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key)
+               .where(IdempotentRequest.created_at < func.now() - expired_after)
+               .limit(limit).with_for_update(skip_locked=True))
+    key = tuple_(IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key)
+    await session.execute(delete(IdempotentRequest).where(key.in_(expired)))
