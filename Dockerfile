@@ -6,6 +6,8 @@ COPY handoff ./handoff
 COPY shared ./shared
 COPY services ./services
 RUN pip install --no-cache-dir .
-ENV SERVICE=capture HANDOFF_ENVIRONMENT=production
+# FORWARDED_ALLOW_IPS: the proxies whose X-Forwarded-For uvicorn trusts, so that capture's
+# per-client rate limits see the visitor, not the ingress (set it to the ingress's addresses).
+ENV SERVICE=capture HANDOFF_ENVIRONMENT=production FORWARDED_ALLOW_IPS=127.0.0.1
 EXPOSE 8000
-CMD ["sh", "-c", "exec uvicorn --factory services.${SERVICE}.app:create_app --host 0.0.0.0 --port 8000"]
+CMD ["sh", "-c", "exec uvicorn --factory services.${SERVICE}.app:create_app --host 0.0.0.0 --port 8000 --proxy-headers"]
