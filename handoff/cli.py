@@ -29,12 +29,18 @@ HomeOption = Annotated[Path, typer.Option(envvar="HANDOFF_HOME",
                                           help="Where the embedded stack keeps its state.")]
 
 
-class _Stop(Exception):
-    pass
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _raise_stop(*_: object) -> None:
-    raise _Stop()
+def _begin_stopping(*_: object) -> None:
+    _ignore_stop_signals()
+    raise KeyboardInterrupt
+
+
+def _ignore_stop_signals() -> None:
+    """A second Ctrl-C or SIGTERM must not cut the stop short and leave processes running."""
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
 
 
 @app.command()
@@ -47,7 +53,8 @@ def up(home: HomeOption = Path(".handoff"),
     started = time.monotonic()
     settings = Settings()
     stack = Stack(home=home.resolve(), partitions=partitions, first_port=first_port)
-    signal.signal(signal.SIGTERM, _raise_stop)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _begin_stopping)
     try:
         stack.start_infrastructure(settings)
         stack.start_services()
@@ -59,9 +66,10 @@ def up(home: HomeOption = Path(".handoff"),
             time.sleep(0.5)
         console.print(f"[red]stopped unexpectedly: {', '.join(dead)} (see {home}/logs)[/red]")
         raise typer.Exit(1)
-    except (KeyboardInterrupt, _Stop):
+    except KeyboardInterrupt:
         console.print("stopping…")
     finally:
+        _ignore_stop_signals()
         stack.stop()
 
 

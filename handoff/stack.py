@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from handoff.demo import DEMO_FORM_ID, load_demo
-from handoff.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from handoff.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, terminate_with_parent
 from handoff.keys import create_api_key
 from handoff.topics import create_topics
 from shared.auth import Role
@@ -87,7 +88,8 @@ class Stack:
             self._processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", f"services.{name}.app:create_app",
                  "--host", self.host, "--port", str(port), "--no-access-log"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=terminate_with_parent)
             self.urls[name] = f"http://{self.host}:{port}"
 
     def wait_until_ready(self, timeout_s: float = 60.0) -> None:
@@ -123,17 +125,23 @@ class Stack:
         self.state_file.write_text(json.dumps(state, indent=2))
 
     def stop(self, timeout_s: float = 8.0) -> None:
-        """Stop intake first, let the pipeline drain briefly, then everything else."""
+        """Stop intake first, let the pipeline drain briefly, then everything else.
+
+        Every step runs even if an earlier one fails, so a failure leaves nothing running.
+        """
         deadline = time.monotonic() + timeout_s
-        self._terminate(["capture"], deadline - 5.0)
-        if self._broker is not None:  # memory broker: what is not consumed now is lost
-            self._drain(deadline - 3.0)
-        self._terminate([n for n in self._processes if n != "capture"], deadline - 1.0)
-        if self._broker is not None:
-            self._broker.stop(timeout_s=1.0)
-        if self._postgres is not None:
-            self._postgres.stop()
-        self.state_file.unlink(missing_ok=True)
+        broker, postgres = self._broker, self._postgres
+        steps = [lambda: self._terminate(["capture"], deadline - 5.0)]
+        if broker is not None:  # memory broker: what is not consumed now is lost
+            steps.append(lambda: self._drain(deadline - 3.0))
+        steps.append(lambda: self._terminate([n for n in self._processes if n != "capture"],
+                                             deadline - 1.0))
+        if broker is not None:
+            steps.append(lambda: broker.stop(timeout_s=1.0))
+        if postgres is not None:
+            steps.append(postgres.stop)
+        steps.append(lambda: self.state_file.unlink(missing_ok=True))
+        _run_every_step(steps)
 
     def _terminate(self, names: list[str], deadline: float) -> None:
         running = [self._processes[n] for n in names if n in self._processes]
@@ -152,6 +160,17 @@ class Stack:
             if all(_caught_up(url) for name, url in self.urls.items() if name != "capture"):
                 return
             time.sleep(0.1)
+
+
+def _run_every_step(steps: list[Callable[[], object]]) -> None:
+    failures = []
+    for step in steps:
+        try:
+            step()
+        except Exception as failure:
+            failures.append(failure)
+    if failures:
+        raise ExceptionGroup("stopping the stack", failures)
 
 
 def _answers_200(url: str) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cachetools import TTLCache
 from fastapi import HTTPException, Request, status
 from fastapi.security import HTTPBearer
 from sqlalchemy import func, insert, select, update
@@ -19,6 +19,7 @@ from shared.db import PlatformTables
 
 KEY_PREFIX = "hk_"
 CACHE_SECONDS = 30.0  # a revoked key stops working within this long on every instance
+CACHED_KEYS = 10_000
 
 
 class Role(StrEnum):
@@ -61,28 +62,35 @@ async def revoke_key(session: AsyncSession | AsyncConnection, tables: PlatformTa
 
 
 class KeyRing:
-    """Looks keys up in the service's table, with a short in-process cache."""
+    """Looks keys up in the service's table and keeps the known ones for `ttl_s`.
 
-    def __init__(self, tables: PlatformTables, secret: str) -> None:
+    Unknown keys are not kept: a key created a moment ago works at once, and made-up keys cannot
+    push the real ones out of the cache (each costs a query instead).
+    """
+
+    def __init__(self, tables: PlatformTables, secret: str, *, ttl_s: float = CACHE_SECONDS,
+                 max_keys: int = CACHED_KEYS) -> None:
         self._tables = tables
         self._secret = secret
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._known: TTLCache[str, Principal] = TTLCache(maxsize=max_keys, ttl=ttl_s)
 
     async def principal(self, sessions: async_sessionmaker[AsyncSession],
                         key: str) -> Principal | None:
         digest = key_hash(self._secret, key)
-        cached = self._cache.get(digest)
-        if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-            return cached[1]
+        if (known := self._known.get(digest)) is not None:
+            return known
+        principal = await self._active_key(sessions, digest)
+        if principal is not None:
+            self._known[digest] = principal
+        return principal
+
+    async def _active_key(self, sessions: async_sessionmaker[AsyncSession],
+                          digest: str) -> Principal | None:
         keys = self._tables.api_keys
         async with sessions() as session:
             row = (await session.execute(select(keys).where(
                 keys.c.key_hash == digest, keys.c.revoked_at.is_(None)))).first()
-        principal = Principal(row.id, row.name, Role(row.role), row.rep_id) if row else None
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (time.monotonic(), principal)
-        return principal
+        return Principal(row.id, row.name, Role(row.role), row.rep_id) if row else None
 
 
 class RoleRequired(HTTPBearer):

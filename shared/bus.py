@@ -6,11 +6,14 @@ and only then commits the offset. A handler that keeps failing is retried a boun
 times, then the record goes to `<topic>.dlq` (through the outbox, so even that is not lost) and
 the runner moves on. Database or broker outages are not the record's fault: the runner rewinds
 to the record and retries until the outage ends instead of dead-lettering healthy records.
+A partition taken away by a rebalance mid-batch is left alone: its new owner gets the records
+from the last committed offset, and their ids make any repeat a no-op.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import traceback
@@ -19,24 +22,28 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
+from sqlalchemy import delete, func, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
-from shared.db import PlatformTables
+from shared.db import PlatformTables, is_database_outage
 from shared.events import Envelope, parse_event
 from shared.outbox import Outbox
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Failures of our infrastructure, not of the record: never dead-letter because of these.
-OUTAGES = (OperationalError, InterfaceError, ConnectionError, OSError, KafkaError)
 POISON_NAMESPACE = uuid.UUID("6f1c3f55-2f5e-4d0a-9a57-1b0d3c1e7a10")
+DLQ_HEADER_BUDGET = 8 * 1024  # room kept for the error headers when a record is dead-lettered
+
+
+def is_outage(error: BaseException) -> bool:
+    """Our infrastructure failed, not the record: never dead-letter because of this."""
+    return isinstance(error, KafkaError) or is_database_outage(error)
 
 
 def new_producer(settings: Settings) -> AIOKafkaProducer:
@@ -51,17 +58,19 @@ class BrokerProbe:
     def __init__(self, bootstrap: str) -> None:
         self._bootstrap = bootstrap
         self._client: AIOKafkaClient | None = None
+        self._one_at_a_time = asyncio.Lock()  # concurrent probes would close each other's client
 
     async def reachable(self, timeout_s: float = 2.0) -> bool:
-        try:
-            if self._client is None:
-                self._client = AIOKafkaClient(bootstrap_servers=self._bootstrap)
-                await asyncio.wait_for(self._client.bootstrap(), timeout_s)
-            await asyncio.wait_for(self._client.fetch_all_metadata(), timeout_s)
-            return True
-        except Exception:
-            await self.close()
-            return False
+        async with self._one_at_a_time:
+            try:
+                if self._client is None:
+                    self._client = AIOKafkaClient(bootstrap_servers=self._bootstrap)
+                    await asyncio.wait_for(self._client.bootstrap(), timeout_s)
+                await asyncio.wait_for(self._client.fetch_all_metadata(), timeout_s)
+                return True
+            except Exception:
+                await self.close()
+                return False
 
     async def close(self) -> None:
         client, self._client = self._client, None
@@ -91,6 +100,9 @@ class HandlerFailed(Exception):
 
 
 class ConsumerRunner:
+    COMMIT_TIMEOUT_S = 5.0
+    PRUNE_EVERY_S = 600.0
+
     def __init__(self, *, service: str, settings: Settings, tables: PlatformTables,
                  sessions: async_sessionmaker[AsyncSession], outbox: Outbox,
                  handlers: Mapping[type[Envelope], Handler], group_id: str | None = None) -> None:
@@ -106,6 +118,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._pruned_at = 0.0
         self.last_error: str | None = None
 
     @property
@@ -118,27 +131,37 @@ class ConsumerRunner:
 
     async def start(self) -> None:
         s = self._settings
-        self._consumer = AIOKafkaConsumer(
+        consumer = AIOKafkaConsumer(
             *self._topics, bootstrap_servers=s.kafka_bootstrap, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms)
-        await self._consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()  # a failed start leaves no connections behind
+            raise
+        self._consumer = consumer
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-consumer")
 
-    async def stop(self, timeout_s: float = 8.0) -> None:
-        """Finish the record in hand, commit, and leave the group."""
+    async def stop(self, timeout_s: float = 4.0) -> None:
+        """Finish the record in hand, commit, and leave the group, within `timeout_s`."""
         self._stopping = True
+        deadline = time.monotonic() + timeout_s
         if self._task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s / 2)
             except TimeoutError:
                 self._task.cancel()
-            except BaseException as error:  # the loop had already died; it was logged
+            except BaseException as error:  # the loop had died of something it cannot outlive
                 log.warning("%s: consumer loop had ended with %r", self._service, error)
         if self._consumer is not None:
-            await self._consumer.stop()
+            try:
+                await asyncio.wait_for(self._consumer.stop(),
+                                       max(deadline - time.monotonic(), 0.5))
+            except TimeoutError:  # the group notices the member is gone at its session timeout
+                log.warning("%s: consumer did not leave its group in time", self._service)
 
     async def _run(self) -> None:
         consumer = self._consumer
@@ -150,34 +173,57 @@ class ConsumerRunner:
                     await self._process_partition(consumer, tp, records)
                     if self._stopping:
                         break
-            except OUTAGES as error:  # offsets not committed are redelivered; ids dedupe them
-                self.last_error = f"{type(error).__name__}: {error}"
-                log.warning("%s: consumer: %s", self._service, self.last_error)
+                await self._prune_processed()
+            except Exception as error:  # the loop must outlive anything; uncommitted records
+                self._note_error("consumer", error)  # come again and their ids dedupe them
                 await asyncio.sleep(1.0)
+
+    def _note_error(self, where: str, error: BaseException) -> None:
+        self.last_error = f"{type(error).__name__}: {error}"
+        if is_outage(error):
+            log.warning("%s: %s: %s; will retry", self._service, where, self.last_error)
+        else:
+            log.error("%s: %s: unexpected %s; will retry", self._service, where,
+                      self.last_error, exc_info=error)
 
     async def _process_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
                                  records: list[ConsumerRecord]) -> None:
         done = None
         for record in records:
-            if self._stopping:
-                break
+            if self._stopping or tp not in consumer.assignment():
+                break  # stopping, or taken away by a rebalance: its new owner goes on from here
             try:
                 await self._process(record)
-            except OUTAGES as error:
-                self.last_error = f"{type(error).__name__}: {error}"
-                log.warning("%s: outage while handling %s@%d: %s; will retry", self._service,
-                            tp, record.offset, self.last_error)
-                consumer.seek(tp, record.offset)
+            except Exception as error:
+                self._note_error(f"handling {tp.topic}[{tp.partition}]@{record.offset}", error)
+                if tp in consumer.assignment():
+                    consumer.seek(tp, record.offset)
                 await asyncio.sleep(1.0)
                 break
             done = record.offset + 1
             self._update_lag(consumer, tp, done)
-        if done is not None:
-            await self._commit(consumer, {tp: OffsetAndMetadata(done, "")})
+        if done is not None and tp in consumer.assignment():
+            try:
+                await asyncio.wait_for(self._commit(consumer, {tp: OffsetAndMetadata(done, "")}),
+                                       self.COMMIT_TIMEOUT_S)
+            except (CommitFailedError, TimeoutError) as error:  # e.g. rebalanced meanwhile:
+                self._note_error("committing offsets", error)  # redelivered, deduped by id
 
     async def _commit(self, consumer: AIOKafkaConsumer,
                       offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         await consumer.commit(offsets)
+
+    async def _prune_processed(self) -> None:
+        """Forget event ids older than any redelivery can be (the topics' retention)."""
+        now = time.monotonic()
+        if now - self._pruned_at < self.PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        processed = self._tables.processed_events
+        retention = self._settings.processed_events_retention_days
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(processed).where(
+                processed.c.processed_at < func.now() - text(f"interval '{retention} days'")))
 
     async def _process(self, record: ConsumerRecord) -> None:
         started = time.perf_counter()
@@ -205,10 +251,8 @@ class ConsumerRunner:
         for attempt in range(1, attempts + 1):
             try:
                 return await self._handle_once(event, handler, topic)
-            except OUTAGES:
-                raise
             except Exception as error:
-                if isinstance(error, DBAPIError) and error.connection_invalidated:
+                if is_outage(error):
                     raise
                 log.warning("%s: handler for %s failed (attempt %d/%d): %r", self._service,
                             event.event_type, attempt, attempts, error)
@@ -227,23 +271,34 @@ class ConsumerRunner:
 
     async def _first_time(self, session: AsyncSession, event_id: uuid.UUID, topic: str,
                           outcome: str) -> bool:
+        """Record the event id; False when it was handled before. An event that went to the DLQ
+        is handled when it comes again (replayed after a fix), or dead-lettered again."""
         processed = self._tables.processed_events
+        claim = insert(processed).values(event_id=event_id, topic=topic, outcome=outcome)
         inserted = await session.scalar(
-            insert(processed).values(event_id=event_id, topic=topic, outcome=outcome)
-            .on_conflict_do_nothing().returning(processed.c.event_id))
+            claim.on_conflict_do_update(
+                index_elements=[processed.c.event_id],
+                set_={"outcome": outcome, "topic": topic, "processed_at": func.now()},
+                where=processed.c.outcome == "dead_lettered")
+            .returning(processed.c.event_id))
         return inserted is not None
 
     async def _dead_letter(self, record: ConsumerRecord, failure: HandlerFailed,
                            event_id: uuid.UUID | None = None) -> None:
-        # A record we cannot parse has no event id; its position identifies it instead.
-        event_id = event_id or uuid.uuid5(
-            POISON_NAMESPACE, f"{self.group_id}:{record.topic}:{record.partition}:{record.offset}")
+        # A record we cannot parse has no event id; its position and content identify it.
+        event_id = event_id or uuid.uuid5(POISON_NAMESPACE, ":".join((
+            self.group_id, record.topic, str(record.partition), str(record.offset),
+            hashlib.sha256(record.value or b"").hexdigest())))
+        value = record.value or b""
+        headers = [*record.headers, *self._error_headers(record, failure)]
+        if len(value) + DLQ_HEADER_BUDGET > self._settings.max_event_bytes:
+            # The copy would not fit the broker; its topic, partition and offset point to it.
+            value, headers = b"", [*headers, ("dlq.value_dropped_bytes", str(len(value)).encode())]
         async with self._sessions() as session, session.begin():
             if not await self._first_time(session, event_id, record.topic, "dead_lettered"):
                 return
             await self._outbox.add_raw(session, topic=f"{record.topic}.dlq", key=record.key,
-                                       value=record.value or b"",
-                                       headers=[*record.headers, *self._error_headers(record, failure)])
+                                       value=value, headers=headers)
         metrics.EVENTS_CONSUMED.labels(self._service, record.topic, "dead_lettered").inc()
         log.error("%s: %s@%d went to the DLQ: %r", self._service, record.topic, record.offset,
                   failure.cause)
@@ -263,7 +318,7 @@ class ConsumerRunner:
         )]
 
     def _update_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, position: int) -> None:
-        highwater = consumer.highwater(tp)
+        highwater = consumer.highwater(tp) if tp in consumer.assignment() else None
         if highwater is not None:
             metrics.CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0))

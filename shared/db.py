@@ -16,13 +16,29 @@ from sqlalchemy import (BigInteger, Column, DateTime, Identity, Index, LargeBina
                         String, Table, Uuid, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-# The database is unreachable or went away: a reason to answer 503 and retry, not a bug.
-# (Raw asyncpg errors appear where a hot path uses the driver directly.)
-DATABASE_OUTAGES = (OperationalError, InterfaceError, OSError, asyncpg.InterfaceError,
-                    asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError)
+# The driver's errors for a database that is unreachable, restarting or dropped the connection.
+_DRIVER_OUTAGES = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+                   asyncpg.OperatorInterventionError)
+
+
+# What a request may raise from the database: SQLAlchemy's wrapper, or a raw driver error.
+DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """The database is away, not the request or record at fault: answer 503, retry later.
+
+    SQLAlchemy wraps every driver error in a DBAPIError; the driver's own error is its cause.
+    Raw driver errors come from the statement pool and from connecting.
+    """
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig.__cause__ or error.orig if error.orig is not None else error
+    return isinstance(error, _DRIVER_OUTAGES)
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:

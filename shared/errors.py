@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.db import DATABASE_OUTAGES
+from shared.db import DATABASE_ERRORS, is_database_outage
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
         return error_response(422, "the request is invalid", validation_errors(error.errors()))
 
-    async def _database_unavailable(_: Request, error: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s: %s", type(error).__name__, error)
-        return error_response(503, "the database is unavailable; retry shortly",
-                              headers={"Retry-After": "1"})
+    async def _database_error(_: Request, error: Exception) -> JSONResponse:
+        if is_database_outage(error):
+            log.warning("database unavailable: %s: %s", type(error).__name__, error)
+            return error_response(503, "the database is unavailable; retry shortly",
+                                  headers={"Retry-After": "1"})
+        log.error("database error", exc_info=error)
+        return error_response(500, "internal error; it was logged")
 
-    for outage in DATABASE_OUTAGES:
-        app.add_exception_handler(outage, _database_unavailable)
+    for error_type in DATABASE_ERRORS:
+        app.add_exception_handler(error_type, _database_error)

@@ -20,6 +20,3 @@ OUTBOX_PENDING = Gauge(
     "handoff_outbox_pending", "Outbox rows not yet published.", ["service"])
 OUTBOX_ERRORS = Counter(
     "handoff_outbox_errors_total", "Failed outbox publication rounds (rows kept).", ["service"])
-HTTP_REQUESTS = Counter(
-    "handoff_http_requests_total", "HTTP requests by route and status.",
-    ["service", "method", "route", "status"])

@@ -1,7 +1,10 @@
 """Transactional outbox: events are rows written with the state change, published by a relay.
 
-Writers only insert rows through the caller's session and never commit. The relay publishes rows
-in id order, marks them sent, and keeps them while the broker is unreachable. A statement trigger
+Writers only insert rows through the caller's session and never commit. The relay publishes the
+committed rows in id order, marks them sent, and keeps them while the broker is unreachable.
+Ids are taken at insert, not at commit: a transaction that commits late publishes its rows after
+rows of transactions that committed before it. Writers of one key therefore serialise on a row
+lock (the lead's) before inserting, so each key's events go out in commit order. A statement trigger
 (see the migrations) sends NOTIFY on insert, which PostgreSQL delivers at commit, so the relay
 wakes as soon as an event is durable instead of waiting for its fallback poll.
 """
@@ -64,10 +67,7 @@ class Outbox:
     def row(self, event: Envelope) -> OutboxRow:
         headers = [("event_type", event.event_type.encode()), ("producer", self._service.encode())]
         value = event.to_bytes()
-        if len(value) > self._settings.max_event_bytes:
-            # Refused here, so the relay never holds a row the broker can never take.
-            raise EventTooLarge(f"{event.event_type} {event.event_id} is {len(value)} bytes; "
-                                f"at most {self._settings.max_event_bytes}")
+        self._check_size(f"{event.event_type} {event.event_id}", len(value))
         return OutboxRow(topic=self._settings.topic(event.topic), key=event.key(), value=value,
                          headers=encode_headers(headers))
 
@@ -76,7 +76,14 @@ class Outbox:
 
     async def add_raw(self, session: AsyncSession, *, topic: str, key: bytes | None,
                       value: bytes, headers: Headers) -> None:
+        self._check_size(topic, len(value) + sum(len(n) + len(v) for n, v in headers))
         await self._insert(session, OutboxRow(topic, key, value, encode_headers(headers)))
+
+    def _check_size(self, what: str, size: int) -> None:
+        # Refused here, so the relay never holds a row the broker can never take.
+        if size > self._settings.max_event_bytes:
+            raise EventTooLarge(f"{what} is {size} bytes; at most "
+                                f"{self._settings.max_event_bytes}")
 
     async def _insert(self, session: AsyncSession, row: OutboxRow) -> None:
         await session.execute(insert(self._table).values(
@@ -112,21 +119,29 @@ class OutboxRelay:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def healthy(self) -> bool:
+        """Running, and its last round published (or found nothing to publish)."""
+        return self.running and self.last_error is None
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
 
-    async def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop, after one bounded attempt to publish what is still waiting."""
+    async def stop(self, timeout_s: float = 3.0) -> None:
+        """Stop, after one attempt within `timeout_s` to publish what is still waiting."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
             try:
-                await asyncio.wait_for(self._task, timeout_s)
-                await asyncio.wait_for(self._drain(), timeout_s)
+                await asyncio.wait_for(self._finish(), timeout_s)
             except Exception as error:  # rows stay in the outbox for the next start
                 log.warning("outbox relay stopped with rows left: %r", error)
-        await self._close_producer()
+        await self._close_producer(timeout_s=1.0)
         await self._close_listener()
+
+    async def _finish(self) -> None:
+        await self._task
+        await self._drain()
 
     async def pending(self) -> int:
         async with self._sessions() as session:
@@ -142,8 +157,6 @@ class OutboxRelay:
                 published = await self._publish_batch()
                 failures = 0
                 self.last_error = None
-            except (asyncio.CancelledError, KeyboardInterrupt):
-                raise
             except Exception as error:  # broker or database away: keep the rows, back off
                 failures += 1
                 self.last_error = f"{type(error).__name__}: {error}"
@@ -213,11 +226,11 @@ class OutboxRelay:
             self._producer = producer
         return self._producer
 
-    async def _close_producer(self) -> None:
+    async def _close_producer(self, timeout_s: float = 5.0) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
-                await asyncio.wait_for(producer.stop(), 5.0)
+                await asyncio.wait_for(producer.stop(), timeout_s)
             except Exception as error:  # a broken producer must not stop the relay
                 log.debug("closing producer: %s", error)
 

@@ -32,6 +32,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 YOUNG_GENERATION_THRESHOLD = 20_000  # CPython's default is 700
+STOP_BUDGET_S = 6.0
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,10 @@ class Runtime:
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
+        """Within STOP_BUDGET_S: `handoff up` and orchestrators give a service about 10 s."""
         if self.consumer is not None:
-            await self.consumer.stop()
-        await self.relay.stop()
+            await self.consumer.stop(timeout_s=STOP_BUDGET_S / 2)
+        await self.relay.stop(timeout_s=STOP_BUDGET_S / 3)
         await self.broker.close()
         await self.statements.close()
         await self.engine.dispose()
@@ -161,7 +163,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Database and broker reachable and consumers running; 503 otherwise."""
     checks = {"database": await _database_ok(runtime), "broker": await runtime.broker.reachable(),
-              "outbox_relay": runtime.relay.running}
+              "outbox_relay": runtime.relay.healthy}
     if runtime.consumer is not None:
         checks["consumer"] = runtime.consumer.running
     ready = all(checks.values())
@@ -170,11 +172,15 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 async def _database_ok(runtime: Runtime) -> bool:
     try:
-        async with runtime.engine.connect() as connection:
-            await asyncio.wait_for(connection.execute(text("SELECT 1")), 2.0)
+        await asyncio.wait_for(_select_one(runtime.engine), 2.0)
         return True
     except Exception:
         return False
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 @health_router.get("/metrics")

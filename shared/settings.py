@@ -8,10 +8,14 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
+MIN_SECRET_LENGTH = 32
+MAKE_A_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HANDOFF_", extra="ignore")
+    # Hidden inputs keep a refused secret out of the error, and so out of the logs.
+    model_config = SettingsConfigDict(env_prefix="HANDOFF_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     secret_key: str = Field(DEVELOPMENT_SECRET, description="Signs and hashes API keys.")
@@ -28,6 +32,9 @@ class Settings(BaseSettings):
     consumer_heartbeat_interval_ms: int = 3_000
     consumer_max_attempts: int = Field(3, ge=1, description="Handler tries before the DLQ.")
     consumer_retry_backoff_ms: int = 100
+    processed_events_retention_days: int = Field(
+        14, ge=1, description="How long consumed event ids are kept for deduplication; longer "
+                              "than the topics' retention, so no redelivery is older.")
 
     outbox_batch_size: int = 500
     max_event_bytes: int = Field(
@@ -47,14 +54,15 @@ class Settings(BaseSettings):
         600, ge=1, description="Submissions one form accepts per minute, per instance.")
 
     @model_validator(mode="after")
-    def _refuse_default_secret_outside_development(self) -> Self:
-        if self.environment != "development" and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError(f"HANDOFF_SECRET_KEY must be set to a real secret "
-                             f"outside development (environment is {self.environment!r})")
+    def _require_a_real_secret_outside_development(self) -> Self:
+        if self.environment == "development":
+            return self
+        if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"HANDOFF_SECRET_KEY must be a secret of at least {MIN_SECRET_LENGTH} characters, "
+                f"not the development default, outside development (environment is "
+                f"{self.environment!r}); make one with: {MAKE_A_SECRET}")
         return self
 
     def topic(self, base: str) -> str:
         return f"{self.topic_prefix}{base}"
-
-    def dlq_topic(self, base: str) -> str:
-        return f"{self.topic_prefix}{base}.dlq"

@@ -29,6 +29,8 @@ from tests.brokers import Broker, broker_from_environment
 
 TEMPLATE_DB = "handoff_template"
 
+TEST_SECRET = "test-only-secret-of-at-least-32-characters"
+
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Broker]:
@@ -101,7 +103,7 @@ def topic_prefix() -> str:
 async def settings(db_url: str, broker: Broker, topic_prefix: str) -> Settings:
     """Settings for one test: its own database and topics, short group timeouts."""
     await create_topics(broker.bootstrap, prefix=topic_prefix, partitions=3)
-    return Settings(environment="test", secret_key="test-secret", database_url=db_url, kafka_bootstrap=broker.bootstrap,
+    return Settings(environment="test", secret_key=TEST_SECRET, database_url=db_url, kafka_bootstrap=broker.bootstrap,
                     topic_prefix=topic_prefix, consumer_session_timeout_ms=2000,
                     consumer_heartbeat_interval_ms=300, consumer_retry_backoff_ms=20,
                     outbox_poll_interval_s=0.5)

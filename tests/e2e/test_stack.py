@@ -1,4 +1,5 @@
-"""`handoff up`: the embedded stack starts, answers, and stops cleanly with nothing left behind."""
+"""`handoff up`: the embedded stack starts, answers, and stops cleanly with nothing left behind,
+however often it is told to stop and even when it is killed."""
 
 from __future__ import annotations
 
@@ -52,6 +53,23 @@ def descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
 
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """Those still running; a zombie has died and only waits for init to reap it."""
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
+def service_process(processes: list[psutil.Process], name: str) -> psutil.Process:
+    [process] = [p for p in processes if f"services.{name}.app:create_app" in p.cmdline()]
+    return process
+
+
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
@@ -59,12 +77,14 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_handoff_up_starts_every_service_and_sigterm_stops_all_of_it(stack_env, tmp_path):
+def test_handoff_up_starts_every_service_and_repeated_signals_stop_all_of_it(stack_env, tmp_path):
     first_port = free_port_block(len(SERVICES))
     cli = Path(sys.executable).with_name("handoff")
     started = time.monotonic()
     up = subprocess.Popen([str(cli), "up", "--first-port", str(first_port)], env=stack_env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    children: list[psutil.Process] = []
+    capture: psutil.Process | None = None
     try:
         state_file = tmp_path / "home" / "stack.json"
         try:
@@ -98,14 +118,34 @@ def test_handoff_up_starts_every_service_and_sigterm_stops_all_of_it(stack_env, 
         children = [*descendants(up.pid),
                     psutil.Process(int(postmaster.read_text().splitlines()[0]))]
         assert len(children) >= 6, "four services, a broker and PostgreSQL"
+        capture = service_process(children, "capture")
         print(f"ready in {time.monotonic() - started:.1f}s")
     finally:
         stopping = time.monotonic()
-        up.send_signal(signal.SIGTERM)
+        up.send_signal(signal.SIGINT)
+        # Ctrl-C again, then SIGTERM, while stopping: capture is down, the rest not yet.
+        if capture is not None:
+            wait_until(lambda: not alive([capture]), 10, "capture to stop first")
+            up.send_signal(signal.SIGINT)
+            up.send_signal(signal.SIGTERM)
         output, _ = up.communicate(timeout=15)
     assert time.monotonic() - stopping < 10, "stops within 10 s"
     assert up.returncode == 0, output
-    gone, alive = psutil.wait_procs(children, timeout=2)
-    assert not alive, f"left behind: {[p.cmdline() for p in alive]}"
+    gone, left = psutil.wait_procs(children, timeout=2)
+    assert not left, f"left behind: {[p.cmdline() for p in left]}"
     assert not state_file.exists()
     assert not postmaster.exists()
+
+
+def test_the_broker_dies_with_the_process_that_started_it():
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import time; from handoff.embedded import EmbeddedBroker; "
+         "broker = EmbeddedBroker(); broker.start(); print(broker.pid, flush=True); "
+         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        broker = psutil.Process(int(parent.stdout.readline()))
+        assert alive([broker])
+    finally:
+        parent.kill()
+        parent.wait()
+    wait_until(lambda: not alive([broker]), 5, "the broker to die with its parent")

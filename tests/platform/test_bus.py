@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 
 import pytest
 
@@ -143,3 +145,112 @@ async def test_handler_outbox_rows_commit_with_its_state(platform: Platform):
         await topic.assert_no_more(3, quiet_s=0.5)
     reasons = sorted(r.value.split(b'"reason":"')[1].split(b'"')[0] for r in records)
     assert reasons == [b"echo", b"fail", b"ok"]
+
+
+async def test_a_connection_the_database_drops_mid_handler_is_an_outage_not_a_failure(
+        platform: Platform):
+    calls = []
+
+    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        calls.append(event.event_id)
+        if len(calls) == 1:  # what a PostgreSQL restart does to a busy connection
+            await uow.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    runner = platform.runner({LeadErasedEvent: handler})
+    await runner.start()
+    event = erased("survived")
+    await platform.send(event)
+
+    assert await wait_for(platform.effects, message="the effect after the outage") == [
+        (str(event.lead_id), "survived")]
+    assert runner.running, "the loop outlives the outage"
+    assert runner.last_error and "connection" in runner.last_error.lower()
+    assert len(calls) == 2
+
+
+async def test_a_rebalance_in_the_middle_of_a_batch_keeps_every_effect_once(platform: Platform):
+    async def slow(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+        await asyncio.sleep(0.05)  # a handler's work, so the rebalance lands mid-batch
+
+    events = [erased(str(n)) for n in range(40)]
+    for event in events:
+        await platform.send(event)
+    first = platform.runner({LeadErasedEvent: slow}, group_id="shared")
+    await first.start()
+    await wait_for(lambda: _count(platform, 5), message="the first runner under way")
+    second = platform.runner({LeadErasedEvent: slow}, group_id="shared")
+    await second.start()
+
+    effects = await wait_for(lambda: _all_of(platform, len(events)), timeout_s=60,
+                             message="every event's effect")
+    assert sorted(value for _, value in effects) == sorted(e.payload.reason for e in events)
+    assert first.running and second.running
+
+
+async def _all_of(platform: Platform, count: int):
+    effects = await platform.effects()
+    return effects if len(effects) >= count else None
+
+
+async def test_a_dead_lettered_event_sent_again_after_a_fix_is_handled(platform: Platform):
+    fixed = False
+
+    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        if not fixed:
+            raise ValueError("a bug, fixed later")
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    topic = platform.settings.topic(LeadErasedEvent.topic)
+    await platform.relay().start()
+    await platform.runner({LeadErasedEvent: handler}).start()
+    event = erased("replayed")
+    async with reading(platform.settings.kafka_bootstrap, f"{topic}.dlq") as dlq:
+        await platform.send(event)
+        [dead] = await dlq.wait_for_count(1)
+    fixed = True
+    await platform.producer.send_and_wait(topic, dead.value, key=dead.key)  # the replay
+
+    assert await wait_for(platform.effects, message="the replayed event's effect") == [
+        (str(event.lead_id), "replayed")]
+
+
+async def test_a_poison_record_too_big_for_its_dlq_copy_is_dead_lettered_without_its_value(
+        platform: Platform):
+    platform.settings = platform.settings.model_copy(update={"max_event_bytes": 10_000})
+    topic = platform.settings.topic(LeadErasedEvent.topic)
+    await platform.producer.send_and_wait(topic, b"x" * 5_000)
+    await platform.send(erased("after"))
+
+    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    await platform.runner({LeadErasedEvent: handler}).start()
+    relay = platform.relay()
+    await relay.start()
+    async with reading(platform.settings.kafka_bootstrap, f"{topic}.dlq") as dlq:
+        [dead] = await dlq.wait_for_count(1)
+    assert dead.value == b""
+    headers = dict(dead.headers)
+    assert headers["dlq.value_dropped_bytes"] == b"5000"
+    assert headers["dlq.original.offset"] == b"0"
+    assert [value for _, value in await wait_for(platform.effects)] == ["after"]
+
+
+async def test_event_ids_older_than_the_retention_are_forgotten(platform: Platform):
+    processed = "capture.processed_events"
+    async with platform.sessions() as session, session.begin():
+        await session.execute(text(
+            f"INSERT INTO {processed} (event_id, topic, outcome, processed_at) VALUES "
+            "(gen_random_uuid(), 't', 'handled', now() - interval '15 days'), "
+            "(gen_random_uuid(), 't', 'handled', now() - interval '1 day')"))
+
+    await platform.runner({LeadErasedEvent: lambda event, uow: asyncio.sleep(0)}).start()
+
+    async def remaining() -> int | None:
+        async with platform.sessions() as session:
+            count = await session.scalar(text(f"SELECT count(*) FROM {processed}"))
+        return count if count == 1 else None
+
+    assert await wait_for(remaining, message="the old id pruned, the recent one kept") == 1

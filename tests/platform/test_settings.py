@@ -1,17 +1,39 @@
-"""Settings: HANDOFF_-prefixed environment, no default secret outside development."""
+"""Settings: HANDOFF_-prefixed environment, a real secret outside development."""
+
+import secrets
 
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import DEVELOPMENT_SECRET, Settings
+from shared.settings import DEVELOPMENT_SECRET, MIN_SECRET_LENGTH, Settings
 
 
-def test_production_refuses_the_development_secret():
-    for environment in ("production", "test"):
-        with pytest.raises(ValidationError, match="HANDOFF_SECRET_KEY"):
-            Settings(environment=environment)
-    assert Settings(environment="production", secret_key="s3cret-from-vault").secret_key
+@pytest.mark.parametrize("environment", ["production", "test"])
+@pytest.mark.parametrize("secret", [DEVELOPMENT_SECRET, "", "change-me",
+                                    "x" * (MIN_SECRET_LENGTH - 1)])
+def test_outside_development_a_default_or_short_secret_is_refused(environment, secret):
+    with pytest.raises(ValidationError) as refused:
+        Settings(environment=environment, secret_key=secret)
+    message = str(refused.value)
+    assert "HANDOFF_SECRET_KEY" in message and "secrets.token_urlsafe(32)" in message
+    assert f"{secret!r}" not in message, "the refused secret is not repeated in the error"
+
+
+def test_outside_development_a_long_random_secret_is_taken():
+    secret = secrets.token_urlsafe(32)
+    assert Settings(environment="production", secret_key=secret).secret_key == secret
+    assert Settings(environment="test", secret_key="y" * MIN_SECRET_LENGTH).secret_key
+
+
+def test_development_runs_on_the_default_secret():
     assert Settings(environment="development").secret_key == DEVELOPMENT_SECRET
+
+
+def test_a_refused_secret_from_the_environment_names_the_variable(monkeypatch):
+    monkeypatch.setenv("HANDOFF_ENVIRONMENT", "production")
+    monkeypatch.setenv("HANDOFF_SECRET_KEY", "change-me")
+    with pytest.raises(ValidationError, match="HANDOFF_SECRET_KEY"):
+        Settings()
 
 
 def test_settings_come_from_handoff_prefixed_environment(monkeypatch):
@@ -19,5 +41,4 @@ def test_settings_come_from_handoff_prefixed_environment(monkeypatch):
     monkeypatch.setenv("HANDOFF_CONSUMER_MAX_ATTEMPTS", "5")
     settings = Settings()
     assert settings.topic("lead.mql.v1") == "acme.lead.mql.v1"
-    assert settings.dlq_topic("lead.mql.v1") == "acme.lead.mql.v1.dlq"
     assert settings.consumer_max_attempts == 5
