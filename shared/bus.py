@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
@@ -44,38 +44,6 @@ DLQ_HEADER_BUDGET = 8 * 1024  # room kept for the error headers when a record is
 def is_outage(error: BaseException) -> bool:
     """Our infrastructure failed, not the record: never dead-letter because of this."""
     return isinstance(error, KafkaError) or is_database_outage(error)
-
-
-def new_producer(settings: Settings) -> AIOKafkaProducer:
-    # No idempotent producer: duplicates from retries are absorbed by idempotent consumers.
-    return AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                            linger_ms=2, request_timeout_ms=10_000, enable_idempotence=False)
-
-
-class BrokerProbe:
-    """Answers "is the broker reachable?" for /readyz with one metadata round trip."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
-        self._client: AIOKafkaClient | None = None
-        self._one_at_a_time = asyncio.Lock()  # concurrent probes would close each other's client
-
-    async def reachable(self, timeout_s: float = 2.0) -> bool:
-        async with self._one_at_a_time:
-            try:
-                if self._client is None:
-                    self._client = AIOKafkaClient(bootstrap_servers=self._bootstrap)
-                    await asyncio.wait_for(self._client.bootstrap(), timeout_s)
-                await asyncio.wait_for(self._client.fetch_all_metadata(), timeout_s)
-                return True
-            except Exception:
-                await self.close()
-                return False
-
-    async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
 
 
 @dataclass

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.auth import KeyRing
-from shared.bus import BrokerProbe, ConsumerRunner, Handler, new_producer
+from shared.broker import BrokerProbe, new_producer
+from shared.bus import ConsumerRunner, Handler
 from shared.db import (PlatformTables, StatementPool, create_engine, session_factory)
 from shared.errors import install_error_handlers
 from shared.events import Envelope

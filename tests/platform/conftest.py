@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.capture.models import platform as capture_tables
-from shared.bus import ConsumerRunner, Handler, new_producer
+from shared.broker import new_producer
+from shared.bus import ConsumerRunner, Handler
 from shared.db import create_engine, session_factory
 from shared.events import Envelope
 from shared.outbox import Outbox, OutboxRelay
