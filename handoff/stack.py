@@ -185,7 +185,7 @@ def _caught_up(url: str) -> bool:
     try:
         text = httpx.get(f"{url}/metrics", timeout=1.0).text
     except httpx.HTTPError:
-        return True
+        return False  # cannot tell: keep draining until the deadline
     for line in text.splitlines():
         if line.startswith(("handoff_consumer_lag{", "handoff_outbox_pending{")):
             if float(line.rsplit(" ", 1)[1]) > 0:

@@ -87,6 +87,7 @@ class ConsumerRunner:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._pruned_at = 0.0
+        self._positions: dict[TopicPartition, int] = {}  # next offset to handle, per partition
         self.last_error: str | None = None
 
     @property
@@ -168,8 +169,8 @@ class ConsumerRunner:
                     consumer.seek(tp, record.offset)
                 await asyncio.sleep(1.0)
                 break
-            done = record.offset + 1
-            self._update_lag(consumer, tp, done)
+            done = self._positions[tp] = record.offset + 1
+            self._set_lag(consumer, tp)
         if done is not None and tp in consumer.assignment():
             try:
                 await asyncio.wait_for(self._commit(consumer, {tp: OffsetAndMetadata(done, "")}),
@@ -285,8 +286,21 @@ class ConsumerRunner:
             ("dlq.failed_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
         )]
 
-    def _update_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, position: int) -> None:
+    async def refresh_lag(self) -> None:
+        """Set the lag gauge of every assigned partition (records behind its high-water mark),
+        also of one the runner has not taken a record from since it was assigned."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        self._positions = {tp: p for tp, p in self._positions.items() if tp in assigned}
+        for tp in assigned:
+            if tp not in self._positions and consumer.highwater(tp) is not None:
+                self._positions[tp] = await consumer.committed(tp) or 0
+            self._set_lag(consumer, tp)
+
+    def _set_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         highwater = consumer.highwater(tp) if tp in consumer.assignment() else None
-        if highwater is not None:
+        if highwater is not None and tp in self._positions:
             metrics.CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(
-                max(highwater - position, 0))
+                max(highwater - self._positions[tp], 0))

@@ -189,6 +189,8 @@ async def prometheus_metrics(runtime: RuntimeDep) -> Response:
     """Prometheus text format."""
     try:
         metrics.OUTBOX_PENDING.labels(runtime.spec.name).set(await runtime.relay.pending())
-    except Exception as error:  # metrics must answer even while the database is away
-        log.warning("outbox pending count unavailable: %s", error)
+        if runtime.consumer is not None:
+            await runtime.consumer.refresh_lag()
+    except Exception as error:  # metrics must answer even while the database or broker is away
+        log.warning("outbox pending count or consumer lag unavailable: %s", error)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

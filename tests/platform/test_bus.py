@@ -254,3 +254,32 @@ async def test_event_ids_older_than_the_retention_are_forgotten(platform: Platfo
         return count if count == 1 else None
 
     assert await wait_for(remaining, message="the old id pruned, the recent one kept") == 1
+
+
+async def test_lag_counts_the_records_not_handled_yet(platform: Platform):
+    release = asyncio.Event()
+
+    async def held(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        await release.wait()
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    runner = platform.runner({LeadErasedEvent: held}, group_id="lagging")
+    await runner.start()
+    lead = uuid.uuid4()  # one key: one partition
+    for n in range(3):
+        await platform.send(erased(str(n), lead))
+    topic = runner.topics[0]
+
+    async def lag() -> float:
+        await runner.refresh_lag()
+        return sum(REGISTRY.get_sample_value("handoff_consumer_lag", {
+            "service": "test", "topic": topic, "partition": str(p)}) or 0 for p in range(3))
+
+    assert await wait_for(lag, message="lag while the handler is held") == 3
+    release.set()
+    await wait_for(lambda: _count(platform, 3), message="the three effects")
+    assert await wait_for(lambda: _is_zero(lag), message="no lag once handled") is True
+
+
+async def _is_zero(lag) -> bool:
+    return await lag() == 0
