@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
@@ -94,7 +96,7 @@ class OutboxRelay:
     """Publishes a service's outbox rows to Kafka, in order, one relay at a time per schema."""
 
     SEND_TIMEOUT_S = 15.0
-    RETENTION = "10 minutes"
+    RETENTION = timedelta(minutes=10)
     PRUNE_EVERY_S = 60.0
 
     def __init__(self, *, service: str, settings: Settings, tables: PlatformTables,
@@ -109,7 +111,13 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
+        # The relay's own connection: it hears commits (LISTEN) and publishes batches on it.
+        self._connection: asyncpg.Connection | None = None
+        outbox = tables.outbox.fullname
+        self._select_batch = (f"SELECT id, topic, key, value, headers FROM {outbox} "
+                              "WHERE sent_at IS NULL ORDER BY id LIMIT $1")
+        self._mark_sent = f"UPDATE {outbox} SET sent_at = now() WHERE id = ANY($1::bigint[])"
+        self._prune = f"DELETE FROM {outbox} WHERE sent_at < now() - $1::interval"
         # Several instances of a service share one outbox; one lock keeps publication in order.
         self._lock_id = zlib.crc32(f"handoff-outbox:{tables.schema}".encode())
         self.last_error: str | None = None
@@ -137,7 +145,7 @@ class OutboxRelay:
             except Exception as error:  # rows stay in the outbox for the next start
                 log.warning("outbox relay stopped with rows left: %r", error)
         await self._close_producer(timeout_s=1.0)
-        await self._close_listener()
+        await self._close_connection()
 
     async def _finish(self) -> None:
         await self._task
@@ -153,7 +161,6 @@ class OutboxRelay:
         failures = 0
         while not self._stopping:
             try:
-                await self._ensure_listening()
                 published = await self._publish_batch()
                 failures = 0
                 self.last_error = None
@@ -180,37 +187,34 @@ class OutboxRelay:
         self._wake.clear()
 
     async def _publish_batch(self) -> int:
-        outbox = self._tables.outbox
-        async with self._sessions() as session, session.begin():
-            if not await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_id))):
+        # Plain driver calls: this runs once per commit under load, in every service.
+        connection = await self._connected()
+        async with connection.transaction():
+            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)",
+                                             self._lock_id):
                 return 0
-            rows = (await session.execute(
-                select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
-                .where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id)
-                .limit(self._settings.outbox_batch_size))).all()
+            rows = await connection.fetch(self._select_batch, self._settings.outbox_batch_size)
             if rows:
                 await self._send(rows)
-                await session.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
-                                      .values(sent_at=func.now()))
+                await connection.execute(self._mark_sent, [row["id"] for row in rows])
                 metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
-            await self._prune_sent(session)
+            await self._prune_sent(connection)
             return len(rows)
 
-    async def _prune_sent(self, session: AsyncSession) -> None:
+    async def _prune_sent(self, connection: asyncpg.Connection) -> None:
         now = time.monotonic()
         if now - self._pruned_at < self.PRUNE_EVERY_S:
             return
         self._pruned_at = now
-        outbox = self._tables.outbox
-        await session.execute(delete(outbox).where(
-            outbox.c.sent_at < func.now() - text(f"interval '{self.RETENTION}'")))
+        await connection.execute(self._prune, self.RETENTION)
 
     async def _send(self, rows: Sequence) -> None:
         producer = await self._ensure_producer()
 
         async def send_all() -> None:
-            acks = [await producer.send(row.topic, value=row.value, key=row.key,
-                                        headers=decode_headers(row.headers)) for row in rows]
+            acks = [await producer.send(row["topic"], value=row["value"], key=row["key"],
+                                        headers=decode_headers(json.loads(row["headers"])))
+                    for row in rows]
             await asyncio.gather(*acks)
 
         await asyncio.wait_for(send_all(), self.SEND_TIMEOUT_S)
@@ -234,14 +238,15 @@ class OutboxRelay:
             except Exception as error:  # a broken producer must not stop the relay
                 log.debug("closing producer: %s", error)
 
-    async def _ensure_listening(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        self._listener = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
-        await self._listener.add_listener(self._tables.notify_channel,
+    async def _connected(self) -> asyncpg.Connection:
+        if self._connection is None or self._connection.is_closed():
+            connection = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
+            await connection.add_listener(self._tables.notify_channel,
                                           lambda *_: self._wake.set())
+            self._connection = connection
+        return self._connection
 
-    async def _close_listener(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None and not listener.is_closed():
-            await listener.close(timeout=2)
+    async def _close_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            await connection.close(timeout=2)
