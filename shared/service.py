@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import MetaData, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import metrics
@@ -39,7 +39,7 @@ STOP_BUDGET_S = 6.0
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
-    metadata: MetaData
+    tables: PlatformTables  # the service's outbox, processed events and API keys
     handlers: Mapping[type[Envelope], Handler] = field(default_factory=dict)
     routers: Sequence[APIRouter] = ()
     description: str = ""
@@ -89,7 +89,7 @@ class Runtime:
 def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
-    tables = platform_tables_of(spec.metadata)
+    tables = spec.tables
     outbox = Outbox(tables, settings, spec.name)
     relay = OutboxRelay(service=spec.name, settings=settings, tables=tables, sessions=sessions,
                         producer_factory=lambda: new_producer(settings))
@@ -100,13 +100,6 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
     return Runtime(spec, settings, engine, sessions, tables, outbox, relay, consumer,
                    BrokerProbe(settings.kafka_bootstrap), KeyRing(tables, settings.secret_key),
                    StatementPool(settings.database_url, settings.database_pool_size))
-
-
-def platform_tables_of(metadata: MetaData) -> PlatformTables:
-    schema = metadata.schema
-    return PlatformTables(schema=schema, outbox=metadata.tables[f"{schema}.outbox"],
-                          processed_events=metadata.tables[f"{schema}.processed_events"],
-                          api_keys=metadata.tables[f"{schema}.api_keys"])
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:

@@ -7,13 +7,13 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.capture.api import router
-from services.capture.models import metadata
+from services.capture.models import platform
 from services.capture.ratelimit import SubmissionLimits
 from shared.errors import FieldError, error_response
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 
-SPEC = ServiceSpec(name="capture", metadata=metadata, routers=[router],
+SPEC = ServiceSpec(name="capture", tables=platform, routers=[router],
                    description="Takes every lead from web forms and APIs, cleans it and records it.")
 
 
