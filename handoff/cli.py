@@ -172,8 +172,8 @@ app.add_typer(keys_app, name="keys")
 @keys_app.command("create")
 def keys_create(role: Annotated[Role, typer.Option(help="What the key may do.")],
                 name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "",
-                rep_id: Annotated[str | None, typer.Option(help="The rep a sales key acts for.")] = None,
-                ) -> None:
+                rep_id: Annotated[str | None, typer.Option(
+                    help="The rep a sales key acts for.")] = None) -> None:
     """Create a key in every service and print it once; only its hash is stored."""
     from handoff.keys import create_api_key
 

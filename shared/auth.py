@@ -45,15 +45,17 @@ def key_hash(secret: str, key: str) -> str:
     return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
-async def store_key(session: AsyncSession | AsyncConnection, tables: PlatformTables, *, secret: str, key: str,
-                    key_id: uuid.UUID, name: str, role: Role, rep_id: str | None) -> None:
+async def store_key(session: AsyncSession | AsyncConnection, tables: PlatformTables, *,
+                    secret: str, key: str, key_id: uuid.UUID, name: str, role: Role,
+                    rep_id: str | None) -> None:
     if role is Role.sales and not rep_id:
         raise ValueError("a sales key must be bound to a rep (rep_id)")
     await session.execute(insert(tables.api_keys).values(
         id=key_id, name=name, role=role.value, rep_id=rep_id, key_hash=key_hash(secret, key)))
 
 
-async def revoke_key(session: AsyncSession | AsyncConnection, tables: PlatformTables, key_id: uuid.UUID) -> bool:
+async def revoke_key(session: AsyncSession | AsyncConnection, tables: PlatformTables,
+                     key_id: uuid.UUID) -> bool:
     result = await session.execute(update(tables.api_keys)
                                    .where(tables.api_keys.c.id == key_id,
                                           tables.api_keys.c.revoked_at.is_(None))
@@ -106,7 +108,8 @@ class RoleRequired(HTTPBearer):
         self.allowed = {Role.admin, *roles}
 
     async def __call__(self, request: Request) -> Principal:
-        key = _bearer_token(request.headers.get("Authorization")) or request.headers.get("X-API-Key")
+        headers = request.headers
+        key = _bearer_token(headers.get("Authorization")) or headers.get("X-API-Key")
         if not key:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required",
                                 headers={"WWW-Authenticate": "Bearer"})

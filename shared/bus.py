@@ -228,7 +228,8 @@ class ConsumerRunner:
                 if attempt == attempts:
                     raise HandlerFailed(error, attempts) from error
                 metrics.HANDLER_RETRIES.labels(self._service, topic).inc()
-                await asyncio.sleep(self._settings.consumer_retry_backoff_ms / 1000 * 2 ** (attempt - 1))
+                backoff_s = self._settings.consumer_retry_backoff_ms / 1000 * 2 ** (attempt - 1)
+                await asyncio.sleep(backoff_s)
         raise AssertionError("unreachable")
 
     async def _handle_once(self, event: Envelope, handler: Handler, topic: str) -> str:
@@ -272,7 +273,8 @@ class ConsumerRunner:
         log.error("%s: %s@%d went to the DLQ: %r", self._service, record.topic, record.offset,
                   failure.cause)
 
-    def _error_headers(self, record: ConsumerRecord, failure: HandlerFailed) -> list[tuple[str, bytes]]:
+    def _error_headers(self, record: ConsumerRecord,
+                       failure: HandlerFailed) -> list[tuple[str, bytes]]:
         cause = failure.cause
         trace = "".join(traceback.format_exception(cause))[-4000:]
         return [(name, value.encode()) for name, value in (

@@ -17,7 +17,8 @@ from sqlalchemy import (BigInteger, Column, DateTime, Identity, Index, LargeBina
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (AsyncEngine, AsyncSession, async_sessionmaker,
+                                    create_async_engine)
 
 # The driver's errors for a database that is unreachable, restarting or dropped the connection.
 _DRIVER_OUTAGES = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,

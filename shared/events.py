@@ -227,8 +227,9 @@ class Envelope(Contract):
     topic: ClassVar[str]
     keyed_by_team: ClassVar[bool] = False
 
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4,
-                                description="Unique per event; consumers ignore redeliveries by it.")
+    event_id: uuid.UUID = Field(
+        default_factory=uuid.uuid4,
+        description="Unique per event; consumers ignore redeliveries by it.")
     event_type: str
     schema_version: int = 1
     occurred_at: AwareDatetime = Field(default_factory=utc_now)

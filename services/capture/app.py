@@ -13,8 +13,8 @@ from shared.errors import FieldError, error_response
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 
-SPEC = ServiceSpec(name="capture", tables=platform, routers=[router],
-                   description="Takes every lead from web forms and APIs, cleans it and records it.")
+DESCRIPTION = "Takes every lead from web forms and APIs, cleans it and records it."
+SPEC = ServiceSpec(name="capture", tables=platform, routers=[router], description=DESCRIPTION)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
