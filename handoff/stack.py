@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 
 from handoff.demo import DEMO_FORM_ID, load_demo
-from handoff.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, terminate_with_parent
+from handoff.embedded import (EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free,
+                              terminate_with_parent)
 from handoff.keys import create_api_key
 from handoff.topics import create_topics
 from shared.auth import Role
@@ -30,17 +31,6 @@ from shared.settings import Settings
 
 FIRST_PORT = 8001  # capture 8001, scoring 8002, routing 8003, feedback 8004
 DEFAULT_BROKER_PORT = 9092
-
-
-def port_is_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 @dataclass

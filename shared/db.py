@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import (AsyncEngine, AsyncSession, async_sessionmake
 _DRIVER_OUTAGES = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
                    asyncpg.OperatorInterventionError)
 
-
 # What a request may raise from the database: SQLAlchemy's wrapper, or a raw driver error.
 DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
@@ -38,7 +37,8 @@ def is_database_outage(error: BaseException) -> bool:
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return True
-        error = error.orig.__cause__ or error.orig if error.orig is not None else error
+        if error.orig is not None:
+            error = error.orig.__cause__ or error.orig
     return isinstance(error, _DRIVER_OUTAGES)
 
 

@@ -4,9 +4,9 @@ Writers only insert rows through the caller's session and never commit. The rela
 committed rows in id order, marks them sent, and keeps them while the broker is unreachable.
 Ids are taken at insert, not at commit: a transaction that commits late publishes its rows after
 rows of transactions that committed before it. Writers of one key therefore serialise on a row
-lock (the lead's) before inserting, so each key's events go out in commit order. A statement trigger
-(see the migrations) sends NOTIFY on insert, which PostgreSQL delivers at commit, so the relay
-wakes as soon as an event is durable instead of waiting for its fallback poll.
+lock (the lead's) before inserting, so each key's events go out in commit order. A statement
+trigger (see the migrations) sends NOTIFY on insert, which PostgreSQL delivers at commit, so the
+relay wakes as soon as an event is durable instead of waiting for its fallback poll.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from shared import metrics
 from shared.auth import KeyRing
 from shared.broker import BrokerProbe, new_producer
 from shared.bus import ConsumerRunner, Handler
-from shared.db import (PlatformTables, StatementPool, create_engine, session_factory)
+from shared.db import PlatformTables, StatementPool, create_engine, session_factory
 from shared.errors import install_error_handlers
 from shared.events import Envelope
 from shared.outbox import Outbox, OutboxRelay

@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 import psutil
 import pytest
 
+from handoff.embedded import port_is_free
 
 SERVICES = ("capture", "scoring", "routing", "feedback")
 
@@ -35,18 +35,9 @@ def free_port_block(size: int) -> int:
     client connection made meanwhile takes one of them."""
     for _ in range(200):
         first = random.randrange(20000, 32000 - size)
-        if all(_bindable(port) for port in range(first, first + size)):
+        if all(port_is_free(port) for port in range(first, first + size)):
             return first
     raise RuntimeError(f"no {size} consecutive free ports between 20000 and 32000")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def descendants(pid: int) -> list[psutil.Process]:
