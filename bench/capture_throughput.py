@@ -56,8 +56,10 @@ wrk is not installed; this bench drives the servers with it.
   macOS:          brew install wrk
   from source:    https://github.com/wg/wrk (make; put the wrk binary on PATH)
 """
-PY_SPY_MISSING = ("py-spy is not installed; --profile samples capture's worker with it: "
-                  ".venv/bin/pip install -e '.[bench]'")
+PY_SPY_MISSING = (
+    "py-spy is not installed; --profile samples capture's worker with it: "
+    ".venv/bin/pip install -e '.[bench]'"
+)
 PROFILE_RATE = 200  # py-spy samples per second; each pauses the worker for a moment
 
 
@@ -78,12 +80,16 @@ def check_tools(server_core: int, load_core: int) -> bool:
         fail(f"{error}; run the bench with the project's venv: .venv/bin/python {sys.argv[0]}")
     usable = os.sched_getaffinity(0)
     if shutil.which("taskset") is None:
-        print("warning: taskset missing (apt-get install -y util-linux); not pinning",
-              file=sys.stderr)
+        print(
+            "warning: taskset missing (apt-get install -y util-linux); not pinning", file=sys.stderr
+        )
         return False
     if server_core not in usable or load_core not in usable or server_core == load_core:
-        print(f"warning: cores {server_core} and {load_core} are not both usable (have "
-              f"{sorted(usable)}); not pinning, figures are not comparable", file=sys.stderr)
+        print(
+            f"warning: cores {server_core} and {load_core} are not both usable (have "
+            f"{sorted(usable)}); not pinning, figures are not comparable",
+            file=sys.stderr,
+        )
         return False
     return True
 
@@ -128,8 +134,10 @@ class Processes:
             try:
                 process.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                print(f"warning: pid {process.pid} ignored SIGTERM for {timeout_s}s; killing it",
-                      file=sys.stderr)
+                print(
+                    f"warning: pid {process.pid} ignored SIGTERM for {timeout_s}s; killing it",
+                    file=sys.stderr,
+                )
                 try:
                     os.killpg(process.pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -209,7 +217,8 @@ class CpuWindow:
         end = core_times()
         self.core_busy = {
             core: round(100 * (end[core][0] - busy) / max(end[core][1] - total, 1e-9), 1)
-            for core, (busy, total) in self.cores.items()}
+            for core, (busy, total) in self.cores.items()
+        }
         self.busy_seconds = sum(end[c][0] - b for c, (b, _) in self.cores.items())
         self.server = cpu_seconds([self.server_pid]) - self.server
         self.postgres = cpu_seconds([self.postgres_pid], with_children=True) - self.postgres
@@ -219,14 +228,18 @@ class CpuWindow:
         ours = self.server + self.postgres + self.broker + wrk_cpu + py_spy_cpu
         share = lambda seconds: round(100 * seconds / self.wall, 1)  # noqa: E731  % of one core
         per_request = lambda seconds: round(1000 * seconds / max(requests, 1), 3)  # noqa: E731
-        return {"wall_s": round(self.wall, 2), "core_busy_pct": self.core_busy,
-                "server_cpu_ms_per_request": per_request(self.server),
-                "postgres_cpu_ms_per_request": per_request(self.postgres),
-                "server_pct_of_core": share(self.server),
-                "postgres_pct_of_core": share(self.postgres),
-                "broker_pct_of_core": share(self.broker), "wrk_pct_of_core": share(wrk_cpu),
-                "py_spy_pct_of_core": share(py_spy_cpu),
-                "others_pct_of_core": share(max(self.busy_seconds - ours, 0.0))}
+        return {
+            "wall_s": round(self.wall, 2),
+            "core_busy_pct": self.core_busy,
+            "server_cpu_ms_per_request": per_request(self.server),
+            "postgres_cpu_ms_per_request": per_request(self.postgres),
+            "server_pct_of_core": share(self.server),
+            "postgres_pct_of_core": share(self.postgres),
+            "broker_pct_of_core": share(self.broker),
+            "wrk_pct_of_core": share(wrk_cpu),
+            "py_spy_pct_of_core": share(py_spy_cpu),
+            "others_pct_of_core": share(max(self.busy_seconds - ours, 0.0)),
+        }
 
 
 # ---- one side: a server under wrk --------------------------------------------------------------
@@ -245,30 +258,49 @@ class Bench:
     def pin(self, core: int) -> list[str]:
         return ["taskset", "-c", str(core)] if self.pinned else []
 
-    def start_server(self, name: str, app: str,
-                     env: dict[str, str]) -> tuple[subprocess.Popen, str, Path]:
+    def start_server(
+        self, name: str, app: str, env: dict[str, str]
+    ) -> tuple[subprocess.Popen, str, Path]:
         from handoff.embedded import free_port
 
         port = free_port()
         log_path = self.workdir / f"{name}.log"
         command = self.pin(self.args.server_core) + [
-            sys.executable, "-m", "uvicorn", "--factory", app, "--app-dir", str(ROOT),
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            "--no-access-log", "--log-level", "warning"]
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            app,
+            "--app-dir",
+            str(ROOT),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
         with open(log_path, "wb") as log:
-            server = self.processes.start(command, cwd=ROOT, env={**os.environ, **env},
-                                          stdout=log, stderr=subprocess.STDOUT)
+            server = self.processes.start(
+                command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+            )
         return server, f"http://127.0.0.1:{port}", log_path
 
-    def wait_ready(self, server: subprocess.Popen, url: str, path: str, log_path: Path,
-                   timeout_s: float = 60.0) -> None:
+    def wait_ready(
+        self, server: subprocess.Popen, url: str, path: str, log_path: Path, timeout_s: float = 60.0
+    ) -> None:
         """Until GET `path` answers 200 (`/readyz`), or 405 for the bare app's `/v1/leads`."""
         deadline = time.monotonic() + timeout_s
         last = "no answer"
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                raise RuntimeError(f"the server exited with {server.returncode} before it was "
-                                   f"ready; its log:\n{tail(log_path)}")
+                raise RuntimeError(
+                    f"the server exited with {server.returncode} before it was "
+                    f"ready; its log:\n{tail(log_path)}"
+                )
             try:
                 with urllib.request.urlopen(url + path, timeout=2) as answer:
                     if answer.status == 200:
@@ -281,21 +313,41 @@ class Bench:
             except OSError as error:
                 last = str(error)
             time.sleep(0.2)
-        raise RuntimeError(f"{url}{path} not ready after {timeout_s}s (last: {last}); "
-                           f"server log:\n{tail(log_path)}")
+        raise RuntimeError(
+            f"{url}{path} not ready after {timeout_s}s (last: {last}); "
+            f"server log:\n{tail(log_path)}"
+        )
 
-    def wrk(self, name: str, url: str, seconds: float,
-            key: str | None) -> tuple[dict, list[str], str, float]:
+    def wrk(
+        self, name: str, url: str, seconds: float, key: str | None
+    ) -> tuple[dict, list[str], str, float]:
         """One wrk run: (summary from leads.lua, lead ids of the 2xx answers, wrk's text, CPU s)."""
         out, ids = self.workdir / f"{name}.json", self.workdir / f"{name}.ids"
-        env = {**os.environ, "BENCH_RUN": f"{name}-{secrets.token_hex(4)}", "BENCH_AUTH": key or "",
-               "BENCH_OUT": str(out), "BENCH_IDS": str(ids)}
+        env = {
+            **os.environ,
+            "BENCH_RUN": f"{name}-{secrets.token_hex(4)}",
+            "BENCH_AUTH": key or "",
+            "BENCH_OUT": str(out),
+            "BENCH_IDS": str(ids),
+        }
         command = self.pin(self.args.load_core) + [
-            "wrk", "-t", str(self.args.threads), "-c", str(self.args.connections),
-            "-d", f"{seconds:g}s", "--timeout", "10s", "--latency", "-s", str(LUA),
-            f"{url}/v1/leads"]
-        process = self.processes.start(command, env=env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT)
+            "wrk",
+            "-t",
+            str(self.args.threads),
+            "-c",
+            str(self.args.connections),
+            "-d",
+            f"{seconds:g}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(LUA),
+            f"{url}/v1/leads",
+        ]
+        process = self.processes.start(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         text, cpu_s = self.processes.finish(process)
         if process.returncode != 0 or not out.exists():
             raise RuntimeError(f"wrk failed ({process.returncode}):\n{text}")
@@ -305,27 +357,48 @@ class Bench:
     def record_profile(self, pid: int, out: Path) -> subprocess.Popen:
         """py-spy sampling the worker from outside for the measured run, without pausing it."""
         command = self.pin(self.args.load_core) + [  # beside wrk: the worker keeps its core
-            self.py_spy, "record", "--pid", str(pid),
-            "--duration", str(math.ceil(self.args.seconds)), "--rate", str(PROFILE_RATE),
-            "--format", "raw", "--output", str(out)]
+            self.py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(math.ceil(self.args.seconds)),
+            "--rate",
+            str(PROFILE_RATE),
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ]
         return self.processes.start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def end_profile(self, py_spy: subprocess.Popen) -> float:
         """Waits until py-spy has written the samples; its CPU seconds."""
         text, cpu_s = self.processes.finish(py_spy)
         if py_spy.returncode != 0:
-            raise RuntimeError(f"py-spy failed ({py_spy.returncode}); it needs permission to "
-                               f"ptrace the worker (root or kernel.yama.ptrace_scope=0):\n{text}")
+            raise RuntimeError(
+                f"py-spy failed ({py_spy.returncode}); it needs permission to "
+                f"ptrace the worker (root or kernel.yama.ptrace_scope=0):\n{text}"
+            )
         return cpu_s
 
-    def run_side(self, name: str, app: str, env: dict[str, str], ready_path: str,
-                 key: str | None, profile: Path | None = None) -> dict:
+    def run_side(
+        self,
+        name: str,
+        app: str,
+        env: dict[str, str],
+        ready_path: str,
+        key: str | None,
+        profile: Path | None = None,
+    ) -> dict:
         load_at_start = os.getloadavg()
         print(f"\n== {name}: {app}  (load average at start {fmt_load(load_at_start)})", flush=True)
         if load_at_start[0] > self.args.max_load:
-            print(f"   warning: 1-minute load {load_at_start[0]:.2f} > {self.args.max_load} on "
-                  f"{os.cpu_count()} cores: others may be busy; judge by 'others CPU' below",
-                  flush=True)
+            print(
+                f"   warning: 1-minute load {load_at_start[0]:.2f} > {self.args.max_load} on "
+                f"{os.cpu_count()} cores: others may be busy; judge by 'others CPU' below",
+                flush=True,
+            )
         server, url, log_path = self.start_server(name, app, env)
         try:
             self.wait_ready(server, url, ready_path, log_path)
@@ -333,8 +406,10 @@ class Bench:
             if self.args.warmup > 0:
                 print(f"   warm-up {self.args.warmup:g} s", flush=True)
                 warm, warm_ids, _, _ = self.wrk(f"{name}-warmup", url, self.args.warmup, key)
-            print(f"   measuring {self.args.seconds:g} s with {self.args.connections} connections",
-                  flush=True)
+            print(
+                f"   measuring {self.args.seconds:g} s with {self.args.connections} connections",
+                flush=True,
+            )
             load_before = os.getloadavg()
             py_spy = self.record_profile(server.pid, profile) if profile is not None else None
             with CpuWindow(server.pid, self.postgres_pid, self.broker_pid) as cpu:
@@ -346,10 +421,14 @@ class Bench:
         finally:
             self.processes.stop(server)  # graceful: capture drains its outbox relay
         result = side_result(summary, text)
-        result.update(app=app, load_average_at_start=load_at_start,
-                      load_average_before_measure=load_before, load_average_after=load_after,
-                      cpu=cpu.report(wrk_cpu, summary["requests"], py_spy_cpu),
-                      server_log_tail=tail(log_path, 20) or None)
+        result.update(
+            app=app,
+            load_average_at_start=load_at_start,
+            load_average_before_measure=load_before,
+            load_average_after=load_after,
+            cpu=cpu.report(wrk_cpu, summary["requests"], py_spy_cpu),
+            server_log_tail=tail(log_path, 20) or None,
+        )
         if self.args.warmup > 0:
             result["warmup"] = {"seconds": self.args.warmup, **side_result(warm, "")}
             result["warmup"].pop("wrk_text", None)
@@ -364,13 +443,16 @@ def side_result(summary: dict, text: str) -> dict:
     errors = summary["errors"]
     latency = summary["latency_us"]
     return {
-        "requests": summary["requests"], "duration_s": round(seconds, 3),
+        "requests": summary["requests"],
+        "duration_s": round(seconds, 3),
         "requests_per_s": round(summary["requests"] / seconds, 1),
-        "responses_2xx": ok, "non_2xx": sum(statuses.values()) - ok,
+        "responses_2xx": ok,
+        "non_2xx": sum(statuses.values()) - ok,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "socket_errors": {k: errors[k] for k in ("connect", "read", "write", "timeout")},
         "latency_ms": {k: round(v / 1000, 2) for k, v in latency.items()},
-        "merged_answers": summary["merged"], "non_2xx_samples": summary["non_2xx_samples"],
+        "merged_answers": summary["merged"],
+        "non_2xx_samples": summary["non_2xx_samples"],
         "wrk_text": text,
     }
 
@@ -378,8 +460,10 @@ def side_result(summary: dict, text: str) -> dict:
 # ---- durability --------------------------------------------------------------------------------
 
 
-PG_ACTIVITY = ("SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted "
-               "FROM pg_stat_database WHERE datname = current_database()")
+PG_ACTIVITY = (
+    "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted "
+    "FROM pg_stat_database WHERE datname = current_database()"
+)
 
 
 async def pg_activity(database_url: str) -> dict:
@@ -405,30 +489,48 @@ async def verify_durability(database_url: str, lead_ids: list[str]) -> dict:
     try:
         leads = await connection.fetchval("SELECT count(*) FROM capture.leads")
         outbox, sent = await connection.fetchrow(
-            "SELECT count(*), count(sent_at) FROM capture.outbox")
+            "SELECT count(*), count(sent_at) FROM capture.outbox"
+        )
         missing_leads = await connection.fetch(
             "SELECT a.id FROM unnest($1::uuid[]) AS a(id) "
-            "WHERE NOT EXISTS (SELECT 1 FROM capture.leads l WHERE l.id = a.id)", lead_ids)
+            "WHERE NOT EXISTS (SELECT 1 FROM capture.leads l WHERE l.id = a.id)",
+            lead_ids,
+        )
         missing_events = await connection.fetch(
             "SELECT a.id FROM unnest($1::uuid[]) AS a(id) WHERE NOT EXISTS "
             "(SELECT 1 FROM capture.outbox o WHERE o.key = convert_to(a.id::text, 'UTF8'))",
-            lead_ids)
-        settings = dict(await connection.fetch(
-            "SELECT name, setting FROM pg_settings WHERE name = ANY($1)",
-            ["fsync", "synchronous_commit", "wal_sync_method", "shared_buffers",
-             "max_connections"]))
+            lead_ids,
+        )
+        settings = dict(
+            await connection.fetch(
+                "SELECT name, setting FROM pg_settings WHERE name = ANY($1)",
+                [
+                    "fsync",
+                    "synchronous_commit",
+                    "wal_sync_method",
+                    "shared_buffers",
+                    "max_connections",
+                ],
+            )
+        )
         version = await connection.fetchval("SHOW server_version")
     finally:
         await connection.close()
     accepted = len(lead_ids)
     distinct = len(set(lead_ids))
     ok = not missing_leads and not missing_events and leads >= accepted
-    return {"ok": ok, "responses_2xx_incl_warmup": accepted, "distinct_lead_ids": distinct,
-            "leads_in_table": leads, "outbox_rows": outbox, "outbox_sent": sent,
-            "outbox_unsent": outbox - sent,
-            "missing_leads": [str(r["id"]) for r in missing_leads][:20],
-            "missing_outbox_rows": [str(r["id"]) for r in missing_events][:20],
-            "postgres": {"version": version, **settings}}
+    return {
+        "ok": ok,
+        "responses_2xx_incl_warmup": accepted,
+        "distinct_lead_ids": distinct,
+        "leads_in_table": leads,
+        "outbox_rows": outbox,
+        "outbox_sent": sent,
+        "outbox_unsent": outbox - sent,
+        "missing_leads": [str(r["id"]) for r in missing_leads][:20],
+        "missing_outbox_rows": [str(r["id"]) for r in missing_events][:20],
+        "postgres": {"version": version, **settings},
+    }
 
 
 # ---- reporting ---------------------------------------------------------------------------------
@@ -454,18 +556,25 @@ def profile_summary(path: Path, requests: int, top: int = 25) -> str:
         frames, samples = stack.split(";"), int(count)
         total += samples
         # by function, not line: counted once per stack however often it is on it
-        functions = [f"{match['function']} ({match['file']})" for frame in frames
-                     if (match := PY_SPY_FRAME.fullmatch(frame))]
+        functions = [
+            f"{match['function']} ({match['file']})"
+            for frame in frames
+            if (match := PY_SPY_FRAME.fullmatch(frame))
+        ]
         inclusive.update(dict.fromkeys(functions, samples))
         if PY_SPY_FRAME.fullmatch(frames[-1]):
             own[functions[-1]] += samples
-    lines = [f"py-spy on the capture worker while measured: {total:,} samples at {PROFILE_RATE} "
-             f"Hz (idle waits not sampled), {requests:,} requests -> "
-             f"{total / max(requests, 1):.2f} samples per request"]
+    lines = [
+        f"py-spy on the capture worker while measured: {total:,} samples at {PROFILE_RATE} "
+        f"Hz (idle waits not sampled), {requests:,} requests -> "
+        f"{total / max(requests, 1):.2f} samples per request"
+    ]
     for title, counts in (("inclusive", inclusive), ("own (leaf of the stack)", own)):
         lines += ["", f"functions by {title} share:"]
-        lines += [f"  {100 * samples / max(total, 1):5.1f}%  {function}"
-                  for function, samples in counts.most_common(top)]
+        lines += [
+            f"  {100 * samples / max(total, 1):5.1f}%  {function}"
+            for function, samples in counts.most_common(top)
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -474,44 +583,85 @@ def fmt_load(load: tuple[float, float, float]) -> str:
 
 
 def print_table(bare: dict, capture: dict, ratio: float, durability: dict) -> None:
-    rows = [("side", "req/s", "p50 ms", "p99 ms", "2xx", "non-2xx", "sock err", "load@start",
-             "srv CPU", "pg CPU", "others CPU", "srv ms/req", "pg ms/req")]
+    rows = [
+        (
+            "side",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "2xx",
+            "non-2xx",
+            "sock err",
+            "load@start",
+            "srv CPU",
+            "pg CPU",
+            "others CPU",
+            "srv ms/req",
+            "pg ms/req",
+        )
+    ]
     for name, side in (("bare", bare), ("capture", capture)):
         cpu = side["cpu"]
-        rows.append((name, f"{side['requests_per_s']:,.0f}", f"{side['latency_ms']['p50']:.2f}",
-                     f"{side['latency_ms']['p99']:.2f}", f"{side['responses_2xx']:,}",
-                     str(side["non_2xx"]), str(sum(side["socket_errors"].values())),
-                     fmt_load(side["load_average_at_start"]), f"{cpu['server_pct_of_core']:.0f}%",
-                     f"{cpu['postgres_pct_of_core']:.0f}%", f"{cpu['others_pct_of_core']:.0f}%",
-                     f"{cpu['server_cpu_ms_per_request']:.3f}",
-                     f"{cpu['postgres_cpu_ms_per_request']:.3f}"))
+        rows.append(
+            (
+                name,
+                f"{side['requests_per_s']:,.0f}",
+                f"{side['latency_ms']['p50']:.2f}",
+                f"{side['latency_ms']['p99']:.2f}",
+                f"{side['responses_2xx']:,}",
+                str(side["non_2xx"]),
+                str(sum(side["socket_errors"].values())),
+                fmt_load(side["load_average_at_start"]),
+                f"{cpu['server_pct_of_core']:.0f}%",
+                f"{cpu['postgres_pct_of_core']:.0f}%",
+                f"{cpu['others_pct_of_core']:.0f}%",
+                f"{cpu['server_cpu_ms_per_request']:.3f}",
+                f"{cpu['postgres_cpu_ms_per_request']:.3f}",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
     for row in rows:
-        print("  ".join(cell.rjust(width) if i else cell.ljust(width)
-                        for i, (cell, width) in enumerate(zip(row, widths))))
+        print(
+            "  ".join(
+                cell.rjust(width) if i else cell.ljust(width)
+                for i, (cell, width) in enumerate(zip(row, widths))
+            )
+        )
     verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
-    print(f"\nratio capture/bare: {100 * ratio:.1f} % of the bare endpoint's throughput "
-          f"({verdict} the {100 * TARGET_RATIO:.0f} % target)")
-    print("CPU columns: % of one core while measuring; 'others' = busy time on both cores not "
-          "spent by this bench's processes (other work on the machine); ms/req = CPU time per "
-          "request of the uvicorn worker and of PostgreSQL")
+    print(
+        f"\nratio capture/bare: {100 * ratio:.1f} % of the bare endpoint's throughput "
+        f"({verdict} the {100 * TARGET_RATIO:.0f} % target)"
+    )
+    print(
+        "CPU columns: % of one core while measuring; 'others' = busy time on both cores not "
+        "spent by this bench's processes (other work on the machine); ms/req = CPU time per "
+        "request of the uvicorn worker and of PostgreSQL"
+    )
     bare_ms = bare["cpu"]["server_cpu_ms_per_request"]
     capture_ms = capture["cpu"]["server_cpu_ms_per_request"]
     if bare_ms and capture_ms:
-        print(f"server CPU per request, bare/capture: {100 * bare_ms / capture_ms:.1f} % (what the "
-              f"ratio would be were the worker CPU-bound on a core of its own)")
+        print(
+            f"server CPU per request, bare/capture: {100 * bare_ms / capture_ms:.1f} % (what the "
+            f"ratio would be were the worker CPU-bound on a core of its own)"
+        )
     d = durability
-    print(f"durability: {d['responses_2xx_incl_warmup']:,} leads answered 2xx (incl. warm-up), "
-          f"{d['leads_in_table']:,} rows in capture.leads, {d['outbox_rows']:,} outbox rows "
-          f"({d['outbox_unsent']:,} unsent), missing leads {len(d['missing_leads'])}, missing "
-          f"outbox rows {len(d['missing_outbox_rows'])} -> {'OK' if d['ok'] else 'FAILED'}")
+    print(
+        f"durability: {d['responses_2xx_incl_warmup']:,} leads answered 2xx (incl. warm-up), "
+        f"{d['leads_in_table']:,} rows in capture.leads, {d['outbox_rows']:,} outbox rows "
+        f"({d['outbox_unsent']:,} unsent), missing leads {len(d['missing_leads'])}, missing "
+        f"outbox rows {len(d['missing_outbox_rows'])} -> {'OK' if d['ok'] else 'FAILED'}"
+    )
     if "postgres_per_lead" in d:
-        print("PostgreSQL per lead: " + ", ".join(f"{name} {value:g}" for name, value
-                                                  in d["postgres_per_lead"].items()))
+        print(
+            "PostgreSQL per lead: "
+            + ", ".join(f"{name} {value:g}" for name, value in d["postgres_per_lead"].items())
+        )
     if capture["merged_answers"]:
-        print(f"capture answered merged=true {capture['merged_answers']} times: the emails were "
-              f"not distinct, so those requests merged instead of creating leads")
+        print(
+            f"capture answered merged=true {capture['merged_answers']} times: the emails were "
+            f"not distinct, so those requests merged instead of creating leads"
+        )
     for name, side in (("bare", bare), ("capture", capture)):
         if side.get("warmup", {}).get("non_2xx"):
             print(f"{name} warm-up: statuses {side['warmup']['statuses']}")
@@ -524,8 +674,18 @@ def print_table(bare: dict, capture: dict, ratio: float, durability: dict) -> No
 
 
 def versions() -> dict:
-    names = ("fastapi", "starlette", "uvicorn", "pydantic", "sqlalchemy", "asyncpg", "aiokafka",
-             "uvloop", "httptools", "orjson")
+    names = (
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "pydantic",
+        "sqlalchemy",
+        "asyncpg",
+        "aiokafka",
+        "uvloop",
+        "httptools",
+        "orjson",
+    )
     found = {}
     for name in names:
         try:
@@ -546,17 +706,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=20, help="measured seconds per side")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (one core: 1)")
-    parser.add_argument("--warmup", type=float, default=2,
-                        help="seconds of load before measuring each side, not counted (0: none)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=2,
+        help="seconds of load before measuring each side, not counted (0: none)",
+    )
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--load-core", type=int, default=1)
-    parser.add_argument("--max-load", type=float, default=1.0,
-                        help="warn when the 1-minute load average exceeds this at a side's start "
-                             "(it lags by a minute; the 'others CPU' column is the better judge)")
+    parser.add_argument(
+        "--max-load",
+        type=float,
+        default=1.0,
+        help="warn when the 1-minute load average exceeds this at a side's start "
+        "(it lags by a minute; the 'others CPU' column is the better judge)",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
-    parser.add_argument("--profile", action="store_true",
-                        help="sample capture's worker with py-spy while measuring (pip install "
-                             "-e '.[bench]') and write its stacks beside the JSON")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample capture's worker with py-spy while measuring (pip install "
+        "-e '.[bench]') and write its stacks beside the JSON",
+    )
     return parser.parse_args(argv)
 
 
@@ -584,8 +755,10 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         os.chmod(workdir, 0o755)  # the embedded PostgreSQL runs as its own user when we are root
         try:
-            print(f"load average {fmt_load(os.getloadavg())}; starting PostgreSQL and the broker",
-                  flush=True)
+            print(
+                f"load average {fmt_load(os.getloadavg())}; starting PostgreSQL and the broker",
+                flush=True,
+            )
             postgres = EmbeddedPostgres(workdir / "pgdata")
             database_url = postgres.start()
             broker = EmbeddedBroker(log_path=workdir / "broker.log")
@@ -593,26 +766,38 @@ def main(argv: list[str] | None = None) -> int:
             upgrade_all(database_url)
             asyncio.run(create_topics(bootstrap))
             secret = secrets.token_urlsafe(32)
-            _, key = asyncio.run(create_api_key(database_url, secret, role=Role.marketing,
-                                                name="bench"))
-            bench = Bench(args, processes, workdir, pinned,
-                          postgres_pid=postgres._server.get_postmaster_info().pid,
-                          broker_pid=broker.pid, py_spy=py_spy)
+            _, key = asyncio.run(
+                create_api_key(database_url, secret, role=Role.marketing, name="bench")
+            )
+            bench = Bench(
+                args,
+                processes,
+                workdir,
+                pinned,
+                postgres_pid=postgres._server.get_postmaster_info().pid,
+                broker_pid=broker.pid,
+                py_spy=py_spy,
+            )
 
             bare = bench.run_side("bare", "bench.bare_app:create_app", {}, "/v1/leads", None)
             bare.pop("_ids")
-            capture_env = {"HANDOFF_DATABASE_URL": database_url,
-                           "HANDOFF_KAFKA_BOOTSTRAP": bootstrap,
-                           "HANDOFF_ENVIRONMENT": "development", "HANDOFF_SECRET_KEY": secret}
+            capture_env = {
+                "HANDOFF_DATABASE_URL": database_url,
+                "HANDOFF_KAFKA_BOOTSTRAP": bootstrap,
+                "HANDOFF_ENVIRONMENT": "development",
+                "HANDOFF_SECRET_KEY": secret,
+            }
             activity_before = asyncio.run(pg_activity(database_url))
-            capture = bench.run_side("capture", "services.capture.app:create_app", capture_env,
-                                     "/readyz", key, profile)
+            capture = bench.run_side(
+                "capture", "services.capture.app:create_app", capture_env, "/readyz", key, profile
+            )
             durability = asyncio.run(verify_durability(database_url, capture.pop("_ids")))
             activity = asyncio.run(pg_activity(database_url))
             leads = max(durability["leads_in_table"], 1)
             durability["postgres_per_lead"] = {  # whole capture side: warm-up, load, relay
                 name: round((activity[name] - activity_before[name]) / leads, 2)
-                for name in activity}
+                for name in activity
+            }
         except KeyboardInterrupt:
             print("\ninterrupted; stopping everything", file=sys.stderr)
             return 130
@@ -623,27 +808,40 @@ def main(argv: list[str] | None = None) -> int:
             if postgres is not None:
                 try:
                     postgres.stop()
-                except Exception as error:  # noqa: BLE001 - report, keep cleaning up
+                except Exception as error:
                     print(f"warning: stopping PostgreSQL: {error!r}", file=sys.stderr)
 
     ratio = capture["requests_per_s"] / bare["requests_per_s"]
-    non_2xx = sum(side["non_2xx"] + side.get("warmup", {}).get("non_2xx", 0)
-                  for side in (bare, capture))
+    non_2xx = sum(
+        side["non_2xx"] + side.get("warmup", {}).get("non_2xx", 0) for side in (bare, capture)
+    )
     durable = durability["ok"] and non_2xx == 0
     print_table(bare, capture, ratio, durability)
     report = {
-        "started_at": started_at.isoformat(), "command": " ".join(sys.argv),
+        "started_at": started_at.isoformat(),
+        "command": " ".join(sys.argv),
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "machine": {"cpus": os.cpu_count(), "pinned": pinned, "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "versions": versions(), "bare": bare, "capture": capture,
-        "ratio_capture_over_bare": round(ratio, 4), "target_ratio": TARGET_RATIO,
-        "meets_target": ratio >= TARGET_RATIO, "durability": durability, "ok": durable,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "pinned": pinned,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "versions": versions(),
+        "bare": bare,
+        "capture": capture,
+        "ratio_capture_over_bare": round(ratio, 4),
+        "target_ratio": TARGET_RATIO,
+        "meets_target": ratio >= TARGET_RATIO,
+        "durability": durability,
+        "ok": durable,
     }
     if profile is not None:
         report["profile"] = {"samples": str(profile)}
-        print(f"\n{profile_summary(profile, capture['requests'])}\nprofile: {profile} (collapsed "
-              f"stacks: flamegraph.pl or https://www.speedscope.app open them)")
+        print(
+            f"\n{profile_summary(profile, capture['requests'])}\nprofile: {profile} (collapsed "
+            f"stacks: flamegraph.pl or https://www.speedscope.app open them)"
+        )
     path = args.results / f"{stamp}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"results: {path}")

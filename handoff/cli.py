@@ -21,12 +21,15 @@ from handoff.stack import FIRST_PORT, Stack
 from shared.auth import Role
 from shared.settings import Settings
 
-app = typer.Typer(help="Handoff: from a marketing web form to the right sales rep, and back.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Handoff: from a marketing web form to the right sales rep, and back.",
+    no_args_is_help=True,
+)
 console = Console()
 
-HomeOption = Annotated[Path, typer.Option(envvar="HANDOFF_HOME",
-                                          help="Where the embedded stack keeps its state.")]
+HomeOption = Annotated[
+    Path, typer.Option(envvar="HANDOFF_HOME", help="Where the embedded stack keeps its state.")
+]
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -44,11 +47,13 @@ def _ignore_stop_signals() -> None:
 
 
 @app.command()
-def up(home: HomeOption = Path(".handoff"),
-       partitions: Annotated[int, typer.Option(help="Partitions per topic.")] = 6,
-       first_port: Annotated[int, typer.Option(
-           help="capture's port; scoring, routing and feedback take the next three.")] = FIRST_PORT,
-       ) -> None:
+def up(
+    home: HomeOption = Path(".handoff"),
+    partitions: Annotated[int, typer.Option(help="Partitions per topic.")] = 6,
+    first_port: Annotated[
+        int, typer.Option(help="capture's port; scoring, routing and feedback take the next three.")
+    ] = FIRST_PORT,
+) -> None:
     """Start the database, the broker and the four services; Ctrl-C stops all of it."""
     started = time.monotonic()
     settings = Settings()
@@ -146,14 +151,22 @@ def migrate() -> None:
 
 
 @app.command()
-def topics(partitions: Annotated[int, typer.Option(help="Partitions per topic.")] = 6,
-           replication_factor: int = 1) -> None:
+def topics(
+    partitions: Annotated[int, typer.Option(help="Partitions per topic.")] = 6,
+    replication_factor: int = 1,
+) -> None:
     """Create the topics and their .dlq twins on HANDOFF_KAFKA_BOOTSTRAP."""
     from handoff.topics import create_topics
 
     settings = Settings()
-    names = asyncio.run(create_topics(settings.kafka_bootstrap, prefix=settings.topic_prefix,
-                                      partitions=partitions, replication_factor=replication_factor))
+    names = asyncio.run(
+        create_topics(
+            settings.kafka_bootstrap,
+            prefix=settings.topic_prefix,
+            partitions=partitions,
+            replication_factor=replication_factor,
+        )
+    )
     console.print("\n".join(names))
 
 
@@ -170,17 +183,25 @@ app.add_typer(keys_app, name="keys")
 
 
 @keys_app.command("create")
-def keys_create(role: Annotated[Role, typer.Option(help="What the key may do.")],
-                name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "",
-                rep_id: Annotated[str | None, typer.Option(
-                    help="The rep a sales key acts for.")] = None) -> None:
+def keys_create(
+    role: Annotated[Role, typer.Option(help="What the key may do.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "",
+    rep_id: Annotated[str | None, typer.Option(help="The rep a sales key acts for.")] = None,
+) -> None:
     """Create a key in every service and print it once; only its hash is stored."""
     from handoff.keys import create_api_key
 
     settings = _settings_for_running_stack()
     try:
-        key_id, key = asyncio.run(create_api_key(settings.database_url, settings.secret_key,
-                                                 role=role, name=name or role.value, rep_id=rep_id))
+        key_id, key = asyncio.run(
+            create_api_key(
+                settings.database_url,
+                settings.secret_key,
+                role=role,
+                name=name or role.value,
+                rep_id=rep_id,
+            )
+        )
     except ValueError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
@@ -200,8 +221,9 @@ def keys_revoke(key_id: uuid.UUID) -> None:
 
 
 @app.command()
-def schemas(out_dir: Annotated[Path, typer.Argument(help="Where to write them.")] = Path("docs/events"),
-            ) -> None:
+def schemas(
+    out_dir: Annotated[Path, typer.Argument(help="Where to write them.")] = Path("docs/events"),
+) -> None:
     """Write the JSON Schemas and the AsyncAPI document generated from shared/events.py."""
     from shared.contracts_export import write_documents
 

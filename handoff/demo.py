@@ -6,8 +6,16 @@ from __future__ import annotations
 import httpx
 
 DEMO_FORM_ID = "demo"
-DEMO_FIELDS = ("email", "first_name", "last_name", "company", "job_title", "country", "phone",
-               "consent")
+DEMO_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "country",
+    "phone",
+    "consent",
+)
 DEMO_FORM = {
     "name": "Request a demo",
     "field_mapping": {field: field for field in DEMO_FIELDS},
@@ -17,7 +25,7 @@ DEMO_FORM = {
     "error_url": None,
     "consent_required": True,
     "consent_text": "I agree that Handoff may contact me about this demo request and store my "
-                    "details for that purpose. I can withdraw this consent at any time.",
+    "details for that purpose. I can withdraw this consent at any time.",
     "consent_version": "demo-2026-01",
     "default_source": "demo",
     "default_campaign": None,
@@ -28,6 +36,10 @@ DEMO_FORM = {
 
 def load_demo(capture_url: str, admin_key: str) -> None:
     """Create or replace the demo form through capture's admin API."""
-    answer = httpx.put(f"{capture_url.rstrip('/')}/v1/forms/{DEMO_FORM_ID}", json=DEMO_FORM,
-                       headers={"Authorization": f"Bearer {admin_key}"}, timeout=10.0)
+    answer = httpx.put(
+        f"{capture_url.rstrip('/')}/v1/forms/{DEMO_FORM_ID}",
+        json=DEMO_FORM,
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=10.0,
+    )
     answer.raise_for_status()

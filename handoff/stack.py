@@ -21,8 +21,13 @@ from pathlib import Path
 import httpx
 
 from handoff.demo import DEMO_FORM_ID, load_demo
-from handoff.embedded import (EmbeddedBroker, EmbeddedPostgres, free_port, port_is_free,
-                              terminate_with_parent)
+from handoff.embedded import (
+    EmbeddedBroker,
+    EmbeddedPostgres,
+    free_port,
+    port_is_free,
+    terminate_with_parent,
+)
 from handoff.keys import create_api_key
 from handoff.topics import create_topics
 from shared.auth import Role
@@ -63,23 +68,47 @@ class Stack:
             self._broker = EmbeddedBroker(port, log_path=self.home / "logs" / "broker.log")
             self.bootstrap = self._broker.start()
         upgrade_all(self.database_url)
-        asyncio.run(create_topics(self.bootstrap, prefix=settings.topic_prefix,
-                                  partitions=self.partitions))
+        asyncio.run(
+            create_topics(self.bootstrap, prefix=settings.topic_prefix, partitions=self.partitions)
+        )
         if settings.environment == "development":
-            _, self.extra["admin_key"] = asyncio.run(create_api_key(
-                self.database_url, settings.secret_key, role=Role.admin, name="development admin"))
+            _, self.extra["admin_key"] = asyncio.run(
+                create_api_key(
+                    self.database_url,
+                    settings.secret_key,
+                    role=Role.admin,
+                    name="development admin",
+                )
+            )
 
     def start_services(self) -> None:
-        env = {**os.environ, "HANDOFF_DATABASE_URL": self.database_url,
-               "HANDOFF_KAFKA_BOOTSTRAP": self.bootstrap}
+        env = {
+            **os.environ,
+            "HANDOFF_DATABASE_URL": self.database_url,
+            "HANDOFF_KAFKA_BOOTSTRAP": self.bootstrap,
+        }
         for offset, name in enumerate(SERVICES):
             port = self.first_port + offset
             log = open(self.home / "logs" / f"{name}.log", "ab")
             self._processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", f"services.{name}.app:create_app",
-                 "--host", self.host, "--port", str(port), "--no-access-log"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=terminate_with_parent)
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    f"services.{name}.app:create_app",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=terminate_with_parent,
+            )
             self.urls[name] = f"http://{self.host}:{port}"
 
     def wait_until_ready(self, timeout_s: float = 60.0) -> None:
@@ -110,8 +139,13 @@ class Stack:
         return [name for name, process in self._processes.items() if process.poll() is not None]
 
     def write_state(self) -> None:
-        state = {"services": self.urls, "kafka_bootstrap": self.bootstrap,
-                 "database_url": self.database_url, "pid": os.getpid(), **self.extra}
+        state = {
+            "services": self.urls,
+            "kafka_bootstrap": self.bootstrap,
+            "database_url": self.database_url,
+            "pid": os.getpid(),
+            **self.extra,
+        }
         self.state_file.write_text(json.dumps(state, indent=2))
 
     def stop(self, timeout_s: float = 8.0) -> None:
@@ -124,8 +158,9 @@ class Stack:
         steps = [lambda: self._terminate(["capture"], deadline - 5.0)]
         if broker is not None:  # memory broker: what is not consumed now is lost
             steps.append(lambda: self._drain(deadline - 3.0))
-        steps.append(lambda: self._terminate([n for n in self._processes if n != "capture"],
-                                             deadline - 1.0))
+        steps.append(
+            lambda: self._terminate([n for n in self._processes if n != "capture"], deadline - 1.0)
+        )
         if broker is not None:
             steps.append(lambda: broker.stop(timeout_s=1.0))
         if postgres is not None:

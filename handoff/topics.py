@@ -15,8 +15,9 @@ def topic_names(prefix: str = "") -> list[str]:
     return [f"{prefix}{name}{suffix}" for name in TOPICS for suffix in ("", ".dlq")]
 
 
-async def create_topics(bootstrap: str, *, prefix: str = "", partitions: int = 6,
-                        replication_factor: int = 1) -> list[str]:
+async def create_topics(
+    bootstrap: str, *, prefix: str = "", partitions: int = 6, replication_factor: int = 1
+) -> list[str]:
     """Create every topic that does not exist yet and wait until the broker serves them all
     (Apache Kafka answers CreateTopics before every partition has a leader); returns the names."""
     names = topic_names(prefix)
@@ -24,8 +25,9 @@ async def create_topics(bootstrap: str, *, prefix: str = "", partitions: int = 6
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, replication_factor)
-                   for name in names if name not in existing]
+        missing = [
+            NewTopic(name, partitions, replication_factor) for name in names if name not in existing
+        ]
         if missing:
             try:
                 await admin.create_topics(missing)
@@ -37,13 +39,19 @@ async def create_topics(bootstrap: str, *, prefix: str = "", partitions: int = 6
     return names
 
 
-async def _wait_until_served(admin: AIOKafkaAdminClient, names: list[str],
-                             timeout_s: float = 30.0) -> None:
+async def _wait_until_served(
+    admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         descriptions = await admin.describe_topics(names)
-        waiting = [d["topic"] for d in descriptions if d["error_code"] != 0 or not d["partitions"]
-                   or any(p["leader"] < 0 for p in d["partitions"])]
+        waiting = [
+            d["topic"]
+            for d in descriptions
+            if d["error_code"] != 0
+            or not d["partitions"]
+            or any(p["leader"] < 0 for p in d["partitions"])
+        ]
         if not waiting:
             return
         if time.monotonic() > deadline:

@@ -45,21 +45,34 @@ def key_hash(secret: str, key: str) -> str:
     return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
-async def store_key(session: AsyncSession | AsyncConnection, tables: PlatformTables, *,
-                    secret: str, key: str, key_id: uuid.UUID, name: str, role: Role,
-                    rep_id: str | None) -> None:
+async def store_key(
+    session: AsyncSession | AsyncConnection,
+    tables: PlatformTables,
+    *,
+    secret: str,
+    key: str,
+    key_id: uuid.UUID,
+    name: str,
+    role: Role,
+    rep_id: str | None,
+) -> None:
     if role is Role.sales and not rep_id:
         raise ValueError("a sales key must be bound to a rep (rep_id)")
-    await session.execute(insert(tables.api_keys).values(
-        id=key_id, name=name, role=role.value, rep_id=rep_id, key_hash=key_hash(secret, key)))
+    await session.execute(
+        insert(tables.api_keys).values(
+            id=key_id, name=name, role=role.value, rep_id=rep_id, key_hash=key_hash(secret, key)
+        )
+    )
 
 
-async def revoke_key(session: AsyncSession | AsyncConnection, tables: PlatformTables,
-                     key_id: uuid.UUID) -> bool:
-    result = await session.execute(update(tables.api_keys)
-                                   .where(tables.api_keys.c.id == key_id,
-                                          tables.api_keys.c.revoked_at.is_(None))
-                                   .values(revoked_at=func.now()))
+async def revoke_key(
+    session: AsyncSession | AsyncConnection, tables: PlatformTables, key_id: uuid.UUID
+) -> bool:
+    result = await session.execute(
+        update(tables.api_keys)
+        .where(tables.api_keys.c.id == key_id, tables.api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
     return result.rowcount > 0
 
 
@@ -70,14 +83,21 @@ class KeyRing:
     push the real ones out of the cache (each costs a query instead).
     """
 
-    def __init__(self, tables: PlatformTables, secret: str, *, ttl_s: float = CACHE_SECONDS,
-                 max_keys: int = CACHED_KEYS) -> None:
+    def __init__(
+        self,
+        tables: PlatformTables,
+        secret: str,
+        *,
+        ttl_s: float = CACHE_SECONDS,
+        max_keys: int = CACHED_KEYS,
+    ) -> None:
         self._tables = tables
         self._secret = secret
         self._known: TTLCache[str, Principal] = TTLCache(maxsize=max_keys, ttl=ttl_s)
 
-    async def principal(self, sessions: async_sessionmaker[AsyncSession],
-                        key: str) -> Principal | None:
+    async def principal(
+        self, sessions: async_sessionmaker[AsyncSession], key: str
+    ) -> Principal | None:
         digest = key_hash(self._secret, key)
         if (known := self._known.get(digest)) is not None:
             return known
@@ -86,12 +106,16 @@ class KeyRing:
             self._known[digest] = principal
         return principal
 
-    async def _active_key(self, sessions: async_sessionmaker[AsyncSession],
-                          digest: str) -> Principal | None:
+    async def _active_key(
+        self, sessions: async_sessionmaker[AsyncSession], digest: str
+    ) -> Principal | None:
         keys = self._tables.api_keys
         async with sessions() as session:
-            row = (await session.execute(select(keys).where(
-                keys.c.key_hash == digest, keys.c.revoked_at.is_(None)))).first()
+            row = (
+                await session.execute(
+                    select(keys).where(keys.c.key_hash == digest, keys.c.revoked_at.is_(None))
+                )
+            ).first()
         return Principal(row.id, row.name, Role(row.role), row.rep_id) if row else None
 
 
@@ -103,25 +127,36 @@ class RoleRequired(HTTPBearer):
     """
 
     def __init__(self, *roles: Role) -> None:
-        super().__init__(scheme_name="API key", auto_error=False,
-                         description="Authorization: Bearer <API key> (or X-API-Key: <API key>)")
+        super().__init__(
+            scheme_name="API key",
+            auto_error=False,
+            description="Authorization: Bearer <API key> (or X-API-Key: <API key>)",
+        )
         self.allowed = {Role.admin, *roles}
 
     async def __call__(self, request: Request) -> Principal:
         headers = request.headers
         key = _bearer_token(headers.get("Authorization")) or headers.get("X-API-Key")
         if not key:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "an API key is required",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "an API key is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         runtime = request.app.state.runtime
         principal = await runtime.keys.principal(runtime.sessions, key)
         if principal is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the API key is unknown or revoked",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "the API key is unknown or revoked",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         if principal.role not in self.allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"a {principal.role.value} key may not do this; "
-                                f"needs {' or '.join(sorted(r.value for r in self.allowed))}")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a {principal.role.value} key may not do this; "
+                f"needs {' or '.join(sorted(r.value for r in self.allowed))}",
+            )
         return principal
 
 

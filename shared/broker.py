@@ -11,8 +11,13 @@ from shared.settings import Settings
 
 def new_producer(settings: Settings) -> AIOKafkaProducer:
     # No idempotent producer: duplicates from retries are absorbed by idempotent consumers.
-    return AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                            linger_ms=2, request_timeout_ms=10_000, enable_idempotence=False)
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        linger_ms=2,
+        request_timeout_ms=10_000,
+        enable_idempotence=False,
+    )
 
 
 class BrokerProbe:

@@ -71,16 +71,26 @@ class ConsumerRunner:
     COMMIT_TIMEOUT_S = 5.0
     PRUNE_EVERY_S = 600.0
 
-    def __init__(self, *, service: str, settings: Settings, tables: PlatformTables,
-                 sessions: async_sessionmaker[AsyncSession], outbox: Outbox,
-                 handlers: Mapping[type[Envelope], Handler], group_id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        settings: Settings,
+        tables: PlatformTables,
+        sessions: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        handlers: Mapping[type[Envelope], Handler],
+        group_id: str | None = None,
+    ) -> None:
         self._service = service
         self._settings = settings
         self._tables = tables
         self._sessions = sessions
         self._outbox = outbox
-        self._handlers = {event_type.model_fields["event_type"].default: handler
-                          for event_type, handler in handlers.items()}
+        self._handlers = {
+            event_type.model_fields["event_type"].default: handler
+            for event_type, handler in handlers.items()
+        }
         self._topics = sorted({settings.topic(event_type.topic) for event_type in handlers})
         self.group_id = group_id or f"handoff-{service}"
         self._consumer: AIOKafkaConsumer | None = None
@@ -101,11 +111,15 @@ class ConsumerRunner:
     async def start(self) -> None:
         s = self._settings
         consumer = AIOKafkaConsumer(
-            *self._topics, bootstrap_servers=s.kafka_bootstrap, group_id=self.group_id,
-            enable_auto_commit=False, auto_offset_reset="earliest",
+            *self._topics,
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             session_timeout_ms=s.consumer_session_timeout_ms,
-            heartbeat_interval_ms=s.consumer_heartbeat_interval_ms)
+            heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
+        )
         try:
             await consumer.start()
         except BaseException:
@@ -127,8 +141,7 @@ class ConsumerRunner:
                 log.warning("%s: consumer loop had ended with %r", self._service, error)
         if self._consumer is not None:
             try:
-                await asyncio.wait_for(self._consumer.stop(),
-                                       max(deadline - time.monotonic(), 0.5))
+                await asyncio.wait_for(self._consumer.stop(), max(deadline - time.monotonic(), 0.5))
             except TimeoutError:  # the group notices the member is gone at its session timeout
                 log.warning("%s: consumer did not leave its group in time", self._service)
 
@@ -152,11 +165,17 @@ class ConsumerRunner:
         if is_outage(error):
             log.warning("%s: %s: %s; will retry", self._service, where, self.last_error)
         else:
-            log.error("%s: %s: unexpected %s; will retry", self._service, where,
-                      self.last_error, exc_info=error)
+            log.error(
+                "%s: %s: unexpected %s; will retry",
+                self._service,
+                where,
+                self.last_error,
+                exc_info=error,
+            )
 
-    async def _process_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
-                                 records: list[ConsumerRecord]) -> None:
+    async def _process_partition(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
         done = None
         for record in records:
             if self._stopping or tp not in consumer.assignment():
@@ -173,13 +192,15 @@ class ConsumerRunner:
             self._set_lag(consumer, tp)
         if done is not None and tp in consumer.assignment():
             try:
-                await asyncio.wait_for(self._commit(consumer, {tp: OffsetAndMetadata(done, "")}),
-                                       self.COMMIT_TIMEOUT_S)
+                await asyncio.wait_for(
+                    self._commit(consumer, {tp: OffsetAndMetadata(done, "")}), self.COMMIT_TIMEOUT_S
+                )
             except (CommitFailedError, TimeoutError) as error:  # e.g. rebalanced meanwhile:
                 self._note_error("committing offsets", error)  # redelivered, deduped by id
 
-    async def _commit(self, consumer: AIOKafkaConsumer,
-                      offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]
+    ) -> None:
         await consumer.commit(offsets)
 
     async def _prune_processed(self) -> None:
@@ -191,8 +212,11 @@ class ConsumerRunner:
         processed = self._tables.processed_events
         retention = self._settings.processed_events_retention_days
         async with self._sessions() as session, session.begin():
-            await session.execute(delete(processed).where(
-                processed.c.processed_at < func.now() - text(f"interval '{retention} days'")))
+            await session.execute(
+                delete(processed).where(
+                    processed.c.processed_at < func.now() - text(f"interval '{retention} days'")
+                )
+            )
 
     async def _process(self, record: ConsumerRecord) -> None:
         started = time.perf_counter()
@@ -203,8 +227,12 @@ class ConsumerRunner:
             return
         handler = self._handlers.get(event.event_type)
         if handler is None:
-            await self._dead_letter(record, HandlerFailed(
-                LookupError(f"{self._service} has no handler for {event.event_type}"), 0))
+            await self._dead_letter(
+                record,
+                HandlerFailed(
+                    LookupError(f"{self._service} has no handler for {event.event_type}"), 0
+                ),
+            )
             return
         try:
             outcome = await self._handle_with_retries(event, handler, record.topic)
@@ -213,7 +241,8 @@ class ConsumerRunner:
             return
         metrics.EVENTS_CONSUMED.labels(self._service, record.topic, outcome).inc()
         metrics.HANDLER_SECONDS.labels(self._service, record.topic).observe(
-            time.perf_counter() - started)
+            time.perf_counter() - started
+        )
 
     async def _handle_with_retries(self, event: Envelope, handler: Handler, topic: str) -> str:
         attempts = self._settings.consumer_max_attempts
@@ -223,8 +252,14 @@ class ConsumerRunner:
             except Exception as error:
                 if is_outage(error):
                     raise
-                log.warning("%s: handler for %s failed (attempt %d/%d): %r", self._service,
-                            event.event_type, attempt, attempts, error)
+                log.warning(
+                    "%s: handler for %s failed (attempt %d/%d): %r",
+                    self._service,
+                    event.event_type,
+                    attempt,
+                    attempts,
+                    error,
+                )
                 if attempt == attempts:
                     raise HandlerFailed(error, attempts) from error
                 metrics.HANDLER_RETRIES.labels(self._service, topic).inc()
@@ -239,8 +274,9 @@ class ConsumerRunner:
             await handler(event, UnitOfWork(session, self._outbox))
         return "handled"
 
-    async def _first_time(self, session: AsyncSession, event_id: uuid.UUID, topic: str,
-                          outcome: str) -> bool:
+    async def _first_time(
+        self, session: AsyncSession, event_id: uuid.UUID, topic: str, outcome: str
+    ) -> bool:
         """Record the event id; False when it was handled before. An event that went to the DLQ
         is handled when it comes again (replayed after a fix), or dead-lettered again."""
         processed = self._tables.processed_events
@@ -249,16 +285,27 @@ class ConsumerRunner:
             claim.on_conflict_do_update(
                 index_elements=[processed.c.event_id],
                 set_={"outcome": outcome, "topic": topic, "processed_at": func.now()},
-                where=processed.c.outcome == "dead_lettered")
-            .returning(processed.c.event_id))
+                where=processed.c.outcome == "dead_lettered",
+            ).returning(processed.c.event_id)
+        )
         return inserted is not None
 
-    async def _dead_letter(self, record: ConsumerRecord, failure: HandlerFailed,
-                           event_id: uuid.UUID | None = None) -> None:
+    async def _dead_letter(
+        self, record: ConsumerRecord, failure: HandlerFailed, event_id: uuid.UUID | None = None
+    ) -> None:
         # A record we cannot parse has no event id; its position and content identify it.
-        event_id = event_id or uuid.uuid5(POISON_NAMESPACE, ":".join((
-            self.group_id, record.topic, str(record.partition), str(record.offset),
-            hashlib.sha256(record.value or b"").hexdigest())))
+        event_id = event_id or uuid.uuid5(
+            POISON_NAMESPACE,
+            ":".join(
+                (
+                    self.group_id,
+                    record.topic,
+                    str(record.partition),
+                    str(record.offset),
+                    hashlib.sha256(record.value or b"").hexdigest(),
+                )
+            ),
+        )
         value = record.value or b""
         headers = [*record.headers, *self._error_headers(record, failure)]
         if len(value) + DLQ_HEADER_BUDGET > self._settings.max_event_bytes:
@@ -267,26 +314,36 @@ class ConsumerRunner:
         async with self._sessions() as session, session.begin():
             if not await self._first_time(session, event_id, record.topic, "dead_lettered"):
                 return
-            await self._outbox.add_raw(session, topic=f"{record.topic}.dlq", key=record.key,
-                                       value=value, headers=headers)
+            await self._outbox.add_raw(
+                session, topic=f"{record.topic}.dlq", key=record.key, value=value, headers=headers
+            )
         metrics.EVENTS_CONSUMED.labels(self._service, record.topic, "dead_lettered").inc()
-        log.error("%s: %s@%d went to the DLQ: %r", self._service, record.topic, record.offset,
-                  failure.cause)
+        log.error(
+            "%s: %s@%d went to the DLQ: %r",
+            self._service,
+            record.topic,
+            record.offset,
+            failure.cause,
+        )
 
-    def _error_headers(self, record: ConsumerRecord,
-                       failure: HandlerFailed) -> list[tuple[str, bytes]]:
+    def _error_headers(
+        self, record: ConsumerRecord, failure: HandlerFailed
+    ) -> list[tuple[str, bytes]]:
         cause = failure.cause
         trace = "".join(traceback.format_exception(cause))[-4000:]
-        return [(name, value.encode()) for name, value in (
-            ("dlq.error", f"{type(cause).__name__}: {cause}"[:2000]),
-            ("dlq.error.trace", trace),
-            ("dlq.attempts", str(failure.attempts)),
-            ("dlq.original.topic", record.topic),
-            ("dlq.original.partition", str(record.partition)),
-            ("dlq.original.offset", str(record.offset)),
-            ("dlq.consumer.group", self.group_id),
-            ("dlq.failed_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
-        )]
+        return [
+            (name, value.encode())
+            for name, value in (
+                ("dlq.error", f"{type(cause).__name__}: {cause}"[:2000]),
+                ("dlq.error.trace", trace),
+                ("dlq.attempts", str(failure.attempts)),
+                ("dlq.original.topic", record.topic),
+                ("dlq.original.partition", str(record.partition)),
+                ("dlq.original.offset", str(record.offset)),
+                ("dlq.consumer.group", self.group_id),
+                ("dlq.failed_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+            )
+        ]
 
     async def refresh_lag(self) -> None:
         """Set the lag gauge of every assigned partition (records behind its high-water mark),
@@ -305,4 +362,5 @@ class ConsumerRunner:
         highwater = consumer.highwater(tp) if tp in consumer.assignment() else None
         if highwater is not None and tp in self._positions:
             metrics.CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(
-                max(highwater - self._positions[tp], 0))
+                max(highwater - self._positions[tp], 0)
+            )

@@ -45,8 +45,11 @@ _ALWAYS_SENT = ("event_id", "event_type", "schema_version", "occurred_at", "prod
 
 
 def _key_doc(event: type[Envelope]) -> str:
-    return ("the team id, UTF-8." if event.keyed_by_team else
-            "the lead id (UUID text), UTF-8, so one lead's events stay in order on one partition.")
+    return (
+        "the team id, UTF-8."
+        if event.keyed_by_team
+        else "the lead id (UUID text), UTF-8, so one lead's events stay in order on one partition."
+    )
 
 
 def _description(event: type[Envelope]) -> str:
@@ -72,9 +75,13 @@ def json_schemas() -> dict[str, dict]:
     schemas = {}
     for event in EVENT_TYPES:
         schema = _as_sent(event.model_json_schema(), event)
-        schemas[event.topic] = {"$schema": JSON_SCHEMA_DRAFT, **schema,
-                                "$id": f"urn:handoff:event:{event.topic}",
-                                "title": event.topic, "description": _description(event)}
+        schemas[event.topic] = {
+            "$schema": JSON_SCHEMA_DRAFT,
+            **schema,
+            "$id": f"urn:handoff:event:{event.topic}",
+            "title": event.topic,
+            "description": _description(event),
+        }
     return schemas
 
 
@@ -86,9 +93,11 @@ def _channel(event: type[Envelope]) -> dict[str, Any]:
     dlq = f"{event.topic}.dlq"
     return {
         "address": event.topic,
-        "description": (f"{_description(event)} Record key: {_key_doc(event)} Records that "
-                        f"cannot be processed after bounded retries go to `{dlq}` unchanged, "
-                        f"with the `dlq.*` error headers added."),
+        "description": (
+            f"{_description(event)} Record key: {_key_doc(event)} Records that "
+            f"cannot be processed after bounded retries go to `{dlq}` unchanged, "
+            f"with the `dlq.*` error headers added."
+        ),
         "messages": {event.__name__: {"$ref": f"#/components/messages/{event.__name__}"}},
         "bindings": {"kafka": {"topic": event.topic, "bindingVersion": KAFKA_BINDING}},
         "x-dlq": {"address": dlq, "headers": {"$ref": "#/components/schemas/DeadLetterHeaders"}},
@@ -99,10 +108,14 @@ def _message(event: type[Envelope], payload: dict[str, Any]) -> dict[str, Any]:
     key = {"type": "string", "description": _key_doc(event)}
     if not event.keyed_by_team:
         key["format"] = "uuid"
-    return {"name": event.model_fields["event_type"].default, "title": event.__name__,
-            "summary": _description(event), "contentType": "application/json",
-            "payload": payload,
-            "bindings": {"kafka": {"key": key, "bindingVersion": KAFKA_BINDING}}}
+    return {
+        "name": event.model_fields["event_type"].default,
+        "title": event.__name__,
+        "summary": _description(event),
+        "contentType": "application/json",
+        "payload": payload,
+        "bindings": {"kafka": {"key": key, "bindingVersion": KAFKA_BINDING}},
+    }
 
 
 def _operations() -> dict[str, Any]:
@@ -112,33 +125,51 @@ def _operations() -> dict[str, Any]:
         for topic in topics:
             channel = _channel_id(topic)
             operations[f"{service}_sends_{channel}"] = {
-                "action": "send", "summary": f"{service} publishes {topic}.",
+                "action": "send",
+                "summary": f"{service} publishes {topic}.",
                 "channel": {"$ref": f"#/channels/{channel}"},
                 "messages": [{"$ref": f"#/channels/{channel}/messages/{by_topic[topic].__name__}"}],
-                "tags": [{"name": service}]}
+                "tags": [{"name": service}],
+            }
     return operations
 
 
 def asyncapi() -> dict:
     """AsyncAPI 3.0 document: one channel per topic, its message, key, DLQ twin and producer."""
-    refs, top = models_json_schema([(event, "validation") for event in EVENT_TYPES],
-                                   ref_template="#/components/schemas/{model}")
+    refs, top = models_json_schema(
+        [(event, "validation") for event in EVENT_TYPES],
+        ref_template="#/components/schemas/{model}",
+    )
     schemas = top["$defs"]
     for event in EVENT_TYPES:
         _as_sent(schemas[event.__name__], event)
-    schemas["DeadLetterHeaders"] = {"type": "object", "properties": {
-        name: {"type": "string", "description": doc} for name, doc in DLQ_HEADERS.items()}}
+    schemas["DeadLetterHeaders"] = {
+        "type": "object",
+        "properties": {
+            name: {"type": "string", "description": doc} for name, doc in DLQ_HEADERS.items()
+        },
+    }
     return {
         "asyncapi": "3.0.0",
-        "info": {"title": "Handoff events", "version": version("handoff"), "description": (
-            "Events the Handoff services exchange over Kafka. Addresses are base names; a "
-            "deployment may prefix them (HANDOFF_TOPIC_PREFIX). Every value is the JSON envelope, "
-            "every key the lead id (the team id on sales.capacity.v1).")},
+        "info": {
+            "title": "Handoff events",
+            "version": version("handoff"),
+            "description": (
+                "Events the Handoff services exchange over Kafka. Addresses are base names; a "
+                "deployment may prefix them (HANDOFF_TOPIC_PREFIX). Every value is the JSON envelope, "
+                "every key the lead id (the team id on sales.capacity.v1)."
+            ),
+        },
         "defaultContentType": "application/json",
         "channels": {_channel_id(event.topic): _channel(event) for event in EVENT_TYPES},
         "operations": _operations(),
-        "components": {"schemas": schemas, "messages": {
-            event.__name__: _message(event, refs[(event, "validation")]) for event in EVENT_TYPES}},
+        "components": {
+            "schemas": schemas,
+            "messages": {
+                event.__name__: _message(event, refs[(event, "validation")])
+                for event in EVENT_TYPES
+            },
+        },
     }
 
 
@@ -159,6 +190,7 @@ def write_documents(out_dir: Path) -> list[Path]:
     for stale in set(out_dir.glob("*.schema.json")) - set(paths):
         stale.unlink()
     return paths
+
 
 if __name__ == "__main__":
     for written in write_documents(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/events")):

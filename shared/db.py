@@ -12,17 +12,37 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy import (BigInteger, Column, DateTime, Identity, Index, LargeBinary, MetaData,
-                        String, Table, Uuid, func, text)
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import (AsyncEngine, AsyncSession, async_sessionmaker,
-                                    create_async_engine)
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 # The driver's errors for a database that is unreachable, restarting or dropped the connection.
-_DRIVER_OUTAGES = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
-                   asyncpg.OperatorInterventionError)
+_DRIVER_OUTAGES = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+)
 
 # What a request may raise from the database: SQLAlchemy's wrapper, or a raw driver error.
 DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
@@ -76,8 +96,9 @@ class StatementPool:
     async def _ready_pool(self) -> asyncpg.Pool:
         async with self._creating:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(self._dsn, min_size=0, max_size=self._size,
-                                                       reset=_nothing_to_reset)
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=0, max_size=self._size, reset=_nothing_to_reset
+                )
         return self._pool
 
     async def close(self) -> None:
@@ -108,7 +129,8 @@ class PlatformTables:
 def platform_tables(metadata: MetaData) -> PlatformTables:
     """Define the outbox and processed-events tables in a service's metadata (and schema)."""
     outbox = Table(
-        "outbox", metadata,
+        "outbox",
+        metadata,
         Column("id", BigInteger, Identity(always=True), primary_key=True),
         Column("topic", String(249), nullable=False),
         Column("key", LargeBinary, nullable=True),
@@ -120,7 +142,8 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Index("outbox_sent", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
     )
     processed = Table(
-        "processed_events", metadata,
+        "processed_events",
+        metadata,
         Column("event_id", Uuid, primary_key=True),
         Column("topic", String(249), nullable=False),
         Column("outcome", String(16), nullable=False),
@@ -129,7 +152,8 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
     # Every service keeps its own copy of the API keys (`handoff keys create` writes all four),
     # so no service reads another's tables to authenticate a caller.
     api_keys = Table(
-        "api_keys", metadata,
+        "api_keys",
+        metadata,
         Column("id", Uuid, primary_key=True),
         Column("name", String(200), nullable=False),
         Column("role", String(20), nullable=False),
@@ -139,5 +163,6 @@ def platform_tables(metadata: MetaData) -> PlatformTables:
         Column("revoked_at", DateTime(timezone=True), nullable=True),
     )
     assert metadata.schema, "each service's metadata names its schema"
-    return PlatformTables(schema=metadata.schema, outbox=outbox, processed_events=processed,
-                          api_keys=api_keys)
+    return PlatformTables(
+        schema=metadata.schema, outbox=outbox, processed_events=processed, api_keys=api_keys
+    )

@@ -35,12 +35,18 @@ def field_path(location: Iterable[object]) -> str:
 
 
 def validation_errors(errors: Iterable[dict]) -> list[FieldError]:
-    return [FieldError(field=field_path(error.get("loc", ())), reason=error.get("msg", "invalid"))
-            for error in errors]
+    return [
+        FieldError(field=field_path(error.get("loc", ())), reason=error.get("msg", "invalid"))
+        for error in errors
+    ]
 
 
-def error_response(status: int, detail: str, errors: Iterable[FieldError] = (),
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    detail: str,
+    errors: Iterable[FieldError] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = ErrorBody(detail=detail, errors=list(errors))
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
@@ -57,8 +63,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_error(_: Request, error: Exception) -> JSONResponse:
         if is_database_outage(error):
             log.warning("database unavailable: %s: %s", type(error).__name__, error)
-            return error_response(503, "the database is unavailable; retry shortly",
-                                  headers={"Retry-After": "1"})
+            return error_response(
+                503, "the database is unavailable; retry shortly", headers={"Retry-After": "1"}
+            )
         log.error("database error", exc_info=error)
         return error_response(500, "internal error; it was logged")
 

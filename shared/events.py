@@ -13,8 +13,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self, Union
 
-from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
-                      model_validator)
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 
 def utc_now() -> datetime:
@@ -29,15 +36,17 @@ class Contract(BaseModel):
 
 
 class Contact(Contract):
-    email: str = Field(description="Normalised email address; identifies the person.",
-                       examples=["ada@example.com"])
+    email: str = Field(
+        description="Normalised email address; identifies the person.", examples=["ada@example.com"]
+    )
     first_name: str | None = Field(None, max_length=100, examples=["Ada"])
     last_name: str | None = Field(None, max_length=100, examples=["Lovelace"])
     phone: str | None = Field(None, description="E.164", examples=["+442071234567"])
     job_title: str | None = Field(None, max_length=150, examples=["Head of Engineering"])
     company: str | None = Field(None, max_length=200, examples=["Analytical Engines Ltd"])
-    company_size: str | None = Field(None, description="Employee band, e.g. 51-200",
-                                     examples=["51-200"])
+    company_size: str | None = Field(
+        None, description="Employee band, e.g. 51-200", examples=["51-200"]
+    )
     industry: str | None = Field(None, max_length=100, examples=["software"])
     country: str | None = Field(None, description="ISO 3166-1 alpha-2", examples=["GB"])
     language: str | None = Field(None, description="ISO 639-1", examples=["en"])
@@ -49,8 +58,9 @@ class Consent(Contract):
     given: bool
     text_version: str | None = Field(None, examples=["2026-01"])
     given_at: AwareDatetime | None = None
-    source: str | None = Field(None, description="Where it was given, e.g. form:demo",
-                               examples=["form:demo"])
+    source: str | None = Field(
+        None, description="Where it was given, e.g. form:demo", examples=["form:demo"]
+    )
 
 
 class Attribution(Contract):
@@ -229,16 +239,19 @@ class Envelope(Contract):
 
     event_id: uuid.UUID = Field(
         default_factory=uuid.uuid4,
-        description="Unique per event; consumers ignore redeliveries by it.")
+        description="Unique per event; consumers ignore redeliveries by it.",
+    )
     event_type: str
     schema_version: int = 1
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
     producer: str = Field(description="Name of the service that produced the event.")
     lead_id: uuid.UUID | None = None
     correlation_id: uuid.UUID | None = Field(
-        None, description="Same for every event of one lead's journey since capture.")
+        None, description="Same for every event of one lead's journey since capture."
+    )
     causation_id: uuid.UUID | None = Field(
-        None, description="event_id of the event that caused this one.")
+        None, description="event_id of the event that caused this one."
+    )
     payload: Any
 
     @field_validator("occurred_at")
@@ -266,8 +279,13 @@ class Envelope(Contract):
         """A follow-up event in the same lead's journey."""
         # Team-keyed events (capacity) carry no lead, even when a lead's event caused them.
         lead_id = None if cls.keyed_by_team else cause.lead_id
-        return cls(producer=producer, lead_id=lead_id, correlation_id=cause.correlation_id,
-                   causation_id=cause.event_id, payload=payload)
+        return cls(
+            producer=producer,
+            lead_id=lead_id,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.event_id,
+            payload=payload,
+        )
 
 
 class LeadCapturedEvent(Envelope):
@@ -326,8 +344,15 @@ class LeadErasedEvent(Envelope):
 
 
 EVENT_TYPES: tuple[type[Envelope], ...] = (
-    LeadCapturedEvent, LeadActivityEvent, LeadScoredEvent, LeadMqlEvent, LeadQueuedEvent,
-    LeadAssignedEvent, SalesCapacityEvent, LeadFeedbackEvent, LeadErasedEvent,
+    LeadCapturedEvent,
+    LeadActivityEvent,
+    LeadScoredEvent,
+    LeadMqlEvent,
+    LeadQueuedEvent,
+    LeadAssignedEvent,
+    SalesCapacityEvent,
+    LeadFeedbackEvent,
+    LeadErasedEvent,
 )
 TOPICS: tuple[str, ...] = tuple(event.topic for event in EVENT_TYPES)
 

@@ -27,6 +27,7 @@ def alembic_config(service: str, database_url: str) -> Config:
 
 def upgrade(service: str, database_url: str, revision: str = "head") -> None:
     """Run a service's migrations; safe to call from inside a running event loop."""
+
     def run() -> None:
         command.upgrade(alembic_config(service, database_url), revision)
 
@@ -61,8 +62,12 @@ async def _run_online(url: str, metadata: MetaData) -> None:
 def _run_sync(connection: Connection, metadata: MetaData) -> None:
     schema = metadata.schema
     connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    context.configure(connection=connection, target_metadata=metadata,
-                      version_table_schema=schema, include_schemas=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table_schema=schema,
+        include_schemas=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -72,8 +77,9 @@ def create_platform_tables(schema: str) -> None:
     processed-events table and the API keys, defined once in `shared.db`."""
     metadata = MetaData(schema=schema)
     tables = platform_tables(metadata)
-    metadata.create_all(op.get_bind(),
-                        tables=[tables.outbox, tables.processed_events, tables.api_keys])
+    metadata.create_all(
+        op.get_bind(), tables=[tables.outbox, tables.processed_events, tables.api_keys]
+    )
     op.execute(f"""
         CREATE FUNCTION "{schema}".notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM pg_notify('{tables.notify_channel}', ''); RETURN NULL; END $$""")
@@ -83,6 +89,7 @@ def create_platform_tables(schema: str) -> None:
 
 
 def drop_platform_tables(schema: str) -> None:
-    op.execute(f'DROP TABLE IF EXISTS "{schema}".outbox, "{schema}".processed_events, '
-               f'"{schema}".api_keys')
+    op.execute(
+        f'DROP TABLE IF EXISTS "{schema}".outbox, "{schema}".processed_events, "{schema}".api_keys'
+    )
     op.execute(f'DROP FUNCTION IF EXISTS "{schema}".notify_outbox()')

@@ -70,26 +70,39 @@ class Outbox:
         headers = [("event_type", event.event_type.encode()), ("producer", self._service.encode())]
         value = event.to_bytes()
         self._check_size(f"{event.event_type} {event.event_id}", len(value))
-        return OutboxRow(topic=self._settings.topic(event.topic), key=event.key(), value=value,
-                         headers=encode_headers(headers))
+        return OutboxRow(
+            topic=self._settings.topic(event.topic),
+            key=event.key(),
+            value=value,
+            headers=encode_headers(headers),
+        )
 
     async def add(self, session: AsyncSession, event: Envelope) -> None:
         await self._insert(session, self.row(event))
 
-    async def add_raw(self, session: AsyncSession, *, topic: str, key: bytes | None,
-                      value: bytes, headers: Headers) -> None:
+    async def add_raw(
+        self,
+        session: AsyncSession,
+        *,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        headers: Headers,
+    ) -> None:
         self._check_size(topic, len(value) + sum(len(n) + len(v) for n, v in headers))
         await self._insert(session, OutboxRow(topic, key, value, encode_headers(headers)))
 
     def _check_size(self, what: str, size: int) -> None:
         # Refused here, so the relay never holds a row the broker can never take.
         if size > self._settings.max_event_bytes:
-            raise EventTooLarge(f"{what} is {size} bytes; at most "
-                                f"{self._settings.max_event_bytes}")
+            raise EventTooLarge(f"{what} is {size} bytes; at most {self._settings.max_event_bytes}")
 
     async def _insert(self, session: AsyncSession, row: OutboxRow) -> None:
-        await session.execute(insert(self._table).values(
-            topic=row.topic, key=row.key, value=row.value, headers=row.headers))
+        await session.execute(
+            insert(self._table).values(
+                topic=row.topic, key=row.key, value=row.value, headers=row.headers
+            )
+        )
 
 
 class OutboxRelay:
@@ -99,9 +112,15 @@ class OutboxRelay:
     RETENTION = timedelta(minutes=10)
     PRUNE_EVERY_S = 60.0
 
-    def __init__(self, *, service: str, settings: Settings, tables: PlatformTables,
-                 sessions: async_sessionmaker[AsyncSession],
-                 producer_factory: Callable[[], AIOKafkaProducer]) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        settings: Settings,
+        tables: PlatformTables,
+        sessions: async_sessionmaker[AsyncSession],
+        producer_factory: Callable[[], AIOKafkaProducer],
+    ) -> None:
         self._service = service
         self._settings = settings
         self._tables = tables
@@ -114,8 +133,10 @@ class OutboxRelay:
         # The relay's own connection: it hears commits (LISTEN) and publishes batches on it.
         self._connection: asyncpg.Connection | None = None
         outbox = tables.outbox.fullname
-        self._select_batch = (f"SELECT id, topic, key, value, headers FROM {outbox} "
-                              "WHERE sent_at IS NULL ORDER BY id LIMIT $1")
+        self._select_batch = (
+            f"SELECT id, topic, key, value, headers FROM {outbox} "
+            "WHERE sent_at IS NULL ORDER BY id LIMIT $1"
+        )
         self._mark_sent = f"UPDATE {outbox} SET sent_at = now() WHERE id = ANY($1::bigint[])"
         self._prune = f"DELETE FROM {outbox} WHERE sent_at < now() - $1::interval"
         # Several instances of a service share one outbox; one lock keeps publication in order.
@@ -155,7 +176,8 @@ class OutboxRelay:
         async with self._sessions() as session:
             outbox = self._tables.outbox
             return await session.scalar(
-                select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)))
+                select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            )
 
     async def _run(self) -> None:
         failures = 0
@@ -170,7 +192,7 @@ class OutboxRelay:
                 metrics.OUTBOX_ERRORS.labels(self._service).inc()
                 log.warning("outbox relay: %s (attempt %d)", self.last_error, failures)
                 await self._close_producer()
-                await self._sleep(min(0.2 * 2 ** failures, 5.0))
+                await self._sleep(min(0.2 * 2**failures, 5.0))
                 continue
             if published < self._settings.outbox_batch_size:
                 await self._sleep(self._settings.outbox_poll_interval_s)
@@ -190,8 +212,7 @@ class OutboxRelay:
         # Plain driver calls: this runs once per commit under load, in every service.
         connection = await self._connected()
         async with connection.transaction():
-            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)",
-                                             self._lock_id):
+            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_id):
                 return 0
             rows = await connection.fetch(self._select_batch, self._settings.outbox_batch_size)
             if rows:
@@ -212,9 +233,15 @@ class OutboxRelay:
         producer = await self._ensure_producer()
 
         async def send_all() -> None:
-            acks = [await producer.send(row["topic"], value=row["value"], key=row["key"],
-                                        headers=decode_headers(json.loads(row["headers"])))
-                    for row in rows]
+            acks = [
+                await producer.send(
+                    row["topic"],
+                    value=row["value"],
+                    key=row["key"],
+                    headers=decode_headers(json.loads(row["headers"])),
+                )
+                for row in rows
+            ]
             await asyncio.gather(*acks)
 
         await asyncio.wait_for(send_all(), self.SEND_TIMEOUT_S)
@@ -241,8 +268,7 @@ class OutboxRelay:
     async def _connected(self) -> asyncpg.Connection:
         if self._connection is None or self._connection.is_closed():
             connection = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
-            await connection.add_listener(self._tables.notify_channel,
-                                          lambda *_: self._wake.set())
+            await connection.add_listener(self._tables.notify_channel, lambda *_: self._wake.set())
             self._connection = connection
         return self._connection
 

@@ -91,15 +91,36 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
     sessions = session_factory(engine)
     tables = spec.tables
     outbox = Outbox(tables, settings, spec.name)
-    relay = OutboxRelay(service=spec.name, settings=settings, tables=tables, sessions=sessions,
-                        producer_factory=lambda: new_producer(settings))
+    relay = OutboxRelay(
+        service=spec.name,
+        settings=settings,
+        tables=tables,
+        sessions=sessions,
+        producer_factory=lambda: new_producer(settings),
+    )
     consumer = None
     if spec.handlers:
-        consumer = ConsumerRunner(service=spec.name, settings=settings, tables=tables,
-                                  sessions=sessions, outbox=outbox, handlers=spec.handlers)
-    return Runtime(spec, settings, engine, sessions, tables, outbox, relay, consumer,
-                   BrokerProbe(settings.kafka_bootstrap), KeyRing(tables, settings.secret_key),
-                   StatementPool(settings.database_url, settings.database_pool_size))
+        consumer = ConsumerRunner(
+            service=spec.name,
+            settings=settings,
+            tables=tables,
+            sessions=sessions,
+            outbox=outbox,
+            handlers=spec.handlers,
+        )
+    return Runtime(
+        spec,
+        settings,
+        engine,
+        sessions,
+        tables,
+        outbox,
+        relay,
+        consumer,
+        BrokerProbe(settings.kafka_bootstrap),
+        KeyRing(tables, settings.secret_key),
+        StatementPool(settings.database_url, settings.database_pool_size),
+    )
 
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
@@ -156,8 +177,11 @@ async def healthz() -> dict[str, str]:
 @health_router.get("/readyz")
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Database and broker reachable and consumers running; 503 otherwise."""
-    checks = {"database": await _database_ok(runtime), "broker": await runtime.broker.reachable(),
-              "outbox_relay": runtime.relay.healthy}
+    checks = {
+        "database": await _database_ok(runtime),
+        "broker": await runtime.broker.reachable(),
+        "outbox_relay": runtime.relay.healthy,
+    }
     if runtime.consumer is not None:
         checks["consumer"] = runtime.consumer.running
     ready = all(checks.values())

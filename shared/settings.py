@@ -14,16 +14,20 @@ MAKE_A_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 class Settings(BaseSettings):
     # Hidden inputs keep a refused secret out of the error, and so out of the logs.
-    model_config = SettingsConfigDict(env_prefix="HANDOFF_", extra="ignore",
-                                      hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="HANDOFF_", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     secret_key: str = Field(DEVELOPMENT_SECRET, description="Signs and hashes API keys.")
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     kafka_bootstrap: str = "127.0.0.1:9092"
     database_pool_size: int = Field(
-        10, ge=1, description="Database connections each service process keeps open; requests "
-                              "beyond it wait for one rather than opening short-lived ones.")
+        10,
+        ge=1,
+        description="Database connections each service process keeps open; requests "
+        "beyond it wait for one rather than opening short-lived ones.",
+    )
     topic_prefix: str = Field("", description="Optional prefix for shared clusters, e.g. 'acme.'")
 
     # Consumer tuning: a low fetch wait keeps an idle pipeline's latency in milliseconds.
@@ -33,25 +37,36 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = Field(3, ge=1, description="Handler tries before the DLQ.")
     consumer_retry_backoff_ms: int = 100
     processed_events_retention_days: int = Field(
-        14, ge=1, description="How long consumed event ids are kept for deduplication; longer "
-                              "than the topics' retention, so no redelivery is older.")
+        14,
+        ge=1,
+        description="How long consumed event ids are kept for deduplication; longer "
+        "than the topics' retention, so no redelivery is older.",
+    )
 
     outbox_batch_size: int = 500
     max_event_bytes: int = Field(
-        900_000, ge=1, description="Largest event a service writes; Kafka's default limit for "
-                                   "a message is 1 MiB.")
+        900_000,
+        ge=1,
+        description="Largest event a service writes; Kafka's default limit for a message is 1 MiB.",
+    )
     outbox_poll_interval_s: float = Field(
-        1.0, description="Fallback wake-up; commits wake the relay at once through NOTIFY.")
+        1.0, description="Fallback wake-up; commits wake the relay at once through NOTIFY."
+    )
 
     max_form_body_bytes: int = Field(
-        64 * 1024, ge=1, description="Largest web-form submission body capture reads.")
+        64 * 1024, ge=1, description="Largest web-form submission body capture reads."
+    )
     max_body_bytes: int = Field(
-        2 * 1024 * 1024, ge=1,
-        description="Largest body of any other request (a batch of 1,000 activities fits).")
+        2 * 1024 * 1024,
+        ge=1,
+        description="Largest body of any other request (a batch of 1,000 activities fits).",
+    )
     form_rate_per_ip_per_minute: int = Field(
-        30, ge=1, description="Form submissions one client IP may make per minute, per instance.")
+        30, ge=1, description="Form submissions one client IP may make per minute, per instance."
+    )
     form_rate_per_form_per_minute: int = Field(
-        600, ge=1, description="Submissions one form accepts per minute, per instance.")
+        600, ge=1, description="Submissions one form accepts per minute, per instance."
+    )
 
     @model_validator(mode="after")
     def _require_a_real_secret_outside_development(self) -> Self:
@@ -61,7 +76,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"HANDOFF_SECRET_KEY must be a secret of at least {MIN_SECRET_LENGTH} characters, "
                 f"not the development default, outside development (environment is "
-                f"{self.environment!r}); make one with: {MAKE_A_SECRET}")
+                f"{self.environment!r}); make one with: {MAKE_A_SECRET}"
+            )
         return self
 
     def topic(self, base: str) -> str:

@@ -22,8 +22,8 @@ from handoff.embedded import EmbeddedPostgres
 from handoff.keys import create_api_key
 from handoff.topics import create_topics
 from shared.auth import Role
-from shared.migrations import upgrade_all
 from shared.db import asyncpg_dsn
+from shared.migrations import upgrade_all
 from shared.settings import Settings
 from tests.brokers import Broker, broker_from_environment
 
@@ -103,10 +103,17 @@ def topic_prefix() -> str:
 async def settings(db_url: str, broker: Broker, topic_prefix: str) -> Settings:
     """Settings for one test: its own database and topics, short group timeouts."""
     await create_topics(broker.bootstrap, prefix=topic_prefix, partitions=3)
-    return Settings(environment="test", secret_key=TEST_SECRET, database_url=db_url, kafka_bootstrap=broker.bootstrap,
-                    topic_prefix=topic_prefix, consumer_session_timeout_ms=2000,
-                    consumer_heartbeat_interval_ms=300, consumer_retry_backoff_ms=20,
-                    outbox_poll_interval_s=0.5)
+    return Settings(
+        environment="test",
+        secret_key=TEST_SECRET,
+        database_url=db_url,
+        kafka_bootstrap=broker.bootstrap,
+        topic_prefix=topic_prefix,
+        consumer_session_timeout_ms=2000,
+        consumer_heartbeat_interval_ms=300,
+        consumer_retry_backoff_ms=20,
+        outbox_poll_interval_s=0.5,
+    )
 
 
 @pytest_asyncio.fixture
@@ -115,6 +122,10 @@ async def api_keys(settings: Settings) -> dict[str, str]:
     keys = {}
     for role in Role:
         _, keys[role.value] = await create_api_key(
-            settings.database_url, settings.secret_key, role=role, name=f"test {role.value}",
-            rep_id="rep-1" if role is Role.sales else None)
+            settings.database_url,
+            settings.secret_key,
+            role=role,
+            name=f"test {role.value}",
+            rep_id="rep-1" if role is Role.sales else None,
+        )
     return keys

@@ -17,8 +17,13 @@ from fastapi import FastAPI
 T = TypeVar("T")
 
 
-async def wait_for(condition: Callable[[], T | Awaitable[T]], *, timeout_s: float = 15.0,
-                   interval_s: float = 0.02, message: str = "condition") -> T:
+async def wait_for(
+    condition: Callable[[], T | Awaitable[T]],
+    *,
+    timeout_s: float = 15.0,
+    interval_s: float = 0.02,
+    message: str = "condition",
+) -> T:
     """Poll until `condition()` returns something truthy; fail after the deadline."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -38,8 +43,12 @@ class TopicReader:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
         self.records: list[ConsumerRecord] = []
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                          fetch_max_wait_ms=20, auto_offset_reset="earliest")
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=20,
+            auto_offset_reset="earliest",
+        )
 
     async def start(self) -> TopicReader:
         partitions = await partitions_of(self.bootstrap, self.topic)
@@ -58,8 +67,11 @@ class TopicReader:
         return self.records
 
     async def wait_for_count(self, count: int, *, timeout_s: float = 15.0) -> list[ConsumerRecord]:
-        await wait_for(lambda: self._at_least(count), timeout_s=timeout_s,
-                       message=f"{count} records on {self.topic}")
+        await wait_for(
+            lambda: self._at_least(count),
+            timeout_s=timeout_s,
+            message=f"{count} records on {self.topic}",
+        )
         return self.records
 
     async def _at_least(self, count: int) -> bool:

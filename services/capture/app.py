@@ -20,10 +20,12 @@ SPEC = ServiceSpec(name="capture", tables=platform, routers=[router], descriptio
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = create_service_app(SPEC, settings)
-    app.state.submission_limits = SubmissionLimits(settings.form_rate_per_ip_per_minute,
-                                                   settings.form_rate_per_form_per_minute)
-    app.add_middleware(BodySizeLimit, form_limit=settings.max_form_body_bytes,
-                       limit=settings.max_body_bytes)
+    app.state.submission_limits = SubmissionLimits(
+        settings.form_rate_per_ip_per_minute, settings.form_rate_per_form_per_minute
+    )
+    app.add_middleware(
+        BodySizeLimit, form_limit=settings.max_form_body_bytes, limit=settings.max_body_bytes
+    )
     app.add_exception_handler(BodyTooLarge, _body_too_large)
     return app
 
@@ -72,5 +74,8 @@ async def _body_too_large(_: Request, error: BodyTooLarge) -> JSONResponse:
 
 
 def _too_large(limit: int) -> JSONResponse:
-    return error_response(413, f"the request body is larger than {limit} bytes",
-                          [FieldError(field="body", reason=f"must be at most {limit} bytes")])
+    return error_response(
+        413,
+        f"the request body is larger than {limit} bytes",
+        [FieldError(field="body", reason=f"must be at most {limit} bytes")],
+    )

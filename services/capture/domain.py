@@ -22,30 +22,100 @@ from disposable_email_domains import blocklist as disposable_domains
 
 from shared.events import Attribution, Consent, Contact
 
-CONTACT_FIELDS = ("email", "first_name", "last_name", "phone", "job_title", "company",
-                  "company_size", "industry", "country", "language")
-ATTRIBUTION_FIELDS = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-                      "utm_content", "referrer", "landing_page")
+CONTACT_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "job_title",
+    "company",
+    "company_size",
+    "industry",
+    "country",
+    "language",
+)
+ATTRIBUTION_FIELDS = (
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+    "landing_page",
+)
 CANONICAL_FIELDS = frozenset(CONTACT_FIELDS + ATTRIBUTION_FIELDS + ("consent",))
 
 URL_LIMIT, TEXT_LIMIT = 2048, 300
-TEXT_LIMITS = {"first_name": 100, "last_name": 100, "job_title": 150, "company": 200,
-               "industry": 100}
-COMPANY_SIZE_BANDS = (("1-10", 10), ("11-50", 50), ("51-200", 200), ("201-500", 500),
-                      ("501-1000", 1000), ("1001-5000", 5000), ("5001+", None))
+TEXT_LIMITS = {
+    "first_name": 100,
+    "last_name": 100,
+    "job_title": 150,
+    "company": 200,
+    "industry": 100,
+}
+COMPANY_SIZE_BANDS = (
+    ("1-10", 10),
+    ("11-50", 50),
+    ("51-200", 200),
+    ("201-500", 500),
+    ("501-1000", 1000),
+    ("1001-5000", 5000),
+    ("5001+", None),
+)
 CONSENT_GIVEN = frozenset({"on", "true", "yes", "1", "checked"})
 COUNTRY_ALIASES = {"UK": "GB"}  # reserved by ISO for the United Kingdom and typed on forms often
 
 # Free-mail: addresses anyone can open, so they say little about an employer. Exact domains...
-FREE_MAIL_DOMAINS = frozenset({
-    "gmail.com", "googlemail.com", "ymail.com", "rocketmail.com", "msn.com", "icloud.com",
-    "me.com", "mac.com", "web.de", "t-online.de", "freenet.de", "mail.ru", "inbox.ru", "list.ru",
-    "bk.ru", "rambler.ru", "proton.me", "protonmail.com", "protonmail.ch", "pm.me", "zoho.com",
-    "zohomail.com", "qq.com", "163.com", "126.com", "yeah.net", "sina.com", "naver.com",
-    "daum.net", "hanmail.net", "rediffmail.com", "mail.com", "fastmail.com", "tutanota.com",
-    "tuta.io", "hushmail.com", "seznam.cz", "libero.it", "wp.pl", "o2.pl", "interia.pl",
-    "laposte.net", "free.fr", "orange.fr", "wanadoo.fr",
-})
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "ymail.com",
+        "rocketmail.com",
+        "msn.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "web.de",
+        "t-online.de",
+        "freenet.de",
+        "mail.ru",
+        "inbox.ru",
+        "list.ru",
+        "bk.ru",
+        "rambler.ru",
+        "proton.me",
+        "protonmail.com",
+        "protonmail.ch",
+        "pm.me",
+        "zoho.com",
+        "zohomail.com",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "yeah.net",
+        "sina.com",
+        "naver.com",
+        "daum.net",
+        "hanmail.net",
+        "rediffmail.com",
+        "mail.com",
+        "fastmail.com",
+        "tutanota.com",
+        "tuta.io",
+        "hushmail.com",
+        "seznam.cz",
+        "libero.it",
+        "wp.pl",
+        "o2.pl",
+        "interia.pl",
+        "laposte.net",
+        "free.fr",
+        "orange.fr",
+        "wanadoo.fr",
+    }
+)
 # ...and providers that run the same service under many country domains (yahoo.co.uk, gmx.at).
 FREE_MAIL_PROVIDERS = frozenset({"yahoo", "hotmail", "outlook", "live", "aol", "gmx", "yandex"})
 _COUNTRY_SECOND_LEVELS = frozenset({"co", "com", "net", "org", "ne", "or"})
@@ -84,7 +154,9 @@ def _contact_cleaners(default_region: str | None) -> Mapping[str, Cleaner]:
     cleaners: dict[str, Cleaner] = {
         "email": clean_email,
         "phone": partial(clean_phone, default_region=default_region),
-        "company_size": clean_company_size, "country": clean_country, "language": clean_language,
+        "company_size": clean_company_size,
+        "country": clean_country,
+        "language": clean_language,
     } | {name: partial(clean_text, limit=limit) for name, limit in TEXT_LIMITS.items()}
     return MappingProxyType({name: cleaners[name] for name in CONTACT_FIELDS})
 
@@ -113,8 +185,9 @@ def clean_phone(text: str, *, default_region: str | None = None) -> str:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:
         unknown_code = error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
-        raise ValueError("has an unknown country code" if unknown_code
-                         else "is not a phone number") from None
+        raise ValueError(
+            "has an unknown country code" if unknown_code else "is not a phone number"
+        ) from None
     if not phonenumbers.is_possible_number(number):
         raise ValueError("has the wrong number of digits")
     if not phonenumbers.is_valid_number(number):
@@ -134,8 +207,9 @@ def clean_language(text: str) -> str:
     if tag := _LANGUAGE_TAG.fullmatch(code):  # a locale such as en-GB or pt_BR: its language
         code = tag.group(1)
     try:
-        language = (pycountry.languages.get(alpha_2=code) if len(code) == 2 else None
-                    ) or pycountry.languages.lookup(code)
+        language = (
+            pycountry.languages.get(alpha_2=code) if len(code) == 2 else None
+        ) or pycountry.languages.lookup(code)
     except LookupError:
         raise ValueError("is not a known language (use a name or an ISO 639-1 code)") from None
     if not hasattr(language, "alpha_2"):
@@ -170,8 +244,9 @@ def merge_contact(existing: Contact, incoming: Contact) -> Contact:
     """A later submission over a known lead: its non-empty values win, field by field."""
     if identity_email(existing.email) != identity_email(incoming.email):
         raise ValueError("only submissions from the same email merge")
-    newer = incoming.model_dump(exclude={"email", "free_mail", "disposable_email"},
-                                exclude_none=True)
+    newer = incoming.model_dump(
+        exclude={"email", "free_mail", "disposable_email"}, exclude_none=True
+    )
     merged = existing.model_dump(exclude={"free_mail", "disposable_email"}) | newer
     return Contact(**merged, **email_flags(existing.email))
 
@@ -182,22 +257,38 @@ def changed_fields(before: Contact, after: Contact) -> dict[str, tuple[object, o
     return {name: (old[name], new[name]) for name in old if old[name] != new[name]}
 
 
-def attribution_from(fields: Mapping[str, str], query: Mapping[str, str], *, form_id: str | None,
-                     default_source: str | None, default_campaign: str | None,
-                     posted_from: str | None) -> Attribution:
+def attribution_from(
+    fields: Mapping[str, str],
+    query: Mapping[str, str],
+    *,
+    form_id: str | None,
+    default_source: str | None,
+    default_campaign: str | None,
+    posted_from: str | None,
+) -> Attribution:
     """Where a submission came from: the submitted fields first, then the query string, then
     the form's defaults. `posted_from` (the post's Referer header) is the page holding the form,
     so it stands in for the landing page, never for the referrer."""
-    fallbacks = {"source": default_source, "utm_campaign": default_campaign,
-                 "landing_page": _usable_header(posted_from)}
-    raw = {name: _first_present(fields.get(name), query.get(name), fallbacks.get(name))
-           for name in ATTRIBUTION_FIELDS} | {"form_id": form_id}
+    fallbacks = {
+        "source": default_source,
+        "utm_campaign": default_campaign,
+        "landing_page": _usable_header(posted_from),
+    }
+    raw = {
+        name: _first_present(fields.get(name), query.get(name), fallbacks.get(name))
+        for name in ATTRIBUTION_FIELDS
+    } | {"form_id": form_id}
     return Attribution(**_clean_all(_ATTRIBUTION_CLEANERS, raw))
 
 
-_ATTRIBUTION_CLEANERS: Mapping[str, Cleaner] = MappingProxyType({
-    name: partial(clean_text, limit=URL_LIMIT if name in ("referrer", "landing_page")
-                  else TEXT_LIMIT) for name in (*ATTRIBUTION_FIELDS, "form_id")})
+_ATTRIBUTION_CLEANERS: Mapping[str, Cleaner] = MappingProxyType(
+    {
+        name: partial(
+            clean_text, limit=URL_LIMIT if name in ("referrer", "landing_page") else TEXT_LIMIT
+        )
+        for name in (*ATTRIBUTION_FIELDS, "form_id")
+    }
+)
 
 
 def _usable_header(value: str | None) -> str | None:
@@ -248,8 +339,11 @@ def touches(first_touch: Attribution | None, new: Attribution) -> tuple[Attribut
 def map_form_fields(submitted: Mapping[str, str], mapping: Mapping[str, str]) -> dict[str, str]:
     """A form's own field names turned into canonical ones (mapping: form name -> canonical);
     fields already named canonically pass through, and a mapped field wins unless it is blank."""
-    canonical = {name: value for name, value in submitted.items()
-                 if name in CANONICAL_FIELDS and name not in mapping}
+    canonical = {
+        name: value
+        for name, value in submitted.items()
+        if name in CANONICAL_FIELDS and name not in mapping
+    }
     for name, value in submitted.items():
         target = mapping.get(name)
         if target and (not _blank(value) or target not in canonical):
@@ -257,24 +351,27 @@ def map_form_fields(submitted: Mapping[str, str], mapping: Mapping[str, str]) ->
     return canonical
 
 
-def missing_required(canonical: Mapping[str, object],
-                     required: Iterable[str]) -> list[FieldProblem]:
-    return [FieldProblem(name, "is required") for name in required
-            if _blank(canonical.get(name))]
+def missing_required(
+    canonical: Mapping[str, object], required: Iterable[str]
+) -> list[FieldProblem]:
+    return [FieldProblem(name, "is required") for name in required if _blank(canonical.get(name))]
 
 
-def consent_from(value: object, *, required: bool, text_version: str | None, source: str,
-                 now: datetime) -> Consent:
+def consent_from(
+    value: object, *, required: bool, text_version: str | None, source: str, now: datetime
+) -> Consent:
     """The consent box as submitted; a form that requires it refuses the lead without it."""
     given = value if isinstance(value, bool) else str(value or "").strip().lower() in CONSENT_GIVEN
     if required and not given:
         raise InvalidLead([FieldProblem("consent", "consent is required")])
-    return Consent(given=given, text_version=text_version, given_at=now if given else None,
-                   source=source)
+    return Consent(
+        given=given, text_version=text_version, given_at=now if given else None, source=source
+    )
 
 
-def _clean_all(cleaners: Mapping[str, Cleaner], raw: Mapping[str, object], *,
-               required: Iterable[str] = ()) -> dict[str, str]:
+def _clean_all(
+    cleaners: Mapping[str, Cleaner], raw: Mapping[str, object], *, required: Iterable[str] = ()
+) -> dict[str, str]:
     """Run every cleaner, collecting all problems before raising."""
     values, problems = {}, []
     for name, clean in cleaners.items():

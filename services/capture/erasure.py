@@ -25,8 +25,14 @@ class Erasure(Enum):
     unknown = "unknown"
 
 
-async def erase_lead(session: AsyncSession, outbox: Outbox, lead_id: uuid.UUID, *,
-                     requested_by: str, reason: str | None) -> Erasure:
+async def erase_lead(
+    session: AsyncSession,
+    outbox: Outbox,
+    lead_id: uuid.UUID,
+    *,
+    requested_by: str,
+    reason: str | None,
+) -> Erasure:
     lead = await repository.lead_by_id(session, lead_id, lock=True)
     if lead is None:
         return Erasure.unknown
@@ -36,9 +42,15 @@ async def erase_lead(session: AsyncSession, outbox: Outbox, lead_id: uuid.UUID, 
     await repository.delete_changes(session, lead.id)
     await repository.delete_sent_events(session, lead.id)
     await session.flush()
-    await outbox.add(session, LeadErasedEvent(
-        producer=PRODUCER, lead_id=lead.id, correlation_id=lead.correlation_id,
-        payload=LeadErased(requested_by=requested_by, reason=reason)))
+    await outbox.add(
+        session,
+        LeadErasedEvent(
+            producer=PRODUCER,
+            lead_id=lead.id,
+            correlation_id=lead.correlation_id,
+            payload=LeadErased(requested_by=requested_by, reason=reason),
+        ),
+    )
     return Erasure.erased
 
 

@@ -25,8 +25,11 @@ from services.capture.models import Form
 from services.capture.ratelimit import SubmissionLimits
 from shared.errors import FieldError, error_response
 
-FORM_SPAM = Counter("handoff_form_spam_total",
-                    "Form submissions dropped because their honeypot field was filled.", ["form"])
+FORM_SPAM = Counter(
+    "handoff_form_spam_total",
+    "Form submissions dropped because their honeypot field was filled.",
+    ["form"],
+)
 
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 ACCEPTED_TYPES = "application/x-www-form-urlencoded, multipart/form-data or application/json"
@@ -39,8 +42,14 @@ class SubmissionRefused(Exception):
     """A submission answered with a 4xx before it is judged: foreign origin, over the rate
     limit, a body that cannot be read."""
 
-    def __init__(self, status: int, detail: str, field: str | None = None, reason: str = "",
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        field: str | None = None,
+        reason: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.detail, self.headers = status, detail, dict(headers or {})
         self.errors = [FieldError(field=field, reason=reason)] if field else []
@@ -74,8 +83,12 @@ def check_origin(form: Form, request: Request) -> dict[str, str]:
     """The CORS headers for the answer, or `SubmissionRefused` (403) for a foreign origin."""
     origin = request.headers.get("origin")
     if not origin_allowed(form, origin, f"{request.url.scheme}://{request.url.netloc}"):
-        raise SubmissionRefused(403, f"form {form.id} does not accept posts from {origin}",
-                                "origin", "is not one of the form's allowed origins")
+        raise SubmissionRefused(
+            403,
+            f"form {form.id} does not accept posts from {origin}",
+            "origin",
+            "is not one of the form's allowed origins",
+        )
     if origin is None:
         return {}
     exposed = {"Access-Control-Expose-Headers": "Retry-After"}
@@ -88,27 +101,39 @@ def check_preflight(request: Request) -> None:
     """A preflight may only ask to POST, with no headers beyond the ones a form post needs."""
     method = request.headers.get("access-control-request-method", "").strip().upper()
     if method != "POST":
-        raise SubmissionRefused(403, f"a form takes POST, not {method or 'no method'}",
-                                "access-control-request-method", "must be POST")
+        raise SubmissionRefused(
+            403,
+            f"a form takes POST, not {method or 'no method'}",
+            "access-control-request-method",
+            "must be POST",
+        )
     asked = request.headers.get("access-control-request-headers", "")
-    if extra := sorted({h.strip().lower() for h in asked.split(",") if h.strip()}
-                       - PREFLIGHT_HEADERS):
-        raise SubmissionRefused(403, f"a form post may not send {', '.join(extra)}",
-                                "access-control-request-headers",
-                                f"may only name {', '.join(sorted(PREFLIGHT_HEADERS))}")
+    if extra := sorted(
+        {h.strip().lower() for h in asked.split(",") if h.strip()} - PREFLIGHT_HEADERS
+    ):
+        raise SubmissionRefused(
+            403,
+            f"a form post may not send {', '.join(extra)}",
+            "access-control-request-headers",
+            f"may only name {', '.join(sorted(PREFLIGHT_HEADERS))}",
+        )
 
 
 def preflight_headers(cors: Mapping[str, str]) -> dict[str, str]:
-    return {**cors, "Access-Control-Allow-Methods": "POST",
-            "Access-Control-Allow-Headers": ", ".join(sorted(PREFLIGHT_HEADERS)),
-            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE}
+    return {
+        **cors,
+        "Access-Control-Allow-Methods": "POST",
+        "Access-Control-Allow-Headers": ", ".join(sorted(PREFLIGHT_HEADERS)),
+        "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+    }
 
 
 def check_rate(limits: SubmissionLimits, form: Form, request: Request) -> None:
     client_ip = request.client.host if request.client else "unknown"
     if wait := limits.wait(client_ip, form.id):
-        raise SubmissionRefused(429, f"too many submissions; try again in {wait} s",
-                                headers={"Retry-After": str(wait)})
+        raise SubmissionRefused(
+            429, f"too many submissions; try again in {wait} s", headers={"Retry-After": str(wait)}
+        )
 
 
 # ---- reading the body -------------------------------------------------------------------------
@@ -121,8 +146,12 @@ async def submitted_fields(request: Request) -> dict[str, Any]:
         return await _form_fields(request)
     if media_type == "application/json":
         return await _json_fields(request)
-    raise SubmissionRefused(415, f"send the submission as {ACCEPTED_TYPES}", "content-type",
-                            f"{media_type or 'a body without a type'} is not accepted")
+    raise SubmissionRefused(
+        415,
+        f"send the submission as {ACCEPTED_TYPES}",
+        "content-type",
+        f"{media_type or 'a body without a type'} is not accepted",
+    )
 
 
 async def _form_fields(request: Request) -> dict[str, Any]:
@@ -132,8 +161,9 @@ async def _form_fields(request: Request) -> dict[str, Any]:
     except HTTPException as error:
         if error.status_code != 400:  # 413 from the body size limit passes through
             raise
-        raise SubmissionRefused(400, "the form data cannot be read", "body",
-                                str(error.detail)) from None
+        raise SubmissionRefused(
+            400, "the form data cannot be read", "body", str(error.detail)
+        ) from None
 
 
 async def _json_fields(request: Request) -> dict[str, Any]:
@@ -142,11 +172,16 @@ async def _json_fields(request: Request) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as error:
         raise SubmissionRefused(422, "the body is not valid JSON", "body", str(error)) from None
     except RecursionError:
-        raise SubmissionRefused(422, "the body is not a form's fields", "body",
-                                "is nested too deeply") from None
+        raise SubmissionRefused(
+            422, "the body is not a form's fields", "body", "is nested too deeply"
+        ) from None
     if not isinstance(fields, dict):
-        raise SubmissionRefused(422, "the body must be a JSON object", "body",
-                                "must be an object of field names and values")
+        raise SubmissionRefused(
+            422,
+            "the body must be a JSON object",
+            "body",
+            "must be an object of field names and values",
+        )
     return fields
 
 
@@ -159,27 +194,50 @@ def is_spam(form: Form, fields: Mapping[str, Any]) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
-def submission_from(form: Form, fields: Mapping[str, Any], *, query: Mapping[str, str],
-                    posted_from: str | None, now: datetime) -> Submission:
+def submission_from(
+    form: Form,
+    fields: Mapping[str, Any],
+    *,
+    query: Mapping[str, str],
+    posted_from: str | None,
+    now: datetime,
+) -> Submission:
     """The submission as a clean lead, or `InvalidLead` with every problem once."""
     canonical = domain.map_form_fields(fields, form.field_mapping)
     source = f"form:{form.id}"
     attribution_problems: list[domain.FieldProblem] = []
-    attribution = _collecting(attribution_problems, lambda: domain.attribution_from(
-        canonical, query, form_id=form.id, default_source=form.default_source,
-        default_campaign=form.default_campaign, posted_from=posted_from))
+    attribution = _collecting(
+        attribution_problems,
+        lambda: domain.attribution_from(
+            canonical,
+            query,
+            form_id=form.id,
+            default_source=form.default_source,
+            default_campaign=form.default_campaign,
+            posted_from=posted_from,
+        ),
+    )
     # Attribution counts as given when it came from the query string or the form's defaults.
     given = canonical | (attribution.model_dump(exclude_none=True) if attribution else {})
     problems = domain.missing_required(given, form.required_fields)
-    consent = _collecting(problems, lambda: domain.consent_from(
-        canonical.get("consent"), required=form.consent_required,
-        text_version=form.consent_version, source=source, now=now))
-    contact = _collecting(problems, lambda: domain.clean_contact(
-        canonical, default_region=form.default_region))
+    consent = _collecting(
+        problems,
+        lambda: domain.consent_from(
+            canonical.get("consent"),
+            required=form.consent_required,
+            text_version=form.consent_version,
+            source=source,
+            now=now,
+        ),
+    )
+    contact = _collecting(
+        problems, lambda: domain.clean_contact(canonical, default_region=form.default_region)
+    )
     problems += attribution_problems
     if problems:
-        named = (domain.FieldProblem(form_field_name(form, p.field, fields), p.reason)
-                 for p in problems)
+        named = (
+            domain.FieldProblem(form_field_name(form, p.field, fields), p.reason) for p in problems
+        )
         raise domain.InvalidLead(list(dict.fromkeys(named)))  # each problem once, in order
     return Submission(contact, consent, attribution, source)
 
@@ -240,12 +298,15 @@ class PageInput:
 
 # canonical field: (label, input type, autocomplete token browsers fill it from)
 PAGE_FIELDS = {
-    "email": ("Email", "email", "email"), "first_name": ("First name", "text", "given-name"),
+    "email": ("Email", "email", "email"),
+    "first_name": ("First name", "text", "given-name"),
     "last_name": ("Last name", "text", "family-name"),
     "company": ("Company", "text", "organization"),
     "job_title": ("Job title", "text", "organization-title"),
-    "country": ("Country", "text", "country-name"), "phone": ("Phone", "tel", "tel"),
-    "company_size": ("Company size", "text", "off"), "industry": ("Industry", "text", "off"),
+    "country": ("Country", "text", "country-name"),
+    "phone": ("Phone", "tel", "tel"),
+    "company_size": ("Company size", "text", "off"),
+    "industry": ("Industry", "text", "off"),
     "language": ("Language", "text", "language"),
 }
 
@@ -254,14 +315,20 @@ def page_inputs(form: Form) -> list[PageInput]:
     """An input for every contact field the form maps or requires, email always."""
     required = {"email", *form.required_fields}
     shown = dict.fromkeys([*form.field_mapping.values(), *form.required_fields, "email"])
-    return [PageInput(form_field_name(form, field), *PAGE_FIELDS[field], field in required)
-            for field in shown if field in PAGE_FIELDS]
+    return [
+        PageInput(form_field_name(form, field), *PAGE_FIELDS[field], field in required)
+        for field in shown
+        if field in PAGE_FIELDS
+    ]
 
 
 def page_attribution(request: Request) -> dict[str, str]:
     """Hidden inputs that carry the page's own UTM parameters and referrer into the post."""
-    hidden = {name: value for name, value in request.query_params.items()
-              if name in domain.ATTRIBUTION_FIELDS and value}
+    hidden = {
+        name: value
+        for name, value in request.query_params.items()
+        if name in domain.ATTRIBUTION_FIELDS and value
+    }
     referer = request.headers.get("referer")
     if referer and "referrer" not in hidden:
         hidden["referrer"] = referer

@@ -29,8 +29,12 @@ PRUNE_BATCH = 100
 
 def fingerprint(scope: str, body: BaseModel) -> str:
     """SHA-256 of the canonical JSON of the validated body, and of the route it was sent to."""
-    canonical = json.dumps({"scope": scope, "body": body.model_dump(mode="json")},
-                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        {"scope": scope, "body": body.model_dump(mode="json")},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -42,21 +46,31 @@ class IdempotentCall:
 
     async def claim(self, session: AsyncSession) -> IdempotentRequest | None:
         """None if this request goes ahead; otherwise the live answer stored for the key."""
-        if await repository.claim_idempotency_key(session, self.api_key_id, self.key,
-                                                  self.request_hash, expired_after=TTL):
+        if await repository.claim_idempotency_key(
+            session, self.api_key_id, self.key, self.request_hash, expired_after=TTL
+        ):
             await repository.prune_idempotency_keys(session, expired_after=TTL, limit=PRUNE_BATCH)
             return None
         return await repository.idempotent_answer(session, self.api_key_id, self.key)
 
     async def record(self, session: AsyncSession, status_code: int, response: BaseModel) -> None:
-        await repository.record_idempotent_answer(session, self.api_key_id, self.key, status_code,
-                                                  response.model_dump(mode="json"))
+        await repository.record_idempotent_answer(
+            session, self.api_key_id, self.key, status_code, response.model_dump(mode="json")
+        )
 
     def replay(self, stored: IdempotentRequest) -> JSONResponse:
         """The first answer again, or 409 when the key was used for a different request."""
         if stored.request_hash != self.request_hash:
-            return error_response(409, f"this {HEADER} was already used for a different request",
-                                  [FieldError(field=HEADER, reason="was used with another body "
-                                              "in the last 24 hours; send a new key")])
-        return JSONResponse(stored.response, status_code=stored.status_code,
-                            headers={"Idempotent-Replayed": "true"})
+            return error_response(
+                409,
+                f"this {HEADER} was already used for a different request",
+                [
+                    FieldError(
+                        field=HEADER,
+                        reason="was used with another body in the last 24 hours; send a new key",
+                    )
+                ],
+            )
+        return JSONResponse(
+            stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+        )

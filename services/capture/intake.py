@@ -41,27 +41,49 @@ async def capture_lead(runtime: Runtime, submission: Submission) -> Captured:
     lead_id = uuid.uuid4()
     identity = domain.identity_email(submission.contact.email)
     touch = submission.attribution.model_dump_json()
-    event = _captured(lead_id, lead_id, submission.contact, submission.consent,
-                      submission.attribution, submission.attribution, merged=False)
+    event = _captured(
+        lead_id,
+        lead_id,
+        submission.contact,
+        submission.consent,
+        submission.attribution,
+        submission.attribution,
+        merged=False,
+    )
     if await repository.insert_new_lead_with_event(
-            runtime.statements, lead_id, identity, submission.contact.model_dump_json(),
-            submission.consent.model_dump_json(), touch, runtime.outbox.row(event)):
+        runtime.statements,
+        lead_id,
+        identity,
+        submission.contact.model_dump_json(),
+        submission.consent.model_dump_json(),
+        touch,
+        runtime.outbox.row(event),
+    ):
         return Captured(lead_id, merged=False)
     async with runtime.sessions() as session, session.begin():
         return await capture_lead_in(session, runtime.outbox, submission)
 
 
-async def capture_lead_in(session: AsyncSession, outbox: Outbox,
-                          submission: Submission) -> Captured:
+async def capture_lead_in(
+    session: AsyncSession, outbox: Outbox, submission: Submission
+) -> Captured:
     """Record a submission inside the caller's transaction."""
     identity = domain.identity_email(submission.contact.email)
     lead = await repository.lock_lead_by_identity(session, identity)
     if lead is None:
         lead_id = uuid.uuid4()
         if await repository.insert_lead_if_new(session, _new_lead(lead_id, identity, submission)):
-            await _publish(outbox, session, lead_id, lead_id, submission.contact,
-                           submission.consent, submission.attribution, submission.attribution,
-                           merged=False)
+            await _publish(
+                outbox,
+                session,
+                lead_id,
+                lead_id,
+                submission.contact,
+                submission.consent,
+                submission.attribution,
+                submission.attribution,
+                merged=False,
+            )
             return Captured(lead_id, merged=False)
         lead = await repository.lock_lead_by_identity(session, identity)
     await _merge(session, outbox, lead, submission)
@@ -70,17 +92,26 @@ async def capture_lead_in(session: AsyncSession, outbox: Outbox,
 
 def _new_lead(lead_id: uuid.UUID, identity: str, submission: Submission) -> dict:
     touch = submission.attribution.model_dump(mode="json")
-    return dict(id=lead_id, email_identity=identity, correlation_id=lead_id,
-                contact=submission.contact.model_dump(mode="json"),
-                consent=submission.consent.model_dump(mode="json"),
-                first_touch=touch, last_touch=touch)
+    return dict(
+        id=lead_id,
+        email_identity=identity,
+        correlation_id=lead_id,
+        contact=submission.contact.model_dump(mode="json"),
+        consent=submission.consent.model_dump(mode="json"),
+        first_touch=touch,
+        last_touch=touch,
+    )
 
 
 async def _merge(session: AsyncSession, outbox: Outbox, lead: Lead, submission: Submission) -> None:
     before = Contact.model_validate(lead.contact)
     contact = domain.merge_contact(before, submission.contact)
-    first, last = domain.touches(Attribution.model_validate(lead.first_touch), submission.attribution)
-    consent = submission.consent if submission.consent.given else Consent.model_validate(lead.consent)
+    first, last = domain.touches(
+        Attribution.model_validate(lead.first_touch), submission.attribution
+    )
+    consent = (
+        submission.consent if submission.consent.given else Consent.model_validate(lead.consent)
+    )
     changes = domain.changed_fields(before, contact)
     lead.contact = contact.model_dump(mode="json")
     lead.consent = consent.model_dump(mode="json")
@@ -88,23 +119,48 @@ async def _merge(session: AsyncSession, outbox: Outbox, lead: Lead, submission: 
     lead.last_touch = last.model_dump(mode="json")
     lead.updated_at = func.now()
     if changes:
-        await repository.record_change(session, lead.id, submission.source,
-                                       {name: list(pair) for name, pair in changes.items()})
-    await _publish(outbox, session, lead.id, lead.correlation_id, contact, consent, first, last,
-                   merged=True)
+        await repository.record_change(
+            session,
+            lead.id,
+            submission.source,
+            {name: list(pair) for name, pair in changes.items()},
+        )
+    await _publish(
+        outbox, session, lead.id, lead.correlation_id, contact, consent, first, last, merged=True
+    )
 
 
-async def _publish(outbox: Outbox, session: AsyncSession, lead_id: uuid.UUID,
-                   correlation_id: uuid.UUID, contact: Contact, consent: Consent,
-                   first: Attribution, last: Attribution, *, merged: bool) -> None:
+async def _publish(
+    outbox: Outbox,
+    session: AsyncSession,
+    lead_id: uuid.UUID,
+    correlation_id: uuid.UUID,
+    contact: Contact,
+    consent: Consent,
+    first: Attribution,
+    last: Attribution,
+    *,
+    merged: bool,
+) -> None:
     await session.flush()
-    await outbox.add(session, _captured(lead_id, correlation_id, contact, consent, first, last,
-                                        merged=merged))
+    await outbox.add(
+        session, _captured(lead_id, correlation_id, contact, consent, first, last, merged=merged)
+    )
 
 
-def _captured(lead_id: uuid.UUID, correlation_id: uuid.UUID, contact: Contact, consent: Consent,
-              first: Attribution, last: Attribution, *, merged: bool) -> LeadCapturedEvent:
-    payload = LeadCaptured(merged=merged, contact=contact, consent=consent, first_touch=first,
-                           last_touch=last)
-    return LeadCapturedEvent(producer=PRODUCER, lead_id=lead_id, correlation_id=correlation_id,
-                             payload=payload)
+def _captured(
+    lead_id: uuid.UUID,
+    correlation_id: uuid.UUID,
+    contact: Contact,
+    consent: Consent,
+    first: Attribution,
+    last: Attribution,
+    *,
+    merged: bool,
+) -> LeadCapturedEvent:
+    payload = LeadCaptured(
+        merged=merged, contact=contact, consent=consent, first_touch=first, last_touch=last
+    )
+    return LeadCapturedEvent(
+        producer=PRODUCER, lead_id=lead_id, correlation_id=correlation_id, payload=payload
+    )

@@ -32,8 +32,10 @@ class SubmissionLimits:
         """Whole seconds the client must wait before submitting; 0 when it may go ahead now,
         and then the submission counts against both limits. A refused one counts against none,
         so a flooding client does not use up the form's allowance, nor a full form the client's."""
-        checks = ((self._per_client, "client", client_key(client_ip)),
-                  (self._per_form, "form", form_id))
+        checks = (
+            (self._per_client, "client", client_key(client_ip)),
+            (self._per_form, "form", form_id),
+        )
         for limit, scope, key in checks:
             if not self._limiter.test(limit, scope, key):
                 return self._seconds_until_free(limit, scope, key)

@@ -31,43 +31,68 @@ RETURNING id"""
 
 async def lock_lead_by_identity(session: AsyncSession, identity: str) -> Lead | None:
     return await session.scalar(
-        select(Lead).where(Lead.email_identity == identity).with_for_update())
+        select(Lead).where(Lead.email_identity == identity).with_for_update()
+    )
 
 
-async def lead_by_id(session: AsyncSession, lead_id: uuid.UUID, *, lock: bool = False) -> Lead | None:
+async def lead_by_id(
+    session: AsyncSession, lead_id: uuid.UUID, *, lock: bool = False
+) -> Lead | None:
     query = select(Lead).where(Lead.id == lead_id)
     return await session.scalar(query.with_for_update() if lock else query)
 
 
-async def insert_new_lead_with_event(statements: StatementPool, lead_id: uuid.UUID,
-                                     identity: str, contact: str, consent: str, touch: str,
-                                     event: OutboxRow) -> bool:
+async def insert_new_lead_with_event(
+    statements: StatementPool,
+    lead_id: uuid.UUID,
+    identity: str,
+    contact: str,
+    consent: str,
+    touch: str,
+    event: OutboxRow,
+) -> bool:
     """Outside any transaction: insert the lead (JSON given as text) and its event as one atomic
     statement, unless a lead with this identity exists; False then, and nothing is written."""
     async with statements.acquire() as connection:
         written = await connection.fetchval(
-            _INSERT_NEW_LEAD_WITH_EVENT, lead_id, identity, contact, consent, touch,
-            event.topic, event.key, event.value, json.dumps(event.headers))
+            _INSERT_NEW_LEAD_WITH_EVENT,
+            lead_id,
+            identity,
+            contact,
+            consent,
+            touch,
+            event.topic,
+            event.key,
+            event.value,
+            json.dumps(event.headers),
+        )
     return written is not None
 
 
 async def insert_lead_if_new(session: AsyncSession, values: dict) -> bool:
     """Insert unless a lead with the same identity exists (also one committed a moment ago)."""
     inserted = await session.scalar(
-        insert(Lead).values(**values)
-        .on_conflict_do_nothing(index_elements=[Lead.email_identity]).returning(Lead.id))
+        insert(Lead)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Lead.email_identity])
+        .returning(Lead.id)
+    )
     return inserted is not None
 
 
-async def record_change(session: AsyncSession, lead_id: uuid.UUID, source: str,
-                        changes: dict) -> None:
+async def record_change(
+    session: AsyncSession, lead_id: uuid.UUID, source: str, changes: dict
+) -> None:
     session.add(LeadChange(lead_id=lead_id, source=source, changes=changes))
 
 
 async def changes_of(session: AsyncSession, lead_id: uuid.UUID) -> list[LeadChange]:
     """The lead's history, oldest first."""
-    return list(await session.scalars(
-        select(LeadChange).where(LeadChange.lead_id == lead_id).order_by(LeadChange.id)))
+    return list(
+        await session.scalars(
+            select(LeadChange).where(LeadChange.lead_id == lead_id).order_by(LeadChange.id)
+        )
+    )
 
 
 async def delete_changes(session: AsyncSession, lead_id: uuid.UUID) -> None:
@@ -77,12 +102,14 @@ async def delete_changes(session: AsyncSession, lead_id: uuid.UUID) -> None:
 async def delete_sent_events(session: AsyncSession, lead_id: uuid.UUID) -> None:
     """Published outbox rows still kept for the relay's retention window hold the person's data."""
     outbox = platform.outbox
-    await session.execute(delete(outbox).where(outbox.c.key == str(lead_id).encode(),
-                                               outbox.c.sent_at.is_not(None)))
+    await session.execute(
+        delete(outbox).where(outbox.c.key == str(lead_id).encode(), outbox.c.sent_at.is_not(None))
+    )
 
 
-async def leads_by_ids_or_identities(session: AsyncSession, ids: Collection[uuid.UUID],
-                                     identities: Collection[str]) -> list[Row]:
+async def leads_by_ids_or_identities(
+    session: AsyncSession, ids: Collection[uuid.UUID], identities: Collection[str]
+) -> list[Row]:
     """Leads matching any of the ids or email identities, in one query (erased ones too).
 
     Share-locked, so an erasure running meanwhile either waits for the caller's events to be
@@ -90,10 +117,13 @@ async def leads_by_ids_or_identities(session: AsyncSession, ids: Collection[uuid
     """
     if not ids and not identities:
         return []
-    return list(await session.execute(
-        select(Lead.id, Lead.email_identity, Lead.correlation_id, Lead.erased_at)
-        .where(or_(Lead.id.in_(list(ids)), Lead.email_identity.in_(list(identities))))
-        .with_for_update(read=True)))
+    return list(
+        await session.execute(
+            select(Lead.id, Lead.email_identity, Lead.correlation_id, Lead.erased_at)
+            .where(or_(Lead.id.in_(list(ids)), Lead.email_identity.in_(list(identities))))
+            .with_for_update(read=True)
+        )
+    )
 
 
 # ---- forms ------------------------------------------------------------------------------------
@@ -111,9 +141,12 @@ async def save_form(session: AsyncSession, form_id: str, values: dict) -> tuple[
     """Create or replace a form; the flag says whether it is new."""
     existing = await session.scalar(select(Form.id).where(Form.id == form_id).with_for_update())
     form = await session.scalar(
-        insert(Form).values(id=form_id, **values)
+        insert(Form)
+        .values(id=form_id, **values)
         .on_conflict_do_update(index_elements=[Form.id], set_=values | {"updated_at": func.now()})
-        .returning(Form), execution_options={"populate_existing": True})
+        .returning(Form),
+        execution_options={"populate_existing": True},
+    )
     return form, existing is None
 
 
@@ -126,44 +159,69 @@ async def delete_form(session: AsyncSession, form_id: str) -> bool:
 IN_PROGRESS = 0  # status of a claimed key whose answer is not written yet (never visible outside)
 
 
-async def claim_idempotency_key(session: AsyncSession, api_key_id: uuid.UUID, key: str,
-                                request_hash: str, *, expired_after: timedelta) -> bool:
+async def claim_idempotency_key(
+    session: AsyncSession,
+    api_key_id: uuid.UUID,
+    key: str,
+    request_hash: str,
+    *,
+    expired_after: timedelta,
+) -> bool:
     """Insert the key's row, or take over an expired one; False when a live one exists. A
     concurrent claim of the same key waits here until the first transaction ends."""
     claimed = await session.scalar(
         insert(IdempotentRequest)
-        .values(api_key_id=api_key_id, idempotency_key=key, request_hash=request_hash,
-                status_code=IN_PROGRESS, response={})
+        .values(
+            api_key_id=api_key_id,
+            idempotency_key=key,
+            request_hash=request_hash,
+            status_code=IN_PROGRESS,
+            response={},
+        )
         .on_conflict_do_update(
             index_elements=[IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key],
-            set_=dict(request_hash=request_hash, status_code=IN_PROGRESS, response={},
-                      created_at=func.now()),
-            where=IdempotentRequest.created_at < func.now() - expired_after)
-        .returning(IdempotentRequest.api_key_id))
+            set_=dict(
+                request_hash=request_hash,
+                status_code=IN_PROGRESS,
+                response={},
+                created_at=func.now(),
+            ),
+            where=IdempotentRequest.created_at < func.now() - expired_after,
+        )
+        .returning(IdempotentRequest.api_key_id)
+    )
     return claimed is not None
 
 
-async def idempotent_answer(session: AsyncSession, api_key_id: uuid.UUID,
-                            key: str) -> IdempotentRequest | None:
+async def idempotent_answer(
+    session: AsyncSession, api_key_id: uuid.UUID, key: str
+) -> IdempotentRequest | None:
     return await session.scalar(
-        select(IdempotentRequest).where(IdempotentRequest.api_key_id == api_key_id,
-                                        IdempotentRequest.idempotency_key == key))
+        select(IdempotentRequest).where(
+            IdempotentRequest.api_key_id == api_key_id, IdempotentRequest.idempotency_key == key
+        )
+    )
 
 
-async def record_idempotent_answer(session: AsyncSession, api_key_id: uuid.UUID, key: str,
-                                   status_code: int, response: dict) -> None:
+async def record_idempotent_answer(
+    session: AsyncSession, api_key_id: uuid.UUID, key: str, status_code: int, response: dict
+) -> None:
     await session.execute(
         update(IdempotentRequest)
-        .where(IdempotentRequest.api_key_id == api_key_id,
-               IdempotentRequest.idempotency_key == key)
-        .values(status_code=status_code, response=response))
+        .where(IdempotentRequest.api_key_id == api_key_id, IdempotentRequest.idempotency_key == key)
+        .values(status_code=status_code, response=response)
+    )
 
 
-async def prune_idempotency_keys(session: AsyncSession, *, expired_after: timedelta,
-                                 limit: int) -> None:
+async def prune_idempotency_keys(
+    session: AsyncSession, *, expired_after: timedelta, limit: int
+) -> None:
     """Drop a few expired answers; SKIP LOCKED keeps off others' claims."""
-    expired = (select(IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key)
-               .where(IdempotentRequest.created_at < func.now() - expired_after)
-               .limit(limit).with_for_update(skip_locked=True))
+    expired = (
+        select(IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key)
+        .where(IdempotentRequest.created_at < func.now() - expired_after)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     key = tuple_(IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key)
     await session.execute(delete(IdempotentRequest).where(key.in_(expired)))

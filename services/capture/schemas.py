@@ -8,8 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import pycountry
-from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field,
-                      StringConstraints, ValidationInfo, field_validator)
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from services.capture import domain
@@ -21,11 +29,13 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 
 def _rule(check: Callable[[str], str | None]) -> AfterValidator:
     """A check whose ValueError message becomes the field's reason, without pydantic's prefix."""
+
     def validate(value: str) -> str | None:
         try:
             return check(value)
         except ValueError as error:
             raise PydanticCustomError("rule", str(error)) from None
+
     return AfterValidator(validate)
 
 
@@ -45,7 +55,8 @@ class ConsentIn(BaseModel):
     given: bool = Field(description="The person agreed to be contacted.")
     text_version: Version | None = Field(None, examples=["2026-01"])
     given_at: AwareDatetime | None = Field(
-        None, description="When consent was given; now when absent; ignored when not given.")
+        None, description="When consent was given; now when absent; ignored when not given."
+    )
 
     @field_validator("given_at")
     @classmethod
@@ -83,8 +94,9 @@ class LeadIn(BaseModel):
     industry: str | None = Field(None, max_length=400)
     country: str | None = Field(None, max_length=100)
     language: str | None = Field(None, max_length=50)
-    default_region: str | None = Field(None, min_length=2, max_length=2,
-                                       description="Region for phone numbers without +prefix.")
+    default_region: str | None = Field(
+        None, min_length=2, max_length=2, description="Region for phone numbers without +prefix."
+    )
     consent: ConsentIn = ConsentIn(given=False)
     attribution: AttributionIn = AttributionIn()
 
@@ -117,8 +129,12 @@ class LeadOut(BaseModel):
 class ErasureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(None, max_length=500, description="Why, e.g. the person's request.",
-                               examples=["GDPR article 17 request"])
+    reason: str | None = Field(
+        None,
+        max_length=500,
+        description="Why, e.g. the person's request.",
+        examples=["GDPR article 17 request"],
+    )
 
 
 class Erased(BaseModel):
@@ -139,14 +155,21 @@ class ActivityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lead_id: uuid.UUID | None = Field(None, description="The lead's id; or give `email`.")
-    email: str | None = Field(None, max_length=320, description="The lead's email; or `lead_id`.",
-                              examples=["ada@example.com"])
+    email: str | None = Field(
+        None,
+        max_length=320,
+        description="The lead's email; or `lead_id`.",
+        examples=["ada@example.com"],
+    )
     activity_type: ActivityType = Field(description="What the lead did.", examples=["page_view"])
     happened_at: AwareDatetime | None = Field(
-        None, description="RFC 3339 with an offset; now when absent; at most 5 minutes ahead.",
-        examples=["2026-03-01T09:30:00+01:00"])
+        None,
+        description="RFC 3339 with an offset; now when absent; at most 5 minutes ahead.",
+        examples=["2026-03-01T09:30:00+01:00"],
+    )
     properties: ActivityProperties = Field(
-        ActivityProperties(), description="url, asset, campaign and any other details.")
+        ActivityProperties(), description="url, asset, campaign and any other details."
+    )
 
     @field_validator("happened_at", mode="before")
     @classmethod
@@ -173,18 +196,22 @@ class ActivityIn(BaseModel):
         try:
             size = len(value.model_dump_json().encode())
         except UnicodeEncodeError:
-            raise PydanticCustomError("text", "contains characters that are not valid text "
-                                              "(lone surrogates)") from None
+            raise PydanticCustomError(
+                "text", "contains characters that are not valid text (lone surrogates)"
+            ) from None
         if size > MAX_PROPERTIES_BYTES:
-            raise PydanticCustomError("size", f"is {size} bytes as JSON; at most "
-                                              f"{MAX_PROPERTIES_BYTES} are kept")
+            raise PydanticCustomError(
+                "size", f"is {size} bytes as JSON; at most {MAX_PROPERTIES_BYTES} are kept"
+            )
         return value
 
 
 class ActivityBatchIn(BaseModel):
     activities: list[ActivityIn] = Field(
-        min_length=1, max_length=MAX_ACTIVITIES,
-        description=f"Up to {MAX_ACTIVITIES} activities; more gets 422 naming `activities`.")
+        min_length=1,
+        max_length=MAX_ACTIVITIES,
+        description=f"Up to {MAX_ACTIVITIES} activities; more gets 422 naming `activities`.",
+    )
 
 
 class ActivityResult(BaseModel):
@@ -210,6 +237,8 @@ def _iso_region(text: str) -> str:
 
 
 CanonicalField = Literal[tuple(sorted(domain.CANONICAL_FIELDS))]  # type: ignore[valid-type]
+
+
 def _field_name(text: str) -> str:
     return _not_blank(domain.clean_text(text, limit=64))
 
@@ -232,39 +261,60 @@ Region = Annotated[str, _rule(_iso_region)]
 
 class FormFields(BaseModel):
     name: Annotated[str, _rule(_title)] = Field(
-        description="What marketing calls the form.", examples=["Demo request"])
+        description="What marketing calls the form.", examples=["Demo request"]
+    )
     field_mapping: dict[FormFieldName, CanonicalField] = Field(
-        default_factory=dict, examples=[{"work_email": "email", "fname": "first_name"}],
+        default_factory=dict,
+        examples=[{"work_email": "email", "fname": "first_name"}],
         description="The form's own field names mapped to canonical lead fields; fields "
-                    "already named canonically need no entry.")
+        "already named canonically need no entry.",
+    )
     required_fields: list[CanonicalField] = Field(
-        default_factory=list, examples=[["email", "company"]],
-        description="Canonical fields a submission must fill (email always must).")
+        default_factory=list,
+        examples=[["email", "company"]],
+        description="Canonical fields a submission must fill (email always must).",
+    )
     allowed_origins: list[Origin] = Field(
-        default_factory=list, max_length=100, examples=[["https://www.example.com"]],
-        description="Sites whose pages may post the form, as scheme://host[:port], or \"*\" "
-                    "for any; capture's own form page always may.")
+        default_factory=list,
+        max_length=100,
+        examples=[["https://www.example.com"]],
+        description='Sites whose pages may post the form, as scheme://host[:port], or "*" '
+        "for any; capture's own form page always may.",
+    )
     thank_you_url: PageUrl | None = Field(
-        None, description="Where a browser goes after a submission; null: capture's own page.")
+        None, description="Where a browser goes after a submission; null: capture's own page."
+    )
     error_url: PageUrl | None = Field(
-        None, description="Where a browser goes when a submission has problems, with "
-                          "`error=<field>:<reason>` added per problem; null: capture's own page.")
+        None,
+        description="Where a browser goes when a submission has problems, with "
+        "`error=<field>:<reason>` added per problem; null: capture's own page.",
+    )
     consent_required: bool = Field(True, description="Refuse submissions without consent.")
     consent_text: Annotated[str, _clean_text(4000)] | None = Field(
-        None, validate_default=True, description="The consent wording shown by the box.")
+        None, validate_default=True, description="The consent wording shown by the box."
+    )
     consent_version: Version | None = Field(
-        None, validate_default=True, examples=["2026-01"],
-        description="Version of the consent text, recorded with each consent given.")
-    default_source: Text | None = Field(None, examples=["website"],
-                                        description="Source when a submission names none.")
+        None,
+        validate_default=True,
+        examples=["2026-01"],
+        description="Version of the consent text, recorded with each consent given.",
+    )
+    default_source: Text | None = Field(
+        None, examples=["website"], description="Source when a submission names none."
+    )
     default_campaign: Text | None = Field(
-        None, description="UTM campaign when a submission names none.")
+        None, description="UTM campaign when a submission names none."
+    )
     default_region: Region | None = Field(
-        None, examples=["GB"],
-        description="ISO 3166 alpha-2 region for phone numbers without a country code.")
+        None,
+        examples=["GB"],
+        description="ISO 3166 alpha-2 region for phone numbers without a country code.",
+    )
     honeypot_field: FormFieldName = Field(
-        "website", description="A field hidden from people; a submission filling it is "
-                               "answered as accepted and dropped as spam.")
+        "website",
+        description="A field hidden from people; a submission filling it is "
+        "answered as accepted and dropped as spam.",
+    )
 
 
 class FormIn(FormFields):
@@ -274,8 +324,7 @@ class FormIn(FormFields):
 
     @field_validator("consent_text", "consent_version")
     @classmethod
-    def _given_when_consent_is_required(cls, value: str | None,
-                                        info: ValidationInfo) -> str | None:
+    def _given_when_consent_is_required(cls, value: str | None, info: ValidationInfo) -> str | None:
         if info.data.get("consent_required") and not (value and value.strip()):
             raise PydanticCustomError("form_rule", "is required when consent_required is true")
         return value

@@ -18,10 +18,16 @@ pytestmark = pytest.mark.asyncio
 
 JSON = {"Content-Type": "application/json"}
 
-LEAD = {"email": "Ada.Lovelace@Example.COM", "first_name": "Ada", "last_name": "Lovelace",
-        "company": "Analytical Engines", "country": "gb", "phone": "+44 20 7123 4567",
-        "consent": {"given": True, "text_version": "2026-01"},
-        "attribution": {"utm_source": "newsletter", "utm_campaign": "launch"}}
+LEAD = {
+    "email": "Ada.Lovelace@Example.COM",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "company": "Analytical Engines",
+    "country": "gb",
+    "phone": "+44 20 7123 4567",
+    "consent": {"given": True, "text_version": "2026-01"},
+    "attribution": {"utm_source": "newsletter", "utm_campaign": "launch"},
+}
 
 
 async def count_rows(settings: Settings, table: str, where: str = "true", **params) -> int:
@@ -41,8 +47,10 @@ async def sql(settings: Settings, statement: str, **params):
 
 async def test_a_posted_lead_appears_on_lead_captured(settings: Settings, api_keys):
     topic = settings.topic("lead.captured.v1")
-    async with running(create_app(settings)) as client, \
-            reading(settings.kafka_bootstrap, topic) as captured:
+    async with (
+        running(create_app(settings)) as client,
+        reading(settings.kafka_bootstrap, topic) as captured,
+    ):
         answer = await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["marketing"]))
         assert answer.status_code == 202, answer.text
         lead_id = answer.json()["lead_id"]
@@ -61,11 +69,19 @@ async def test_a_posted_lead_appears_on_lead_captured(settings: Settings, api_ke
 
 async def test_a_second_submission_merges_into_the_same_lead(settings: Settings, api_keys):
     topic = settings.topic("lead.captured.v1")
-    async with running(create_app(settings)) as client, \
-            reading(settings.kafka_bootstrap, topic) as captured:
-        first = (await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["marketing"]))).json()
-        again = {**LEAD, "email": "ada.lovelace@example.com", "job_title": "Countess",
-                 "attribution": {"utm_source": "webinar"}}
+    async with (
+        running(create_app(settings)) as client,
+        reading(settings.kafka_bootstrap, topic) as captured,
+    ):
+        first = (
+            await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["marketing"]))
+        ).json()
+        again = {
+            **LEAD,
+            "email": "ada.lovelace@example.com",
+            "job_title": "Countess",
+            "attribution": {"utm_source": "webinar"},
+        }
         second = (await client.post("/v1/leads", json=again, headers=auth(api_keys["crm"]))).json()
         records = await captured.wait_for_count(2)
     assert second == {"lead_id": first["lead_id"], "merged": True}
@@ -79,15 +95,19 @@ async def test_a_second_submission_merges_into_the_same_lead(settings: Settings,
     assert await count_rows(settings, "lead_changes") == 1
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"email": "not-an-email"}, "email"),
-    ({"email": "a@example.com", "phone": "12"}, "phone"),
-    ({"email": "a@example.com", "country": "Atlantis"}, "country"),
-    ({"email": "a@example.com", "unknown": "x"}, "unknown"),
-    ({"first_name": "Ada"}, "email"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a@example.com", "phone": "12"}, "phone"),
+        ({"email": "a@example.com", "country": "Atlantis"}, "country"),
+        ({"email": "a@example.com", "unknown": "x"}, "unknown"),
+        ({"first_name": "Ada"}, "email"),
+    ],
+)
 async def test_invalid_leads_get_422_naming_the_field_and_nothing_is_written(
-        settings: Settings, api_keys, body: dict, field: str):
+    settings: Settings, api_keys, body: dict, field: str
+):
     async with running(create_app(settings)) as client:
         answer = await client.post("/v1/leads", json=body, headers=auth(api_keys["marketing"]))
     assert answer.status_code == 422
@@ -113,11 +133,14 @@ async def test_the_lead_api_needs_a_key_of_a_role_that_may_capture(settings: Set
 
 async def test_a_lead_is_read_back_with_its_merge_history(settings: Settings, api_keys):
     async with running(create_app(settings)) as client:
-        lead_id = (await client.post("/v1/leads", json=LEAD,
-                                     headers=auth(api_keys["marketing"]))).json()["lead_id"]
-        await client.post("/v1/leads", json={**LEAD, "job_title": "Countess",
-                                             "attribution": {"utm_source": "webinar"}},
-                          headers=auth(api_keys["crm"]))
+        lead_id = (
+            await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["marketing"]))
+        ).json()["lead_id"]
+        await client.post(
+            "/v1/leads",
+            json={**LEAD, "job_title": "Countess", "attribution": {"utm_source": "webinar"}},
+            headers=auth(api_keys["crm"]),
+        )
         answer = await client.get(f"/v1/leads/{lead_id}", headers=auth(api_keys["sales"]))
     assert answer.status_code == 200, answer.text
     lead = answer.json()
@@ -145,8 +168,9 @@ async def test_reading_an_unknown_or_malformed_lead_id_names_lead_id(settings: S
 
 async def test_an_erased_lead_answers_410(settings: Settings, api_keys):
     async with running(create_app(settings)) as client:
-        lead_id = (await client.post("/v1/leads", json=LEAD,
-                                     headers=auth(api_keys["marketing"]))).json()["lead_id"]
+        lead_id = (
+            await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["marketing"]))
+        ).json()["lead_id"]
         await client.post(f"/v1/leads/{lead_id}/erase", headers=auth(api_keys["marketing"]))
         answer = await client.get(f"/v1/leads/{lead_id}", headers=auth(api_keys["marketing"]))
     assert answer.status_code == 410
@@ -155,26 +179,32 @@ async def test_an_erased_lead_answers_410(settings: Settings, api_keys):
 
 
 async def test_connections_cut_by_the_database_are_replaced_without_an_error(
-        settings: Settings, api_keys):
+    settings: Settings, api_keys
+):
     database = settings.database_url.rsplit("/", 1)[1].split("?")[0]
     headers = auth(api_keys["marketing"])
     async with running(create_app(settings)) as client:
         for attempt in range(3):  # a new lead, a merge, and the ORM path's connections
             answer = await client.post("/v1/leads", json=LEAD, headers=headers)
             assert answer.status_code == 202
-        await sql(settings, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                            "WHERE datname = :database AND pid <> pg_backend_pid()",
-                  database=database)
-        new = await client.post("/v1/leads", json=LEAD | {"email": "after@example.com"},
-                                headers=headers)
+        await sql(
+            settings,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = :database AND pid <> pg_backend_pid()",
+            database=database,
+        )
+        new = await client.post(
+            "/v1/leads", json=LEAD | {"email": "after@example.com"}, headers=headers
+        )
         merged = await client.post("/v1/leads", json=LEAD, headers=headers)
     assert (new.status_code, merged.status_code) == (202, 202), (new.text, merged.text)
     assert merged.json()["merged"] is True
 
 
 async def test_an_unreachable_database_gets_503_with_retry_after(settings: Settings, api_keys):
-    nowhere = settings.model_copy(update={
-        "database_url": f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/postgres"})
+    nowhere = settings.model_copy(
+        update={"database_url": f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/postgres"}
+    )
     async with running(create_app(nowhere), wait_ready=False) as client:
         answer = await client.post("/v1/leads", json=LEAD, headers=auth(api_keys["marketing"]))
         ready = await client.get("/readyz")
@@ -191,34 +221,58 @@ async def test_the_openapi_document_names_the_api_key_scheme(settings: Settings)
     assert document["paths"]["/v1/leads"]["post"]["security"] == [{"API key": []}]
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"attribution": {"utm_source": "a\u0000b"}}, "attribution.utm_source"),
-    ({"attribution": {"utm_source": "  \u0007bell  "}}, "attribution.utm_source"),
-    ({"attribution": {"landing_page": "https://x.example/" + "x" * 2048}},
-     "attribution.landing_page"),
-    ({"consent": {"given": True, "text_version": "\u001b[31m"}}, "consent.text_version"),
-    ({"consent": {"given": True, "given_at": "2999-01-01T00:00:00Z"}}, "consent.given_at"),
-    ({"first_name": "\ud800"}, "first_name"),
-], ids=["nul", "control-character", "over-long-url", "escape-sequence", "future-consent",
-        "lone-surrogate"])
-async def test_text_that_capture_would_not_store_gets_422_naming_it(settings: Settings, api_keys,
-                                                                   change, field):
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"attribution": {"utm_source": "a\u0000b"}}, "attribution.utm_source"),
+        ({"attribution": {"utm_source": "  \u0007bell  "}}, "attribution.utm_source"),
+        (
+            {"attribution": {"landing_page": "https://x.example/" + "x" * 2048}},
+            "attribution.landing_page",
+        ),
+        ({"consent": {"given": True, "text_version": "\u001b[31m"}}, "consent.text_version"),
+        ({"consent": {"given": True, "given_at": "2999-01-01T00:00:00Z"}}, "consent.given_at"),
+        ({"first_name": "\ud800"}, "first_name"),
+    ],
+    ids=[
+        "nul",
+        "control-character",
+        "over-long-url",
+        "escape-sequence",
+        "future-consent",
+        "lone-surrogate",
+    ],
+)
+async def test_text_that_capture_would_not_store_gets_422_naming_it(
+    settings: Settings, api_keys, change, field
+):
     async with running(create_app(settings)) as client:
-        answer = await client.post("/v1/leads", content=json.dumps(LEAD | change),  # \u escapes
-                                   headers=auth(api_keys["marketing"]) | JSON)
+        answer = await client.post(
+            "/v1/leads",
+            content=json.dumps(LEAD | change),  # \u escapes
+            headers=auth(api_keys["marketing"]) | JSON,
+        )
     assert answer.status_code == 422, answer.text
     assert [e["field"] for e in answer.json()["errors"]] == [field]
     assert await count_rows(settings, "leads") == 0
 
 
 async def test_sent_attribution_is_stored_clean_and_consent_not_given_has_no_time(
-        settings: Settings, api_keys):
+    settings: Settings, api_keys
+):
     async with running(create_app(settings)) as client:
-        answer = await client.post("/v1/leads", headers=auth(api_keys["marketing"]), json=LEAD | {
-            "attribution": {"utm_source": "  news   letter ", "utm_medium": "   "},
-            "consent": {"given": False, "given_at": "2026-01-01T00:00:00Z"}})
-        stored = await client.get(f"/v1/leads/{answer.json()['lead_id']}",
-                                  headers=auth(api_keys["marketing"]))
+        answer = await client.post(
+            "/v1/leads",
+            headers=auth(api_keys["marketing"]),
+            json=LEAD
+            | {
+                "attribution": {"utm_source": "  news   letter ", "utm_medium": "   "},
+                "consent": {"given": False, "given_at": "2026-01-01T00:00:00Z"},
+            },
+        )
+        stored = await client.get(
+            f"/v1/leads/{answer.json()['lead_id']}", headers=auth(api_keys["marketing"])
+        )
     lead = stored.json()
     assert lead["first_touch"]["utm_source"] == "news letter"
     assert "utm_medium" not in lead["first_touch"] or lead["first_touch"]["utm_medium"] is None

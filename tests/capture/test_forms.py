@@ -29,27 +29,45 @@ from tests.helpers import auth, reading, running, wait_for
 
 pytestmark = pytest.mark.asyncio
 
-FORM = {"name": "Ebook download",
-        "field_mapping": {"work_email": "email", "fname": "first_name", "org": "company",
-                          "tel": "phone", "agree": "consent"},
-        "required_fields": ["email", "company"],
-        "allowed_origins": ["https://www.example.com"],
-        "consent_required": True, "consent_text": "Ebooks Ltd may email me.",
-        "consent_version": "2026-01", "default_source": "website",
-        "default_campaign": "always-on", "default_region": "GB", "honeypot_field": "website"}
-FILLED = {"work_email": "Ada.Lovelace@Example.COM", "fname": "Ada", "org": "Analytical Engines",
-          "tel": "020 7123 4567", "agree": "on"}
+FORM = {
+    "name": "Ebook download",
+    "field_mapping": {
+        "work_email": "email",
+        "fname": "first_name",
+        "org": "company",
+        "tel": "phone",
+        "agree": "consent",
+    },
+    "required_fields": ["email", "company"],
+    "allowed_origins": ["https://www.example.com"],
+    "consent_required": True,
+    "consent_text": "Ebooks Ltd may email me.",
+    "consent_version": "2026-01",
+    "default_source": "website",
+    "default_campaign": "always-on",
+    "default_region": "GB",
+    "honeypot_field": "website",
+}
+FILLED = {
+    "work_email": "Ada.Lovelace@Example.COM",
+    "fname": "Ada",
+    "org": "Analytical Engines",
+    "tel": "020 7123 4567",
+    "agree": "on",
+}
 SUBMIT = "/v1/forms/ebook/submissions"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 @asynccontextmanager
-async def capture(settings: Settings, api_keys: dict[str, str],
-                  **changes: object) -> AsyncIterator[httpx.AsyncClient]:
+async def capture(
+    settings: Settings, api_keys: dict[str, str], **changes: object
+) -> AsyncIterator[httpx.AsyncClient]:
     """Capture running with the `ebook` form defined (with `changes`)."""
     async with running(create_app(settings)) as client:
-        answer = await client.put("/v1/forms/ebook", json=FORM | changes,
-                                  headers=auth(api_keys["admin"]))
+        answer = await client.put(
+            "/v1/forms/ebook", json=FORM | changes, headers=auth(api_keys["admin"])
+        )
         assert answer.status_code == 201, answer.text
         yield client
 
@@ -100,35 +118,52 @@ async def test_each_body_type_captures_a_lead_on_lead_captured(settings, api_key
     payload = event["payload"]
     assert payload["contact"]["email"] == "Ada.Lovelace@example.com"
     assert (payload["contact"]["company"], payload["contact"]["phone"]) == (
-        "Analytical Engines", "+442071234567")
+        "Analytical Engines",
+        "+442071234567",
+    )
     assert payload["consent"]["given"] is True
     assert (payload["consent"]["text_version"], payload["consent"]["source"]) == (
-        "2026-01", "form:ebook")
+        "2026-01",
+        "form:ebook",
+    )
     touch = payload["first_touch"]
     assert (touch["form_id"], touch["source"], touch["utm_campaign"]) == (
-        "ebook", "website", "always-on")
+        "ebook",
+        "website",
+        "always-on",
+    )
 
 
 async def test_utm_comes_from_the_query_string_and_the_fields(settings, api_keys):
     query = "?utm_source=google&utm_medium=cpc&utm_campaign=winter"
     async with capture(settings, api_keys) as client, captured_topic(settings) as topic:
-        first = await client.post(SUBMIT + query, data=FILLED | {"utm_campaign": "spring"},
-                                  headers={"Referer": "https://www.example.com/ebook"})
-        second = await client.post(SUBMIT + "?utm_source=linkedin",
-                                   data=FILLED | {"landing_page": "https://www.example.com/b"})
+        first = await client.post(
+            SUBMIT + query,
+            data=FILLED | {"utm_campaign": "spring"},
+            headers={"Referer": "https://www.example.com/ebook"},
+        )
+        second = await client.post(
+            SUBMIT + "?utm_source=linkedin",
+            data=FILLED | {"landing_page": "https://www.example.com/b"},
+        )
         records = await topic.wait_for_count(2)
 
     assert (first.status_code, second.status_code) == (202, 202)
     assert second.json() == {"lead_id": first.json()["lead_id"], "merged": True}
     touch = json.loads(records[0].value)["payload"]["first_touch"]
     assert (touch["utm_source"], touch["utm_medium"], touch["utm_campaign"]) == (
-        "google", "cpc", "spring")
+        "google",
+        "cpc",
+        "spring",
+    )
     assert touch["landing_page"] == "https://www.example.com/ebook"  # the page that posted
     assert "referrer" not in touch
     merged = json.loads(records[1].value)["payload"]
     assert merged["first_touch"]["utm_source"] == "google"
     assert (merged["last_touch"]["utm_source"], merged["last_touch"]["landing_page"]) == (
-        "linkedin", "https://www.example.com/b")
+        "linkedin",
+        "https://www.example.com/b",
+    )
 
 
 async def test_a_browser_is_sent_to_the_thank_you_page(settings, api_keys):
@@ -144,19 +179,24 @@ async def test_a_browser_is_sent_to_the_thank_you_page(settings, api_keys):
 
 
 async def test_a_browser_is_sent_to_the_forms_own_thank_you_url(settings, api_keys):
-    async with capture(settings, api_keys,
-                       thank_you_url="https://www.example.com/thanks?from=form") as client:
+    async with capture(
+        settings, api_keys, thank_you_url="https://www.example.com/thanks?from=form"
+    ) as client:
         answer = await client.post(SUBMIT, data=FILLED, headers=BROWSER)
 
     assert (answer.status_code, answer.headers["location"]) == (
-        303, "https://www.example.com/thanks?from=form")
+        303,
+        "https://www.example.com/thanks?from=form",
+    )
 
 
 async def test_a_browser_with_problems_is_sent_to_the_error_page_which_lists_them(
-        settings, api_keys):
+    settings, api_keys
+):
     async with capture(settings, api_keys) as client:
-        answer = await client.post(SUBMIT, data=FILLED | {"work_email": "ada", "agree": ""},
-                                   headers=BROWSER)
+        answer = await client.post(
+            SUBMIT, data=FILLED | {"work_email": "ada", "agree": ""}, headers=BROWSER
+        )
         location = answer.headers["location"]
         page = await client.get(location, headers={"Referer": "https://www.example.com/ebook"})
         bare = await client.get("/v1/forms/ebook/error?error=org:is%20required")
@@ -175,8 +215,9 @@ async def test_a_browser_with_problems_is_sent_to_the_error_page_which_lists_the
 
 
 async def test_a_browser_with_problems_is_sent_to_the_forms_own_error_url(settings, api_keys):
-    async with capture(settings, api_keys,
-                       error_url="https://www.example.com/oops?lang=en") as client:
+    async with capture(
+        settings, api_keys, error_url="https://www.example.com/oops?lang=en"
+    ) as client:
         answer = await client.post(SUBMIT, data=FILLED | {"tel": "12"}, headers=BROWSER)
 
     location = answer.headers["location"]
@@ -186,8 +227,10 @@ async def test_a_browser_with_problems_is_sent_to_the_forms_own_error_url(settin
 
 async def test_the_form_page_posts_every_field_consent_and_the_honeypot(settings, api_keys):
     async with capture(settings, api_keys) as client:
-        page = await client.get("/v1/forms/ebook/page?utm_source=newsletter",
-                                headers={"Referer": "https://news.example/"})
+        page = await client.get(
+            "/v1/forms/ebook/page?utm_source=newsletter",
+            headers={"Referer": "https://news.example/"},
+        )
         unknown = await client.get("/v1/forms/nope/page")
 
     assert page.status_code == 200 and unknown.status_code == 404
@@ -213,24 +256,28 @@ async def test_an_unknown_form_is_404(settings, api_keys):
 # ---- validation -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"data": FILLED | {"work_email": "ada@"}}, "work_email"),
-    ({"data": {k: v for k, v in FILLED.items() if k != "work_email"}}, "work_email"),
-    ({"data": FILLED | {"org": " "}}, "org"),
-    ({"data": FILLED | {"tel": "12"}}, "tel"),
-    ({"data": FILLED | {"country": "Atlantis"}}, "country"),
-    ({"data": FILLED | {"fname": "A" * 101}}, "fname"),
-    ({"data": FILLED | {"language": "Elvish"}}, "language"),
-    ({"data": FILLED | {"utm_source": "s" * 301}}, "utm_source"),
-    ({"data": FILLED | {"agree": "off"}}, "agree"),
-    ({"json": FILLED | {"agree": False}}, "agree"),
-    ({"json": FILLED | {"fname": ["Ada"]}}, "fname"),
-    ({"json": ["not", "an", "object"]}, "body"),
-    ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, "body"),
-    ({"files": {"work_email": ("cv.txt", b"ada@example.com")}}, "work_email"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"data": FILLED | {"work_email": "ada@"}}, "work_email"),
+        ({"data": {k: v for k, v in FILLED.items() if k != "work_email"}}, "work_email"),
+        ({"data": FILLED | {"org": " "}}, "org"),
+        ({"data": FILLED | {"tel": "12"}}, "tel"),
+        ({"data": FILLED | {"country": "Atlantis"}}, "country"),
+        ({"data": FILLED | {"fname": "A" * 101}}, "fname"),
+        ({"data": FILLED | {"language": "Elvish"}}, "language"),
+        ({"data": FILLED | {"utm_source": "s" * 301}}, "utm_source"),
+        ({"data": FILLED | {"agree": "off"}}, "agree"),
+        ({"json": FILLED | {"agree": False}}, "agree"),
+        ({"json": FILLED | {"fname": ["Ada"]}}, "fname"),
+        ({"json": ["not", "an", "object"]}, "body"),
+        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, "body"),
+        ({"files": {"work_email": ("cv.txt", b"ada@example.com")}}, "work_email"),
+    ],
+)
 async def test_every_invalid_submission_names_the_field_and_writes_nothing(
-        settings, api_keys, body, field):
+    settings, api_keys, body, field
+):
     async with capture(settings, api_keys) as client:
         answer = await client.post(SUBMIT, **body)
 
@@ -241,8 +288,10 @@ async def test_every_invalid_submission_names_the_field_and_writes_nothing(
 
 async def test_all_problems_are_reported_at_once_each_once(settings, api_keys):
     async with capture(settings, api_keys) as client:
-        answer = await client.post(SUBMIT + "?utm_medium=" + "m" * 301,
-                                   data={"fname": "A" * 101, "tel": "12", "country": "Atlantis"})
+        answer = await client.post(
+            SUBMIT + "?utm_medium=" + "m" * 301,
+            data={"fname": "A" * 101, "tel": "12", "country": "Atlantis"},
+        )
 
     assert answer.status_code == 422
     assert answer.json()["errors"] == [
@@ -257,8 +306,10 @@ async def test_all_problems_are_reported_at_once_each_once(settings, api_keys):
 
 
 async def test_consent_is_optional_when_the_form_does_not_require_it(settings, api_keys):
-    async with capture(settings, api_keys, consent_required=False) as client, \
-            captured_topic(settings) as topic:
+    async with (
+        capture(settings, api_keys, consent_required=False) as client,
+        captured_topic(settings) as topic,
+    ):
         answer = await client.post(SUBMIT, data=FILLED | {"agree": ""})
         [record] = await topic.wait_for_count(1)
 
@@ -282,15 +333,19 @@ async def test_other_body_types_get_415_naming_the_content_type(settings, api_ke
 
 
 def preflight(origin: str) -> dict[str, str]:
-    return {"Origin": origin, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type"}
+    return {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
 
 
 async def test_a_preflight_from_an_allowed_origin_is_answered(settings, api_keys):
     async with capture(settings, api_keys) as client:
         allowed = await client.options(SUBMIT, headers=preflight("https://www.example.com"))
-        default_port = await client.options(SUBMIT,
-                                            headers=preflight("https://www.example.com:443"))
+        default_port = await client.options(
+            SUBMIT, headers=preflight("https://www.example.com:443")
+        )
 
     assert allowed.status_code == 204
     assert allowed.headers["access-control-allow-origin"] == "https://www.example.com"
@@ -311,12 +366,20 @@ async def test_a_preflight_from_another_origin_is_refused(settings, api_keys, or
     assert fields_of(answer) == ["origin"]
 
 
-@pytest.mark.parametrize("asked, field", [
-    ({"Access-Control-Request-Method": "DELETE"}, "access-control-request-method"),
-    ({"Access-Control-Request-Headers": "content-type, x-evil"}, "access-control-request-headers"),
-], ids=["method", "headers"])
-async def test_a_preflight_asking_for_more_than_a_form_post_is_refused(settings, api_keys,
-                                                                        asked, field):
+@pytest.mark.parametrize(
+    "asked, field",
+    [
+        ({"Access-Control-Request-Method": "DELETE"}, "access-control-request-method"),
+        (
+            {"Access-Control-Request-Headers": "content-type, x-evil"},
+            "access-control-request-headers",
+        ),
+    ],
+    ids=["method", "headers"],
+)
+async def test_a_preflight_asking_for_more_than_a_form_post_is_refused(
+    settings, api_keys, asked, field
+):
     async with capture(settings, api_keys) as client:
         answer = await client.options(SUBMIT, headers=preflight("https://www.example.com") | asked)
 
@@ -327,8 +390,9 @@ async def test_a_preflight_asking_for_more_than_a_form_post_is_refused(settings,
 async def test_any_origin_gets_a_star_when_the_form_allows_all(settings, api_keys):
     async with capture(settings, api_keys, allowed_origins=["*"]) as client:
         answer = await client.options(SUBMIT, headers=preflight("https://anywhere.example"))
-        posted = await client.post(SUBMIT, data=FILLED,
-                                   headers={"Origin": "https://anywhere.example"})
+        posted = await client.post(
+            SUBMIT, data=FILLED, headers={"Origin": "https://anywhere.example"}
+        )
 
     assert answer.status_code == 204
     assert answer.headers["access-control-allow-origin"] == "*"
@@ -383,8 +447,10 @@ async def test_a_filled_honeypot_looks_accepted_but_writes_nothing(settings, api
 async def test_a_client_over_its_rate_gets_429_with_retry_after(settings, api_keys):
     limited = settings.model_copy(update={"form_rate_per_ip_per_minute": 2})
     async with capture(limited, api_keys) as client, captured_topic(settings) as topic:
-        answers = [await client.post(SUBMIT, data=FILLED | {"work_email": f"p{n}@example.com"})
-                   for n in range(3)]
+        answers = [
+            await client.post(SUBMIT, data=FILLED | {"work_email": f"p{n}@example.com"})
+            for n in range(3)
+        ]
         await topic.wait_for_count(2)
         await topic.assert_no_more(2)
 
@@ -409,20 +475,27 @@ async def chunks(size: int) -> AsyncIterator[bytes]:
         yield b"x" * 100
 
 
-@pytest.mark.parametrize("request_args", [
-    {"content": b"agree=on&org=" + b"x" * 2000},
-    {"content": b"agree=on&org=" + b"x" * 2000, "headers": {"Content-Length": "20"}},
-    {"content": chunks(2000)},
-], ids=["content-length", "lying-content-length", "chunked"])
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        {"content": b"agree=on&org=" + b"x" * 2000},
+        {"content": b"agree=on&org=" + b"x" * 2000, "headers": {"Content-Length": "20"}},
+        {"content": chunks(2000)},
+    ],
+    ids=["content-length", "lying-content-length", "chunked"],
+)
 async def test_a_body_over_the_limit_gets_413_and_writes_nothing(settings, api_keys, request_args):
     small = settings.model_copy(update={"max_form_body_bytes": 1024, "max_body_bytes": 1024})
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     async with capture(small, api_keys) as client:
-        answer = await client.post(SUBMIT, **(request_args | {
-            "headers": headers | request_args.get("headers", {})}))
-        lead_api = await client.post("/v1/leads", content=b"{" + b" " * 2000 + b"}",
-                                     headers={"Content-Type": "application/json",
-                                              **auth(api_keys["marketing"])})
+        answer = await client.post(
+            SUBMIT, **(request_args | {"headers": headers | request_args.get("headers", {})})
+        )
+        lead_api = await client.post(
+            "/v1/leads",
+            content=b"{" + b" " * 2000 + b"}",
+            headers={"Content-Type": "application/json", **auth(api_keys["marketing"])},
+        )
         within = await client.post(SUBMIT, data=FILLED)
 
     assert answer.status_code == 413, answer.text
@@ -433,7 +506,8 @@ async def test_a_body_over_the_limit_gets_413_and_writes_nothing(settings, api_k
 
 
 async def test_a_body_announced_over_the_limit_is_refused_before_anything_reads_it(
-        settings, api_keys):
+    settings, api_keys
+):
     small = settings.model_copy(update={"max_form_body_bytes": 1024})
     async with capture(small, api_keys) as client:
         # an unknown form would be 404, but only after its body was read
@@ -449,8 +523,9 @@ async def test_a_body_announced_over_the_limit_is_refused_before_anything_reads_
 async def test_forms_are_created_replaced_listed_and_deleted(settings, api_keys):
     admin = auth(api_keys["admin"])
     async with capture(settings, api_keys) as client:
-        replaced = await client.put("/v1/forms/ebook", json=FORM | {"name": "Ebook v2"},
-                                    headers=admin)
+        replaced = await client.put(
+            "/v1/forms/ebook", json=FORM | {"name": "Ebook v2"}, headers=admin
+        )
         other = await client.put("/v1/forms/a-webinar", json=FORM, headers=admin)
         one = await client.get("/v1/forms/ebook", headers=admin)
         listed = await client.get("/v1/forms", headers=admin)
@@ -477,31 +552,36 @@ async def test_the_admin_api_needs_an_admin_key(settings, api_keys):
     assert (none.status_code, marketing.status_code, crm.status_code) == (401, 403, 403)
 
 
-@pytest.mark.parametrize(("form_id", "changes", "field"), [
-    ("ebook", {"field_mapping": {"work_email": "e-mail"}}, "field_mapping.work_email"),
-    ("ebook", {"required_fields": ["email", "salary"]}, "required_fields.1"),
-    ("ebook", {"allowed_origins": ["www.example.com"]}, "allowed_origins.0"),
-    ("ebook", {"allowed_origins": ["https://example.com/page"]}, "allowed_origins.0"),
-    ("ebook", {"thank_you_url": "/thanks"}, "thank_you_url"),
-    ("ebook", {"error_url": "javascript:alert(1)"}, "error_url"),
-    ("ebook", {"default_region": "XX"}, "default_region"),
-    ("ebook", {"honeypot_field": "email"}, "honeypot_field"),
-    ("ebook", {"honeypot_field": "org"}, "honeypot_field"),
-    ("ebook", {"consent_text": None}, "consent_text"),
-    ("ebook", {"consent_version": ""}, "consent_version"),
-    ("ebook", {"name": ""}, "name"),
-    ("ebook", {"name": "Ebook\u0000"}, "name"),
-    ("ebook", {"field_mapping": {"mail\u0000": "email"}}, "field_mapping.mail\u0000.[key]"),
-    ("ebook", {"consent_text": "I agree\u001b[8m"}, "consent_text"),
-    ("ebook", {"default_source": "web\u0007"}, "default_source"),
-    ("ebook", {"colour": "blue"}, "colour"),
-    ("Ebook_2", {}, "form_id"),
-])
+@pytest.mark.parametrize(
+    ("form_id", "changes", "field"),
+    [
+        ("ebook", {"field_mapping": {"work_email": "e-mail"}}, "field_mapping.work_email"),
+        ("ebook", {"required_fields": ["email", "salary"]}, "required_fields.1"),
+        ("ebook", {"allowed_origins": ["www.example.com"]}, "allowed_origins.0"),
+        ("ebook", {"allowed_origins": ["https://example.com/page"]}, "allowed_origins.0"),
+        ("ebook", {"thank_you_url": "/thanks"}, "thank_you_url"),
+        ("ebook", {"error_url": "javascript:alert(1)"}, "error_url"),
+        ("ebook", {"default_region": "XX"}, "default_region"),
+        ("ebook", {"honeypot_field": "email"}, "honeypot_field"),
+        ("ebook", {"honeypot_field": "org"}, "honeypot_field"),
+        ("ebook", {"consent_text": None}, "consent_text"),
+        ("ebook", {"consent_version": ""}, "consent_version"),
+        ("ebook", {"name": ""}, "name"),
+        ("ebook", {"name": "Ebook\u0000"}, "name"),
+        ("ebook", {"field_mapping": {"mail\u0000": "email"}}, "field_mapping.mail\u0000.[key]"),
+        ("ebook", {"consent_text": "I agree\u001b[8m"}, "consent_text"),
+        ("ebook", {"default_source": "web\u0007"}, "default_source"),
+        ("ebook", {"colour": "blue"}, "colour"),
+        ("Ebook_2", {}, "form_id"),
+    ],
+)
 async def test_a_bad_form_definition_gets_422_naming_the_field(
-        settings, api_keys, form_id, changes, field):
+    settings, api_keys, form_id, changes, field
+):
     async with running(create_app(settings)) as client:
-        answer = await client.put(f"/v1/forms/{form_id}", json=FORM | changes,
-                                  headers=auth(api_keys["admin"]))
+        answer = await client.put(
+            f"/v1/forms/{form_id}", json=FORM | changes, headers=auth(api_keys["admin"])
+        )
         listed = await client.get("/v1/forms", headers=auth(api_keys["admin"]))
 
     assert answer.status_code == 422, answer.text
@@ -515,8 +595,11 @@ async def test_a_bad_form_definition_gets_422_naming_the_field(
 @asynccontextmanager
 async def served(settings: Settings) -> AsyncIterator[str]:
     """Capture on a real port, for a client that speaks plain HTTP."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1",
-                                           port=free_port(), log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -529,8 +612,16 @@ async def served(settings: Settings) -> AsyncIterator[str]:
 
 async def test_load_demo_puts_the_demo_form_which_a_browser_can_post(settings, api_keys):
     form = FormIn.model_validate(DEMO_FORM)
-    assert set(form.field_mapping) == {"email", "first_name", "last_name", "company",
-                                       "job_title", "country", "phone", "consent"}
+    assert set(form.field_mapping) == {
+        "email",
+        "first_name",
+        "last_name",
+        "company",
+        "job_title",
+        "country",
+        "phone",
+        "consent",
+    }
     assert form.consent_required and form.consent_text and form.consent_version
     assert (form.allowed_origins, form.thank_you_url, form.error_url) == (["*"], None, None)
 
@@ -539,14 +630,23 @@ async def test_load_demo_puts_the_demo_form_which_a_browser_can_post(settings, a
         await asyncio.to_thread(load_demo, url, api_keys["admin"])  # again: replaced, no error
         async with httpx.AsyncClient(base_url=url) as client:
             page = await client.get(f"/v1/forms/{DEMO_FORM_ID}/page")
-            answer = await client.post(f"/v1/forms/{DEMO_FORM_ID}/submissions", headers=BROWSER,
-                                       data={"email": "grace@example.com", "consent": "on",
-                                             "first_name": "Grace", "country": "US"})
+            answer = await client.post(
+                f"/v1/forms/{DEMO_FORM_ID}/submissions",
+                headers=BROWSER,
+                data={
+                    "email": "grace@example.com",
+                    "consent": "on",
+                    "first_name": "Grace",
+                    "country": "US",
+                },
+            )
         [record] = await topic.wait_for_count(1)
 
     assert page.status_code == 200 and 'name="job_title"' in page.text
     assert (answer.status_code, answer.headers["location"]) == (
-        303, f"/v1/forms/{DEMO_FORM_ID}/thank-you")
+        303,
+        f"/v1/forms/{DEMO_FORM_ID}/thank-you",
+    )
     payload = json.loads(record.value)["payload"]
     assert payload["first_touch"]["source"] == "demo"
     assert payload["consent"]["text_version"] == DEMO_FORM["consent_version"]
@@ -558,18 +658,22 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # CI sets HANDOFF_REQUIRE_BROWSER=1 so that a missing chromium fails there instead of skipping.
 if not CHROMIUM.exists() and os.environ.get("HANDOFF_REQUIRE_BROWSER") == "1":
-    raise RuntimeError(f"{CHROMIUM} is missing and HANDOFF_REQUIRE_BROWSER=1: "
-                       "apt-get install -y chromium")
+    raise RuntimeError(
+        f"{CHROMIUM} is missing and HANDOFF_REQUIRE_BROWSER=1: apt-get install -y chromium"
+    )
 needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"Debian chromium is not installed ({CHROMIUM}); "
-                                  "apt-get install -y chromium to run the browser tests")
+    not CHROMIUM.exists(),
+    reason=f"Debian chromium is not installed ({CHROMIUM}); "
+    "apt-get install -y chromium to run the browser tests",
+)
 
 
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Page]:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                   args=CHROMIUM_FLAGS)
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS
+        )
         try:
             yield await browser.new_page()
         finally:
@@ -606,9 +710,16 @@ async def test_a_browser_script_may_post_json_only_from_an_allowed_origin(settin
         other_origin = url.replace("127.0.0.1", "localhost")  # another origin, same server
         async with httpx.AsyncClient(base_url=url, headers=auth(api_keys["admin"])) as admin:
             for form_id, origins in (("open", [other_origin]), ("closed", ["https://a.example"])):
-                answer = await admin.put(f"/v1/forms/{form_id}", json=FORM | {
-                    "allowed_origins": origins, "field_mapping": {}, "required_fields": [],
-                    "consent_required": False})
+                answer = await admin.put(
+                    f"/v1/forms/{form_id}",
+                    json=FORM
+                    | {
+                        "allowed_origins": origins,
+                        "field_mapping": {},
+                        "required_fields": [],
+                        "consent_required": False,
+                    },
+                )
                 assert answer.status_code == 201, answer.text
         await page.goto(f"{other_origin}/healthz")
         post = """async url => {
@@ -629,28 +740,36 @@ async def test_a_browser_script_may_post_json_only_from_an_allowed_origin(settin
 # ---- hostile input ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/v1/forms/%00/submissions", "/v1/forms/%00/page",
-                                  "/v1/forms/Not_An_Id/thank-you"])
+@pytest.mark.parametrize(
+    "path", ["/v1/forms/%00/submissions", "/v1/forms/%00/page", "/v1/forms/Not_An_Id/thank-you"]
+)
 async def test_a_form_id_that_cannot_be_one_gets_422_naming_it(settings, api_keys, path):
     async with capture(settings, api_keys) as client:
-        answer = await (client.post(path, data=FILLED) if path.endswith("submissions")
-                        else client.get(path))
+        answer = await (
+            client.post(path, data=FILLED) if path.endswith("submissions") else client.get(path)
+        )
 
     assert answer.status_code == 422, answer.text
     assert fields_of(answer) == ["form_id"]
 
 
-@pytest.mark.parametrize("body, field", [
-    (b"[" * 60_000, "body"),
-    (json.dumps(FILLED | {"fname": "\ud800"}).encode(), "fname"),
-    (json.dumps(FILLED | {"utm_source": "\udfff"}).encode(), "utm_source"),
-    (json.dumps(FILLED | {"org": "Analytical\u0000Engines"}).encode(), "org"),
-], ids=["nested-too-deeply", "lone-surrogate-name", "lone-surrogate-utm", "nul"])
-async def test_json_that_is_not_a_forms_text_gets_422_and_writes_nothing(settings, api_keys,
-                                                                        body, field):
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (b"[" * 60_000, "body"),
+        (json.dumps(FILLED | {"fname": "\ud800"}).encode(), "fname"),
+        (json.dumps(FILLED | {"utm_source": "\udfff"}).encode(), "utm_source"),
+        (json.dumps(FILLED | {"org": "Analytical\u0000Engines"}).encode(), "org"),
+    ],
+    ids=["nested-too-deeply", "lone-surrogate-name", "lone-surrogate-utm", "nul"],
+)
+async def test_json_that_is_not_a_forms_text_gets_422_and_writes_nothing(
+    settings, api_keys, body, field
+):
     async with capture(settings, api_keys) as client:
-        answer = await client.post(SUBMIT, content=body,
-                                   headers={"Content-Type": "application/json"})
+        answer = await client.post(
+            SUBMIT, content=body, headers={"Content-Type": "application/json"}
+        )
 
     assert answer.status_code == 422, answer.text
     assert fields_of(answer) == [field]
@@ -658,9 +777,15 @@ async def test_json_that_is_not_a_forms_text_gets_422_and_writes_nothing(setting
 
 
 async def test_required_attribution_may_come_from_the_query_string_or_the_forms_defaults(
-        settings, api_keys):
-    async with capture(settings, api_keys, required_fields=["email", "utm_campaign", "source"],
-                       default_source="website", default_campaign=None) as client:
+    settings, api_keys
+):
+    async with capture(
+        settings,
+        api_keys,
+        required_fields=["email", "utm_campaign", "source"],
+        default_source="website",
+        default_campaign=None,
+    ) as client:
         with_query = await client.post(SUBMIT + "?utm_campaign=spring", data=FILLED)
         without = await client.post(SUBMIT, data=FILLED | {"work_email": "b@example.com"})
 

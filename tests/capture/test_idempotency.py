@@ -21,8 +21,10 @@ def keyed(api_key: str, idempotency_key: str) -> dict[str, str]:
 
 async def test_a_retry_gets_the_same_answer_and_no_second_event(settings: Settings, api_keys):
     headers = keyed(api_keys["marketing"], "order-42")
-    async with running(create_app(settings)) as client, \
-            reading(settings.kafka_bootstrap, settings.topic("lead.captured.v1")) as captured:
+    async with (
+        running(create_app(settings)) as client,
+        reading(settings.kafka_bootstrap, settings.topic("lead.captured.v1")) as captured,
+    ):
         first = await client.post("/v1/leads", json=LEAD, headers=headers)
         retry = await client.post("/v1/leads", json=LEAD, headers=headers)
         await captured.wait_for_count(1)
@@ -34,13 +36,15 @@ async def test_a_retry_gets_the_same_answer_and_no_second_event(settings: Settin
     assert await count_rows(settings, "leads") == 1
 
 
-async def test_the_same_key_with_another_body_gets_409_naming_the_header(settings: Settings,
-                                                                         api_keys):
+async def test_the_same_key_with_another_body_gets_409_naming_the_header(
+    settings: Settings, api_keys
+):
     headers = keyed(api_keys["crm"], "sync-7")
     async with running(create_app(settings)) as client:
         first = await client.post("/v1/leads", json=LEAD, headers=headers)
-        other = await client.post("/v1/leads", json={**LEAD, "job_title": "Countess"},
-                                  headers=headers)
+        other = await client.post(
+            "/v1/leads", json={**LEAD, "job_title": "Countess"}, headers=headers
+        )
     assert first.status_code == 202
     assert other.status_code == 409
     assert [e["field"] for e in other.json()["errors"]] == ["Idempotency-Key"]
@@ -51,8 +55,9 @@ async def test_the_same_key_with_another_body_gets_409_naming_the_header(setting
 async def test_keys_of_different_api_keys_are_independent(settings: Settings, api_keys):
     async with running(create_app(settings)) as client:
         first = await client.post("/v1/leads", json=LEAD, headers=keyed(api_keys["marketing"], "k"))
-        second = await client.post("/v1/leads", json={**LEAD, "job_title": "Countess"},
-                                   headers=keyed(api_keys["crm"], "k"))
+        second = await client.post(
+            "/v1/leads", json={**LEAD, "job_title": "Countess"}, headers=keyed(api_keys["crm"], "k")
+        )
     assert (first.status_code, second.status_code) == (202, 202)
     assert second.json() == {"lead_id": first.json()["lead_id"], "merged": True}
     assert await count_rows(settings, "outbox") == 2
@@ -61,8 +66,9 @@ async def test_keys_of_different_api_keys_are_independent(settings: Settings, ap
 async def test_concurrent_duplicates_write_once(settings: Settings, api_keys):
     headers = keyed(api_keys["marketing"], "burst")
     async with running(create_app(settings)) as client:
-        answers = await asyncio.gather(*[client.post("/v1/leads", json=LEAD, headers=headers)
-                                         for _ in range(8)])
+        answers = await asyncio.gather(
+            *[client.post("/v1/leads", json=LEAD, headers=headers) for _ in range(8)]
+        )
     assert [a.status_code for a in answers] == [202] * 8, [a.text for a in answers]
     assert len({a.json()["lead_id"] for a in answers}) == 1
     assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 7
@@ -74,22 +80,30 @@ async def test_an_answer_older_than_24_hours_is_forgotten(settings: Settings, ap
     headers = keyed(api_keys["marketing"], "old")
     async with running(create_app(settings)) as client:
         await client.post("/v1/leads", json=LEAD, headers=headers)
-        await sql(settings, "UPDATE capture.idempotent_requests "
-                            "SET created_at = now() - interval '25 hours'")
-        again = await client.post("/v1/leads", json={**LEAD, "job_title": "Countess"},
-                                  headers=headers)
+        await sql(
+            settings,
+            "UPDATE capture.idempotent_requests SET created_at = now() - interval '25 hours'",
+        )
+        again = await client.post(
+            "/v1/leads", json={**LEAD, "job_title": "Countess"}, headers=headers
+        )
     assert again.status_code == 202
     assert again.json()["merged"] is True
     assert await count_rows(settings, "outbox") == 2
-    assert await count_rows(settings, "idempotent_requests",
-                            "created_at > now() - interval '1 hour'") == 1
+    assert (
+        await count_rows(settings, "idempotent_requests", "created_at > now() - interval '1 hour'")
+        == 1
+    )
 
 
 async def test_a_new_claim_prunes_expired_answers(settings: Settings, api_keys):
-    await sql(settings, "INSERT INTO capture.idempotent_requests (api_key_id, idempotency_key, "
-                        "request_hash, status_code, response, created_at) VALUES "
-                        "(:key_id, 'ancient', 'x', 202, '{}', now() - interval '2 days')",
-              key_id=uuid.uuid4())
+    await sql(
+        settings,
+        "INSERT INTO capture.idempotent_requests (api_key_id, idempotency_key, "
+        "request_hash, status_code, response, created_at) VALUES "
+        "(:key_id, 'ancient', 'x', 202, '{}', now() - interval '2 days')",
+        key_id=uuid.uuid4(),
+    )
     async with running(create_app(settings)) as client:
         await client.post("/v1/leads", json=LEAD, headers=keyed(api_keys["marketing"], "fresh"))
     assert await count_rows(settings, "idempotent_requests", "idempotency_key = 'ancient'") == 0
@@ -98,8 +112,9 @@ async def test_a_new_claim_prunes_expired_answers(settings: Settings, api_keys):
 
 async def test_an_overlong_key_gets_422_naming_the_header(settings: Settings, api_keys):
     async with running(create_app(settings)) as client:
-        answer = await client.post("/v1/leads", json=LEAD,
-                                   headers=keyed(api_keys["marketing"], "x" * 201))
+        answer = await client.post(
+            "/v1/leads", json=LEAD, headers=keyed(api_keys["marketing"], "x" * 201)
+        )
     assert answer.status_code == 422
     assert [e["field"] for e in answer.json()["errors"]] == ["Idempotency-Key"]
     assert await count_rows(settings, "leads") == 0

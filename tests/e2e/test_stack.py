@@ -72,15 +72,23 @@ def test_handoff_up_starts_every_service_and_repeated_signals_stop_all_of_it(sta
     first_port = free_port_block(len(SERVICES))
     cli = Path(sys.executable).with_name("handoff")
     started = time.monotonic()
-    up = subprocess.Popen([str(cli), "up", "--first-port", str(first_port)], env=stack_env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = subprocess.Popen(
+        [str(cli), "up", "--first-port", str(first_port)],
+        env=stack_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     children: list[psutil.Process] = []
     capture: psutil.Process | None = None
     try:
         state_file = tmp_path / "home" / "stack.json"
         try:
-            wait_until(lambda: state_file.exists() or up.poll() is not None, 60,
-                       "stack.json (all services ready)")
+            wait_until(
+                lambda: state_file.exists() or up.poll() is not None,
+                60,
+                "stack.json (all services ready)",
+            )
             assert state_file.exists()
         except AssertionError:
             up.send_signal(signal.SIGTERM)
@@ -97,17 +105,26 @@ def test_handoff_up_starts_every_service_and_repeated_signals_stop_all_of_it(sta
         assert state["admin_key"].startswith("hk_")
         demo_page = httpx.get(state["demo_form"])
         assert demo_page.status_code == 200 and 'name="consent"' in demo_page.text
-        created = subprocess.run([str(cli), "keys", "create", "--role", "marketing"], env=stack_env,
-                                 capture_output=True, text=True, check=True)
+        created = subprocess.run(
+            [str(cli), "keys", "create", "--role", "marketing"],
+            env=stack_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         marketing_key = created.stdout.strip().splitlines()[-1]
-        lead = httpx.post(f"{state['services']['capture']}/v1/leads",
-                          json={"email": "stack@example.com"},
-                          headers={"Authorization": f"Bearer {marketing_key}"})
+        lead = httpx.post(
+            f"{state['services']['capture']}/v1/leads",
+            json={"email": "stack@example.com"},
+            headers={"Authorization": f"Bearer {marketing_key}"},
+        )
         assert lead.status_code == 202, lead.text
         postmaster = tmp_path / "home" / "pgdata" / "postmaster.pid"
         # PostgreSQL daemonises, so it is not among the children: find it by its pid file.
-        children = [*descendants(up.pid),
-                    psutil.Process(int(postmaster.read_text().splitlines()[0]))]
+        children = [
+            *descendants(up.pid),
+            psutil.Process(int(postmaster.read_text().splitlines()[0])),
+        ]
         assert len(children) >= 6, "four services, a broker and PostgreSQL"
         capture = service_process(children, "capture")
         print(f"ready in {time.monotonic() - started:.1f}s")
@@ -130,9 +147,16 @@ def test_handoff_up_starts_every_service_and_repeated_signals_stop_all_of_it(sta
 
 def test_the_broker_dies_with_the_process_that_started_it():
     parent = subprocess.Popen(
-        [sys.executable, "-c", "import time; from handoff.embedded import EmbeddedBroker; "
-         "broker = EmbeddedBroker(); broker.start(); print(broker.pid, flush=True); "
-         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import time; from handoff.embedded import EmbeddedBroker; "
+            "broker = EmbeddedBroker(); broker.start(); print(broker.pid, flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         broker = psutil.Process(int(parent.stdout.readline()))
         assert alive([broker])

@@ -30,23 +30,39 @@ class Platform:
     _started: list
 
     def relay(self) -> OutboxRelay:
-        relay = OutboxRelay(service="test", settings=self.settings, tables=capture_tables,
-                            sessions=self.sessions,
-                            producer_factory=lambda: new_producer(self.settings))
+        relay = OutboxRelay(
+            service="test",
+            settings=self.settings,
+            tables=capture_tables,
+            sessions=self.sessions,
+            producer_factory=lambda: new_producer(self.settings),
+        )
         self._started.append(relay)
         return relay
 
-    def runner(self, handlers: Mapping[type[Envelope], Handler], *, group_id: str = "g",
-               runner_class: type[ConsumerRunner] = ConsumerRunner) -> ConsumerRunner:
-        runner = runner_class(service="test", settings=self.settings, tables=capture_tables,
-                                sessions=self.sessions, outbox=self.outbox, handlers=handlers,
-                                group_id=f"{self.settings.topic_prefix}{group_id}")
+    def runner(
+        self,
+        handlers: Mapping[type[Envelope], Handler],
+        *,
+        group_id: str = "g",
+        runner_class: type[ConsumerRunner] = ConsumerRunner,
+    ) -> ConsumerRunner:
+        runner = runner_class(
+            service="test",
+            settings=self.settings,
+            tables=capture_tables,
+            sessions=self.sessions,
+            outbox=self.outbox,
+            handlers=handlers,
+            group_id=f"{self.settings.topic_prefix}{group_id}",
+        )
         self._started.append(runner)
         return runner
 
     async def send(self, event: Envelope) -> None:
-        await self.producer.send_and_wait(self.settings.topic(event.topic), event.to_bytes(),
-                                          key=event.key())
+        await self.producer.send_and_wait(
+            self.settings.topic(event.topic), event.to_bytes(), key=event.key()
+        )
 
     async def effects(self) -> list[tuple[str, str]]:
         async with self.sessions() as session:
@@ -56,19 +72,29 @@ class Platform:
 
 def record_effect(key: str, value: str) -> Callable[[AsyncSession], object]:
     return lambda session: session.execute(
-        text("INSERT INTO effects (key, value) VALUES (:k, :v)"), {"k": key, "v": value})
+        text("INSERT INTO effects (key, value) VALUES (:k, :v)"), {"k": key, "v": value}
+    )
 
 
 @pytest_asyncio.fixture
 async def platform(settings: Settings) -> AsyncIterator[Platform]:
     engine = create_engine(settings.database_url, pool_size=5)
     async with engine.begin() as connection:
-        await connection.execute(text(
-            "CREATE TABLE effects (id serial PRIMARY KEY, key text NOT NULL, value text NOT NULL)"))
+        await connection.execute(
+            text(
+                "CREATE TABLE effects (id serial PRIMARY KEY, key text NOT NULL, value text NOT NULL)"
+            )
+        )
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     await producer.start()
-    platform = Platform(settings, engine, session_factory(engine),
-                        Outbox(capture_tables, settings, "test"), producer, [])
+    platform = Platform(
+        settings,
+        engine,
+        session_factory(engine),
+        Outbox(capture_tables, settings, "test"),
+        producer,
+        [],
+    )
     yield platform
     for part in reversed(platform._started):
         await part.stop()

@@ -36,8 +36,16 @@ class Database:
     async def create_key(self, key: str) -> uuid.UUID:
         key_id = uuid.uuid4()
         async with self.sessions.begin() as session:
-            await store_key(session, capture_tables, secret=SECRET, key=key, key_id=key_id,
-                            name="test", role=Role.marketing, rep_id=None)
+            await store_key(
+                session,
+                capture_tables,
+                secret=SECRET,
+                key=key,
+                key_id=key_id,
+                name="test",
+                role=Role.marketing,
+                rep_id=None,
+            )
         return key_id
 
     async def revoke(self, key_id: uuid.UUID) -> None:
@@ -79,8 +87,9 @@ async def test_a_revoked_key_stops_working_once_its_cache_entry_expires(database
     key_id = await database.create_key(key)
     assert await keys.principal(database.sessions, key) is not None
     await database.revoke(key_id)
-    await wait_for(lambda: _refused(keys, database, key), timeout_s=5,
-                   message="the revoked key to be refused")
+    await wait_for(
+        lambda: _refused(keys, database, key), timeout_s=5, message="the revoked key to be refused"
+    )
 
 
 async def _refused(keys: KeyRing, database: Database, key: str) -> bool:

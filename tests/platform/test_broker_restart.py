@@ -26,19 +26,25 @@ LEADS = 4
 EVENTS_PER_LEAD = 30
 
 
-async def write_events(platform: Platform, leads: list[uuid.UUID], sequences: range,
-                       pause_s: float) -> None:
+async def write_events(
+    platform: Platform, leads: list[uuid.UUID], sequences: range, pause_s: float
+) -> None:
     """One transaction per round, each holding one event per lead, as requests would."""
     for sequence in sequences:
         async with platform.sessions() as session, session.begin():
             for lead in leads:
-                await platform.outbox.add(session, LeadErasedEvent(
-                    producer="test", lead_id=lead, payload=LeadErased(reason=str(sequence))))
+                await platform.outbox.add(
+                    session,
+                    LeadErasedEvent(
+                        producer="test", lead_id=lead, payload=LeadErased(reason=str(sequence))
+                    ),
+                )
         await asyncio.sleep(pause_s)  # pacing the writer, not waiting for a result
 
 
 async def test_a_broker_restart_during_a_run_loses_nothing_and_doubles_nothing(
-        platform: Platform, broker: Broker, capsys):
+    platform: Platform, broker: Broker, capsys
+):
     async def record(event: LeadErasedEvent, uow: UnitOfWork) -> None:
         await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
 
@@ -50,29 +56,40 @@ async def test_a_broker_restart_during_a_run_loses_nothing_and_doubles_nothing(
 
     half = EVENTS_PER_LEAD // 2
     await write_events(platform, leads, range(half), pause_s=0.01)
-    await wait_for(lambda: _effects_at_least(platform, LEADS), timeout_s=30,
-                   message="the pipeline to run before the outage")
+    await wait_for(
+        lambda: _effects_at_least(platform, LEADS),
+        timeout_s=30,
+        message="the pipeline to run before the outage",
+    )
     with broker.outage():
         await write_events(platform, leads, range(half, EVENTS_PER_LEAD), pause_s=0.01)
-        await wait_for(lambda: relay.last_error, timeout_s=60,
-                       message="the relay to notice the outage")
+        await wait_for(
+            lambda: relay.last_error, timeout_s=60, message="the relay to notice the outage"
+        )
     with capsys.disabled():
         print(f"\n  broker outage: {broker.outage_kind}")
 
-    await wait_for(lambda: _pending_is(relay, 0), timeout_s=120,
-                   message="the outbox to drain after the broker returned")
+    await wait_for(
+        lambda: _pending_is(relay, 0),
+        timeout_s=120,
+        message="the outbox to drain after the broker returned",
+    )
     # A last event per lead, written after everything else was published: once its effect is
     # there, every record before it on the lead's partition (copies too) has been consumed.
     await write_events(platform, leads, range(EVENTS_PER_LEAD, EVENTS_PER_LEAD + 1), pause_s=0)
-    effects = await wait_for(lambda: _effects_with_last_of_each(platform, leads),
-                             timeout_s=120, message="every lead's last effect")
+    effects = await wait_for(
+        lambda: _effects_with_last_of_each(platform, leads),
+        timeout_s=120,
+        message="every lead's last effect",
+    )
 
     by_lead: dict[str, list[int]] = defaultdict(list)
     for lead, sequence in effects:
         by_lead[lead].append(int(sequence))
     every_event = list(range(EVENTS_PER_LEAD + 1))
-    assert by_lead == {str(lead): every_event for lead in leads}, \
+    assert by_lead == {str(lead): every_event for lead in leads}, (
         "an event was lost, had a second effect, or came out of order"
+    )
 
 
 async def _effects_with_last_of_each(platform: Platform, leads: list[uuid.UUID]):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
-
-import pytest
 
 from shared.bus import ConsumerRunner, UnitOfWork
 from shared.events import LeadErased, LeadErasedEvent
@@ -19,11 +18,14 @@ pytestmark = pytest.mark.asyncio
 
 
 def erased(reason: str = "asked", lead_id: uuid.UUID | None = None) -> LeadErasedEvent:
-    return LeadErasedEvent(producer="test", lead_id=lead_id or uuid.uuid4(),
-                           payload=LeadErased(reason=reason))
+    return LeadErasedEvent(
+        producer="test", lead_id=lead_id or uuid.uuid4(), payload=LeadErased(reason=reason)
+    )
 
 
-async def test_handler_that_fails_once_then_succeeds_has_its_effect_exactly_once(platform: Platform):
+async def test_handler_that_fails_once_then_succeeds_has_its_effect_exactly_once(
+    platform: Platform,
+):
     calls = []
 
     async def flaky(event: LeadErasedEvent, uow: UnitOfWork) -> None:
@@ -59,12 +61,18 @@ class CrashingRunner(ConsumerRunner):
 
 
 def duplicates_seen(topic: str) -> float:
-    return REGISTRY.get_sample_value("handoff_events_consumed_total",
-                                     {"service": "test", "topic": topic, "outcome": "duplicate"}) or 0
+    return (
+        REGISTRY.get_sample_value(
+            "handoff_events_consumed_total",
+            {"service": "test", "topic": topic, "outcome": "duplicate"},
+        )
+        or 0
+    )
 
 
 async def test_redelivery_after_crash_between_db_commit_and_offset_commit_has_no_second_effect(
-        platform: Platform):
+    platform: Platform,
+):
     handled = []
 
     async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
@@ -73,8 +81,9 @@ async def test_redelivery_after_crash_between_db_commit_and_offset_commit_has_no
 
     event = erased("once")
     await platform.send(event)
-    crashing = platform.runner({LeadErasedEvent: handler}, group_id="crashy",
-                               runner_class=CrashingRunner)
+    crashing = platform.runner(
+        {LeadErasedEvent: handler}, group_id="crashy", runner_class=CrashingRunner
+    )
     await crashing.start()
     await wait_for(platform.effects, message="the effect")
     await wait_for(lambda: not crashing.running, message="the simulated crash")
@@ -84,14 +93,16 @@ async def test_redelivery_after_crash_between_db_commit_and_offset_commit_has_no
     before = duplicates_seen(topic)
     again = platform.runner({LeadErasedEvent: handler}, group_id="crashy")
     await again.start()
-    await wait_for(lambda: duplicates_seen(topic) > before, timeout_s=30,
-                   message="the redelivered record")
+    await wait_for(
+        lambda: duplicates_seen(topic) > before, timeout_s=30, message="the redelivered record"
+    )
     assert await platform.effects() == [(str(event.lead_id), "once")]
     assert handled == [event.event_id]
 
 
 async def test_poison_message_goes_to_the_dlq_with_its_error_and_the_next_is_processed(
-        platform: Platform):
+    platform: Platform,
+):
     async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
         if event.payload.reason == "boom":
             raise ValueError("this lead cannot be erased")
@@ -99,8 +110,9 @@ async def test_poison_message_goes_to_the_dlq_with_its_error_and_the_next_is_pro
 
     lead = uuid.uuid4()
     topic = platform.settings.topic(LeadErasedEvent.topic)
-    await platform.producer.send_and_wait(topic, b"{not json", key=str(lead).encode(),
-                                          headers=[("trace", b"abc")])
+    await platform.producer.send_and_wait(
+        topic, b"{not json", key=str(lead).encode(), headers=[("trace", b"abc")]
+    )
     await platform.send(erased("boom", lead))
     await platform.send(erased("fine", lead))
     await platform.relay().start()
@@ -124,12 +136,14 @@ async def test_poison_message_goes_to_the_dlq_with_its_error_and_the_next_is_pro
 
 async def test_handler_outbox_rows_commit_with_its_state(platform: Platform):
     """An event a handler publishes exists only if its transaction committed."""
+
     async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
         await record_effect(str(event.lead_id), "seen")(uow.session)
         if event.payload.reason == "echo":
             return
-        await uow.publish(LeadErasedEvent.caused_by(event, producer="test",
-                                                    payload=LeadErased(reason="echo")))
+        await uow.publish(
+            LeadErasedEvent.caused_by(event, producer="test", payload=LeadErased(reason="echo"))
+        )
         if event.payload.reason == "fail":
             raise RuntimeError("roll everything back")
 
@@ -138,8 +152,9 @@ async def test_handler_outbox_rows_commit_with_its_state(platform: Platform):
     await platform.send(erased("ok"))
     await wait_for(platform.effects, message="the effect")
     await platform.relay().start()
-    async with reading(platform.settings.kafka_bootstrap,
-                       platform.settings.topic(LeadErasedEvent.topic)) as topic:
+    async with reading(
+        platform.settings.kafka_bootstrap, platform.settings.topic(LeadErasedEvent.topic)
+    ) as topic:
         # two inputs, one follow-up: the failing handler's follow-up was rolled back each time
         records = await topic.wait_for_count(3)
         await topic.assert_no_more(3, quiet_s=0.5)
@@ -148,7 +163,8 @@ async def test_handler_outbox_rows_commit_with_its_state(platform: Platform):
 
 
 async def test_a_connection_the_database_drops_mid_handler_is_an_outage_not_a_failure(
-        platform: Platform):
+    platform: Platform,
+):
     calls = []
 
     async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
@@ -163,7 +179,8 @@ async def test_a_connection_the_database_drops_mid_handler_is_an_outage_not_a_fa
     await platform.send(event)
 
     assert await wait_for(platform.effects, message="the effect after the outage") == [
-        (str(event.lead_id), "survived")]
+        (str(event.lead_id), "survived")
+    ]
     assert runner.running, "the loop outlives the outage"
     assert runner.last_error and "connection" in runner.last_error.lower()
     assert len(calls) == 2
@@ -183,8 +200,9 @@ async def test_a_rebalance_in_the_middle_of_a_batch_keeps_every_effect_once(plat
     second = platform.runner({LeadErasedEvent: slow}, group_id="shared")
     await second.start()
 
-    effects = await wait_for(lambda: _all_of(platform, len(events)), timeout_s=60,
-                             message="every event's effect")
+    effects = await wait_for(
+        lambda: _all_of(platform, len(events)), timeout_s=60, message="every event's effect"
+    )
     assert sorted(value for _, value in effects) == sorted(e.payload.reason for e in events)
     assert first.running and second.running
 
@@ -213,11 +231,13 @@ async def test_a_dead_lettered_event_sent_again_after_a_fix_is_handled(platform:
     await platform.producer.send_and_wait(topic, dead.value, key=dead.key)  # the replay
 
     assert await wait_for(platform.effects, message="the replayed event's effect") == [
-        (str(event.lead_id), "replayed")]
+        (str(event.lead_id), "replayed")
+    ]
 
 
 async def test_a_poison_record_too_big_for_its_dlq_copy_is_dead_lettered_without_its_value(
-        platform: Platform):
+    platform: Platform,
+):
     platform.settings = platform.settings.model_copy(update={"max_event_bytes": 10_000})
     topic = platform.settings.topic(LeadErasedEvent.topic)
     await platform.producer.send_and_wait(topic, b"x" * 5_000)
@@ -241,10 +261,13 @@ async def test_a_poison_record_too_big_for_its_dlq_copy_is_dead_lettered_without
 async def test_event_ids_older_than_the_retention_are_forgotten(platform: Platform):
     processed = "capture.processed_events"
     async with platform.sessions() as session, session.begin():
-        await session.execute(text(
-            f"INSERT INTO {processed} (event_id, topic, outcome, processed_at) VALUES "
-            "(gen_random_uuid(), 't', 'handled', now() - interval '15 days'), "
-            "(gen_random_uuid(), 't', 'handled', now() - interval '1 day')"))
+        await session.execute(
+            text(
+                f"INSERT INTO {processed} (event_id, topic, outcome, processed_at) VALUES "
+                "(gen_random_uuid(), 't', 'handled', now() - interval '15 days'), "
+                "(gen_random_uuid(), 't', 'handled', now() - interval '1 day')"
+            )
+        )
 
     await platform.runner({LeadErasedEvent: lambda event, uow: asyncio.sleep(0)}).start()
 
@@ -272,8 +295,13 @@ async def test_lag_counts_the_records_not_handled_yet(platform: Platform):
 
     async def lag() -> float:
         await runner.refresh_lag()
-        return sum(REGISTRY.get_sample_value("handoff_consumer_lag", {
-            "service": "test", "topic": topic, "partition": str(p)}) or 0 for p in range(3))
+        return sum(
+            REGISTRY.get_sample_value(
+                "handoff_consumer_lag", {"service": "test", "topic": topic, "partition": str(p)}
+            )
+            or 0
+            for p in range(3)
+        )
 
     await wait_for(lambda: _lag_is(lag, 3), message="a lag of 3 while the handler is held")
     assert await platform.effects() == []

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.asyncio
 
 
 def erased(lead_id: uuid.UUID, sequence: int) -> LeadErasedEvent:
-    return LeadErasedEvent(producer="test", lead_id=lead_id, payload=LeadErased(reason=str(sequence)))
+    return LeadErasedEvent(
+        producer="test", lead_id=lead_id, payload=LeadErased(reason=str(sequence))
+    )
 
 
 async def write_outbox(platform: Platform, events: list[LeadErasedEvent]) -> None:
@@ -40,7 +42,8 @@ def sequences_by_lead(records) -> dict[str, list[int]]:
 
 
 async def test_rows_written_while_the_broker_is_down_are_published_in_order_after_it_returns(
-        platform: Platform, broker: Broker):
+    platform: Platform, broker: Broker
+):
     relay = platform.relay()
     await relay.start()
     lead = uuid.uuid4()
@@ -55,8 +58,9 @@ async def test_rows_written_while_the_broker_is_down_are_published_in_order_afte
         assert await relay.pending() == 20, "rows must stay while the broker is away"
 
     await wait_for(lambda: _pending_is(relay, 0), timeout_s=60, message="the outbox to drain")
-    async with reading(platform.settings.kafka_bootstrap,
-                       platform.settings.topic(LeadErasedEvent.topic)) as topic:
+    async with reading(
+        platform.settings.kafka_bootstrap, platform.settings.topic(LeadErasedEvent.topic)
+    ) as topic:
         records = await topic.wait_for_count(21)
     assert sequences_by_lead(records)[str(lead)] == list(range(21))
 
@@ -72,8 +76,9 @@ async def test_per_key_order_holds_across_partitions(platform: Platform):
         await write_outbox(platform, [erased(lead, sequence) for lead in leads])
     await platform.relay().start()
 
-    async with reading(platform.settings.kafka_bootstrap,
-                       platform.settings.topic(LeadErasedEvent.topic)) as topic:
+    async with reading(
+        platform.settings.kafka_bootstrap, platform.settings.topic(LeadErasedEvent.topic)
+    ) as topic:
         records = await topic.wait_for_count(120)
     partitions_of = defaultdict(set)
     for record in records:
@@ -89,8 +94,9 @@ async def test_a_commit_wakes_the_relay_at_once_instead_of_its_slow_poll(platfor
     relay = platform.relay()
     await relay.start()
     lead = uuid.uuid4()
-    async with reading(platform.settings.kafka_bootstrap,
-                       platform.settings.topic(LeadErasedEvent.topic)) as topic:
+    async with reading(
+        platform.settings.kafka_bootstrap, platform.settings.topic(LeadErasedEvent.topic)
+    ) as topic:
         await write_outbox(platform, [erased(lead, 1)])
         await topic.wait_for_count(1, timeout_s=10)  # the relay has done a round and now sleeps
         await write_outbox(platform, [erased(lead, 2)])

@@ -15,8 +15,10 @@ pytestmark = pytest.mark.asyncio
 async def test_ready_only_when_database_and_broker_answer(settings: Settings):
     async with running(create_app(settings)) as client:
         ready = await client.get("/readyz")
-    assert ready.json() == {"ready": True, "checks": {"database": True, "broker": True,
-                                                      "outbox_relay": True}}
+    assert ready.json() == {
+        "ready": True,
+        "checks": {"database": True, "broker": True, "outbox_relay": True},
+    }
 
 
 async def test_not_ready_while_the_broker_is_unreachable(settings: Settings):
@@ -31,8 +33,9 @@ async def test_not_ready_while_the_broker_is_unreachable(settings: Settings):
 
 async def test_not_ready_while_the_database_is_unreachable(settings: Settings):
     missing = settings.database_url.replace("/t_", "/missing_")
-    async with running(create_app(settings.model_copy(update={"database_url": missing})),
-                       wait_ready=False) as client:
+    async with running(
+        create_app(settings.model_copy(update={"database_url": missing})), wait_ready=False
+    ) as client:
         answer = await wait_for(lambda: client.get("/readyz"), message="an answer")
     assert answer.status_code == 503
     assert answer.json()["checks"]["database"] is False

@@ -9,8 +9,9 @@ from shared.settings import DEVELOPMENT_SECRET, MIN_SECRET_LENGTH, Settings
 
 
 @pytest.mark.parametrize("environment", ["production", "test"])
-@pytest.mark.parametrize("secret", [DEVELOPMENT_SECRET, "", "change-me",
-                                    "x" * (MIN_SECRET_LENGTH - 1)])
+@pytest.mark.parametrize(
+    "secret", [DEVELOPMENT_SECRET, "", "change-me", "x" * (MIN_SECRET_LENGTH - 1)]
+)
 def test_outside_development_a_default_or_short_secret_is_refused(environment, secret):
     with pytest.raises(ValidationError) as refused:
         Settings(environment=environment, secret_key=secret)

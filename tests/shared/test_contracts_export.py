@@ -25,8 +25,10 @@ def _problems(value: Any, schema: dict) -> list[str]:
 def test_the_committed_documents_are_the_generated_ones(tmp_path: Path) -> None:
     fresh = {path.name: path.read_text(encoding="utf-8") for path in write_documents(tmp_path)}
     committed = {path.name: path.read_text(encoding="utf-8") for path in DOCS.glob("*.json")}
-    assert committed == fresh, ("docs/events/ is out of date with shared/events.py: run "
-                                "`handoff schemas` (or python -m shared.contracts_export)")
+    assert committed == fresh, (
+        "docs/events/ is out of date with shared/events.py: run "
+        "`handoff schemas` (or python -m shared.contracts_export)"
+    )
 
 
 def test_every_topic_has_a_schema_naming_it() -> None:
@@ -63,8 +65,11 @@ def test_the_check_catches_a_wrong_event() -> None:
     wrong = sent | {"event_type": "lead.mql", "surprise": 1, "payload": {"reason": 7}}
     del wrong["lead_id"]
     problems = "\n".join(_problems(wrong, schema))
-    for expected in ("$.event_type: 'lead.erased' was expected", "$.payload.reason: 7 is not",
-                     "$: 'lead_id' is a required property"):
+    for expected in (
+        "$.event_type: 'lead.erased' was expected",
+        "$.payload.reason: 7 is not",
+        "$: 'lead_id' is a required property",
+    ):
         assert expected in problems, problems
 
 
@@ -75,5 +80,12 @@ def test_the_asyncapi_document_names_every_producer_and_dlq_header() -> None:
     sent = {op["channel"]["$ref"].rsplit("/", 1)[-1] for op in document["operations"].values()}
     assert sent == set(document["channels"])
     assert set(document["components"]["schemas"]["DeadLetterHeaders"]["properties"]) == {
-        "dlq.error", "dlq.error.trace", "dlq.attempts", "dlq.original.topic",
-        "dlq.original.partition", "dlq.original.offset", "dlq.consumer.group", "dlq.failed_at"}
+        "dlq.error",
+        "dlq.error.trace",
+        "dlq.attempts",
+        "dlq.original.topic",
+        "dlq.original.partition",
+        "dlq.original.offset",
+        "dlq.consumer.group",
+        "dlq.failed_at",
+    }

@@ -12,13 +12,30 @@ import pytest
 from pydantic import ValidationError
 
 from shared.events import (
-    EVENT_TYPES, Envelope, LeadActivity, LeadAssignedEvent, LeadErased, LeadErasedEvent,
-    LeadFeedback, SalesCapacity, SalesCapacityEvent, parse_event,
+    EVENT_TYPES,
+    Envelope,
+    LeadActivity,
+    LeadAssignedEvent,
+    LeadErased,
+    LeadErasedEvent,
+    LeadFeedback,
+    SalesCapacity,
+    SalesCapacityEvent,
+    parse_event,
 )
 from tests.shared.examples import EXAMPLES, LEAD_ID
 
-ENVELOPE_FIELDS = {"event_id", "event_type", "schema_version", "occurred_at", "producer",
-                   "lead_id", "correlation_id", "causation_id", "payload"}
+ENVELOPE_FIELDS = {
+    "event_id",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "producer",
+    "lead_id",
+    "correlation_id",
+    "causation_id",
+    "payload",
+}
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
@@ -50,11 +67,15 @@ def test_the_envelope_carries_the_spec_fields_that_are_set(event_type: type[Enve
 
 def test_occurred_at_is_sent_in_utc_whatever_zone_it_was_given_in() -> None:
     paris = datetime(2026, 3, 2, 10, 30, tzinfo=timezone(timedelta(hours=1)))
-    event = LeadErasedEvent(producer="capture", lead_id=LEAD_ID, occurred_at=paris,
-                            payload=LeadErased())
+    event = LeadErasedEvent(
+        producer="capture", lead_id=LEAD_ID, occurred_at=paris, payload=LeadErased()
+    )
     assert json.loads(event.to_bytes())["occurred_at"] == "2026-03-02T09:30:00Z"
-    assert RFC3339_UTC.match(json.loads(LeadErasedEvent(
-        producer="capture", lead_id=LEAD_ID, payload=LeadErased()).to_bytes())["occurred_at"])
+    assert RFC3339_UTC.match(
+        json.loads(
+            LeadErasedEvent(producer="capture", lead_id=LEAD_ID, payload=LeadErased()).to_bytes()
+        )["occurred_at"]
+    )
 
 
 def test_caused_by_keeps_the_journey_and_names_its_cause() -> None:
@@ -68,9 +89,18 @@ def test_caused_by_keeps_the_journey_and_names_its_cause() -> None:
 
 def test_caused_by_leaves_the_lead_off_team_keyed_events() -> None:
     cause = example(LeadAssignedEvent)
-    capacity = SalesCapacityEvent.caused_by(cause, producer="routing", payload=SalesCapacity(
-        team_id="emea-smb", reps_available=1, total_capacity=10, open_load=10, free_slots=0,
-        queue_length=2))
+    capacity = SalesCapacityEvent.caused_by(
+        cause,
+        producer="routing",
+        payload=SalesCapacity(
+            team_id="emea-smb",
+            reps_available=1,
+            total_capacity=10,
+            open_load=10,
+            free_slots=0,
+            queue_length=2,
+        ),
+    )
     assert capacity.lead_id is None and capacity.causation_id == cause.event_id
     assert capacity.key() == b"emea-smb"
 
@@ -111,8 +141,9 @@ def test_quality_rating_is_one_to_five(rating: int) -> None:
 def test_naive_datetimes_are_refused() -> None:
     naive = datetime(2026, 3, 2, 9, 30)
     with pytest.raises(ValidationError, match="occurred_at"):
-        LeadErasedEvent(producer="capture", lead_id=uuid.uuid4(), occurred_at=naive,
-                        payload=LeadErased())
+        LeadErasedEvent(
+            producer="capture", lead_id=uuid.uuid4(), occurred_at=naive, payload=LeadErased()
+        )
     with pytest.raises(ValidationError, match="happened_at"):
         LeadActivity(activity_type="page_view", happened_at=naive)
     sent = json.loads(example(LeadErasedEvent).to_bytes()) | {"occurred_at": naive.isoformat()}

@@ -82,16 +82,24 @@ def fetch(version: str) -> Path:
     partial = home / f"libs.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
     command = [
-        mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(POM), "dependency:copy-dependencies",
-        f"-Dkafka.version={version}", f"-Dkafka.libs.dir={partial}",
+        mvn,
+        "-B",
+        "-q",
+        "-Dstyle.color=never",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        f"-Dkafka.version={version}",
+        f"-Dkafka.libs.dir={partial}",
     ]
     try:
         # Maven's stdout is only noise with -q (colour codes) unless it fails.
         result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if result.returncode != 0:
             output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
-            raise TierError(f"maven could not resolve org.apache.kafka:kafka_2.13:{version}:\n"
-                            f"{output[-4000:]}")
+            raise TierError(
+                f"maven could not resolve org.apache.kafka:kafka_2.13:{version}:\n{output[-4000:]}"
+            )
         if not list(partial.glob(f"kafka_2.13-{version}.jar")):
             raise TierError(f"maven copied no kafka_2.13-{version}.jar into {partial}")
         shutil.rmtree(libs, ignore_errors=True)
@@ -167,9 +175,16 @@ def server_properties(state: Path, port: int, controller_port: int, partitions: 
 
 def java_command(java: str, libs: Path, state: Path, main_class: str, *args: str) -> list[str]:
     return [
-        java, "-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dkafka.logs.dir={state / 'logs'}",
-        "-cp", f"{libs}{os.sep}*", main_class, *args,
+        java,
+        "-Xmx512m",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+        f"-Dkafka.logs.dir={state / 'logs'}",
+        "-cp",
+        f"{libs}{os.sep}*",
+        main_class,
+        *args,
     ]
 
 
@@ -190,13 +205,24 @@ def prepare_state(state: Path, libs: Path, partitions: int) -> None:
     config.write_text(server_properties(state, port, controller_port, partitions))
     cluster_id = random_cluster_id()
     # Static voters (controller.quorum.voters) as in docker-compose.yml, so no --standalone.
-    fmt = java_command(java, libs, state, "kafka.tools.StorageTool",
-                       "format", "--config", str(config), "--cluster-id", cluster_id)
+    fmt = java_command(
+        java,
+        libs,
+        state,
+        "kafka.tools.StorageTool",
+        "format",
+        "--config",
+        str(config),
+        "--cluster-id",
+        cluster_id,
+    )
     result = subprocess.run(fmt, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         raise TierError(f"formatting the storage failed:\n{result.stdout}{result.stderr}")
-    spec = {"argv": java_command(java, libs, state, "kafka.Kafka", str(config)),
-            "bootstrap": f"127.0.0.1:{port}"}
+    spec = {
+        "argv": java_command(java, libs, state, "kafka.Kafka", str(config)),
+        "bootstrap": f"127.0.0.1:{port}",
+    }
     (state / "broker.json").write_text(json.dumps(spec, indent=2))
 
 
@@ -225,8 +251,11 @@ def log_tail(state: Path, lines: int = 25) -> str:
 
 
 async def listed_brokers(bootstrap: str) -> list[tuple[int, str, int]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kafka-tier",
-                                request_timeout_ms=int(PROBE_TIMEOUT * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="kafka-tier",
+        request_timeout_ms=int(PROBE_TIMEOUT * 1000),
+    )
     try:
         await admin.start()
         cluster = await admin.describe_cluster()
@@ -280,8 +309,11 @@ def finished_zombie(pid: int) -> bool:
     ("Z") while its other threads still run: so require that no thread is left.
     """
     try:
-        status = dict(line.split(":", 1) for line in
-                      Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+        status = dict(
+            line.split(":", 1)
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if ":" in line
+        )
     except OSError:
         return False
     zombie = status.get("State", "").strip().startswith("Z")
@@ -316,8 +348,10 @@ def wait_ready(state: Path, pid: int, timeout: float = START_TIMEOUT) -> None:
         except (OSError, KafkaError) as error:
             last_error = error
         time.sleep(0.1)
-    raise TierError(f"the broker did not answer on {bootstrap} within {timeout:.0f} s "
-                    f"(last: {last_error})\n{log_tail(state)}")
+    raise TierError(
+        f"the broker did not answer on {bootstrap} within {timeout:.0f} s "
+        f"(last: {last_error})\n{log_tail(state)}"
+    )
 
 
 def start_broker(state: Path) -> float:
@@ -329,8 +363,14 @@ def start_broker(state: Path) -> float:
         with open(state / "broker.out", "ab") as out:
             # Its own session: a Ctrl-C in the terminal reaches CMD, not the broker, which we
             # stop ourselves; and stop_broker can signal the whole process group.
-            pid = subprocess.Popen(argv, cwd=state, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True).pid
+            pid = subprocess.Popen(
+                argv,
+                cwd=state,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            ).pid
         (state / "broker.pid").write_text(f"{pid}\n")
     try:
         wait_ready(state, pid)
@@ -440,8 +480,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         seconds = start_broker(state)
         bootstrap = bootstrap_of(state)
         say(f"kafka {kafka_version()} ready on {bootstrap} in {seconds:.2f} s (state {state})")
-        env = dict(os.environ, HANDOFF_TEST_KAFKA_BOOTSTRAP=bootstrap,
-                   HANDOFF_TEST_KAFKA_CONTROL=control_prefix(state))
+        env = dict(
+            os.environ,
+            HANDOFF_TEST_KAFKA_BOOTSTRAP=bootstrap,
+            HANDOFF_TEST_KAFKA_CONTROL=control_prefix(state),
+        )
         return run_command(command, env)
     except Interrupted as stop:
         say(f"{stop} before the command started")
@@ -506,8 +549,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="name", required=True)
     commands.add_parser("fetch", help="resolve the broker jars into .cache/kafka")
     run = commands.add_parser("run", help="run CMD against a fresh broker")
-    run.add_argument("--partitions", type=int, default=1,
-                     help="the broker's num.partitions (default partitions of a new topic)")
+    run.add_argument(
+        "--partitions",
+        type=int,
+        default=1,
+        help="the broker's num.partitions (default partitions of a new topic)",
+    )
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     control = commands.add_parser("control", help="stop/start/status of a running tier's broker")
     control.add_argument("--state", required=True, help="the run's state folder")

@@ -17,8 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.capture import domain, repository
 from services.capture.intake import PRODUCER
-from services.capture.schemas import (MAX_ACTIVITIES, ActivitiesAccepted, ActivityBatchIn,
-                                      ActivityIn, ActivityResult)
+from services.capture.schemas import (
+    MAX_ACTIVITIES,
+    ActivitiesAccepted,
+    ActivityBatchIn,
+    ActivityIn,
+    ActivityResult,
+)
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody, FieldError, error_response, validation_errors
 from shared.events import LeadActivity, LeadActivityEvent
@@ -40,12 +45,19 @@ class Item:
     lead: Row | None = None
 
 
-@router.post("/activities", status_code=status.HTTP_202_ACCEPTED,
-             response_model=ActivitiesAccepted, response_model_exclude_none=True,
-             responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
-                        422: {"model": ErrorBody}})
-async def post_activities(body: ActivitiesBody, session: SessionDep, runtime: RuntimeDep,
-                          _: Annotated[Principal, Depends(RoleRequired(Role.marketing, Role.crm))]):
+@router.post(
+    "/activities",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ActivitiesAccepted,
+    response_model_exclude_none=True,
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+async def post_activities(
+    body: ActivitiesBody,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    _: Annotated[Principal, Depends(RoleRequired(Role.marketing, Role.crm))],
+):
     """Record one activity or a batch of up to 1,000: each item is accepted or rejected alone.
 
     More than 1,000 items get 422 naming `activities`; a request none of whose items can be
@@ -59,9 +71,18 @@ async def post_activities(body: ActivitiesBody, session: SessionDep, runtime: Ru
     await _resolve_leads(session, items)
     accepted = [item for item in items if not item.errors]
     if not accepted:
-        return error_response(422, "no activity could be recorded", [
-            FieldError(field=f"activities.{item.index}.{error.field}" if batch else error.field,
-                       reason=error.reason) for item in items for error in item.errors])
+        return error_response(
+            422,
+            "no activity could be recorded",
+            [
+                FieldError(
+                    field=f"activities.{item.index}.{error.field}" if batch else error.field,
+                    reason=error.reason,
+                )
+                for item in items
+                for error in item.errors
+            ],
+        )
     for item in accepted:
         await runtime.outbox.add(session, _event(item))
     return ActivitiesAccepted(accepted=len(accepted), results=[_result(item) for item in items])
@@ -80,7 +101,7 @@ def _items_of(body: Any) -> tuple[list, bool]:
     if "activities" not in body:
         return [body], False
     if unknown := sorted(set(body) - {"activities"}):
-        raise BadShape(unknown[0], "is not a field of a batch; send only {\"activities\": [...]}")
+        raise BadShape(unknown[0], 'is not a field of a batch; send only {"activities": [...]}')
     items = body["activities"]
     if not isinstance(items, list) or not items:
         raise BadShape("activities", "must be a non-empty list")
@@ -95,8 +116,10 @@ def _parse(index: int, raw: object) -> Item:
     except ValidationError as error:
         return Item(index, errors=validation_errors(error.errors()))
     if (activity.lead_id is None) == (activity.email is None):
-        return Item(index, errors=[FieldError(field="lead_id",
-                                              reason="give exactly one of lead_id and email")])
+        return Item(
+            index,
+            errors=[FieldError(field="lead_id", reason="give exactly one of lead_id and email")],
+        )
     if activity.email is None:
         return Item(index, activity)
     try:
@@ -131,14 +154,20 @@ def _lead_problems(item: Item) -> list[FieldError] | None:
 def _event(item: Item) -> LeadActivityEvent:
     activity = item.activity
     happened_at = activity.happened_at or datetime.now(UTC)
-    payload = LeadActivity(activity_type=activity.activity_type, happened_at=happened_at,
-                           properties=activity.properties)
-    return LeadActivityEvent(producer=PRODUCER, lead_id=item.lead.id,
-                             correlation_id=item.lead.correlation_id, payload=payload)
+    payload = LeadActivity(
+        activity_type=activity.activity_type,
+        happened_at=happened_at,
+        properties=activity.properties,
+    )
+    return LeadActivityEvent(
+        producer=PRODUCER,
+        lead_id=item.lead.id,
+        correlation_id=item.lead.correlation_id,
+        payload=payload,
+    )
 
 
 def _result(item: Item) -> ActivityResult:
     if item.errors:
         return ActivityResult(index=item.index, status="rejected", errors=item.errors)
     return ActivityResult(index=item.index, lead_id=item.lead.id, status="accepted")
-

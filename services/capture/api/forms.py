@@ -28,8 +28,14 @@ templates = Jinja2Templates(directory=FilePath(__file__).parent.parent / "templa
 ADMIN = [Depends(RoleRequired())]
 ADMIN_ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 422)}
 NOT_FOUND = {404: {"model": ErrorBody}}
-FormId = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,64}$", examples=["demo"],
-                             description="Lower-case letters, digits and hyphens.")]
+FormId = Annotated[
+    str,
+    Path(
+        pattern=r"^[a-z0-9-]{1,64}$",
+        examples=["demo"],
+        description="Lower-case letters, digits and hyphens.",
+    ),
+]
 
 
 async def _form(session: AsyncSession, form_id: str) -> Form:
@@ -42,10 +48,16 @@ async def _form(session: AsyncSession, form_id: str) -> Form:
 # ---- admin ------------------------------------------------------------------------------------
 
 
-@router.put("/{form_id}", tags=["forms"], dependencies=ADMIN, response_model=FormOut,
-            responses={201: {"model": FormOut, "description": "Created."}, **ADMIN_ERRORS})
-async def put_form(form_id: FormId, definition: FormIn, session: SessionDep,
-                   response: Response) -> FormOut:
+@router.put(
+    "/{form_id}",
+    tags=["forms"],
+    dependencies=ADMIN,
+    response_model=FormOut,
+    responses={201: {"model": FormOut, "description": "Created."}, **ADMIN_ERRORS},
+)
+async def put_form(
+    form_id: FormId, definition: FormIn, session: SessionDep, response: Response
+) -> FormOut:
     """Create a form, or replace its whole definition (200 replaced, 201 created)."""
     form, created = await repository.save_form(session, form_id, definition.model_dump())
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -58,15 +70,21 @@ async def list_forms(session: SessionDep) -> FormList:
     return FormList(forms=[FormOut.model_validate(f) for f in await repository.all_forms(session)])
 
 
-@router.get("/{form_id}", tags=["forms"], dependencies=ADMIN,
-            responses={**ADMIN_ERRORS, **NOT_FOUND})
+@router.get(
+    "/{form_id}", tags=["forms"], dependencies=ADMIN, responses={**ADMIN_ERRORS, **NOT_FOUND}
+)
 async def get_form(form_id: FormId, session: SessionDep) -> FormOut:
     """One form's definition."""
     return FormOut.model_validate(await _form(session, form_id))
 
 
-@router.delete("/{form_id}", tags=["forms"], dependencies=ADMIN,
-               status_code=status.HTTP_204_NO_CONTENT, responses={**ADMIN_ERRORS, **NOT_FOUND})
+@router.delete(
+    "/{form_id}",
+    tags=["forms"],
+    dependencies=ADMIN,
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**ADMIN_ERRORS, **NOT_FOUND},
+)
 async def delete_form(form_id: FormId, session: SessionDep) -> Response:
     """Delete a form; leads it captured stay."""
     if not await repository.delete_form(session, form_id):
@@ -76,21 +94,39 @@ async def delete_form(form_id: FormId, session: SessionDep) -> Response:
 
 # ---- submissions ------------------------------------------------------------------------------
 
-SUBMISSION_BODY = {"required": True, "content": {
-    media_type: {"schema": {"type": "object", "additionalProperties": True,
-                            "description": "The form's fields by the names the form uses."}}
-    for media_type in ("application/x-www-form-urlencoded", "multipart/form-data",
-                       "application/json")}}
+SUBMISSION_BODY = {
+    "required": True,
+    "content": {
+        media_type: {
+            "schema": {
+                "type": "object",
+                "additionalProperties": True,
+                "description": "The form's fields by the names the form uses.",
+            }
+        }
+        for media_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "application/json",
+        )
+    },
+}
 SUBMISSION_ANSWERS = {
     202: {"model": LeadAccepted, "description": "Captured (an API client)."},
-    303: {"description": "A browser (Accept: text/html) goes to the thank-you page, or to the "
-                         "error page with `error=<field>:<reason>` per problem."},
+    303: {
+        "description": "A browser (Accept: text/html) goes to the thank-you page, or to the "
+        "error page with `error=<field>:<reason>` per problem."
+    },
     **{code: {"model": ErrorBody} for code in (400, 403, 404, 413, 415, 422, 429)},
 }
 
 
-@router.options("/{form_id}/submissions", tags=["form submissions"],
-                status_code=status.HTTP_204_NO_CONTENT, responses={403: {"model": ErrorBody}})
+@router.options(
+    "/{form_id}/submissions",
+    tags=["form submissions"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={403: {"model": ErrorBody}},
+)
 async def preflight(form_id: FormId, request: Request, session: SessionDep) -> Response:
     """Answer a browser's CORS preflight: allowed origins get the CORS headers, others 403."""
     form = await _form(session, form_id)
@@ -102,9 +138,15 @@ async def preflight(form_id: FormId, request: Request, session: SessionDep) -> R
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=forms.preflight_headers(cors))
 
 
-@router.post("/{form_id}/submissions", name="submit_form", tags=["form submissions"],
-             status_code=status.HTTP_202_ACCEPTED, response_model=None,
-             responses=SUBMISSION_ANSWERS, openapi_extra={"requestBody": SUBMISSION_BODY})
+@router.post(
+    "/{form_id}/submissions",
+    name="submit_form",
+    tags=["form submissions"],
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=None,
+    responses=SUBMISSION_ANSWERS,
+    openapi_extra={"requestBody": SUBMISSION_BODY},
+)
 async def submit_form(form_id: FormId, request: Request, runtime: RuntimeDep) -> Response:
     """Submit a form, no API key needed: URL-encoded, multipart or JSON fields."""
     form = await _form_in_own_transaction(runtime, form_id)
@@ -122,13 +164,18 @@ async def submit_form(form_id: FormId, request: Request, runtime: RuntimeDep) ->
         return _accepted(request, form, LeadAccepted(lead_id=uuid.uuid4(), merged=False), cors)
     try:
         submission = forms.submission_from(
-            form, fields, query=request.query_params, posted_from=request.headers.get("referer"),
-            now=datetime.now(UTC))
+            form,
+            fields,
+            query=request.query_params,
+            posted_from=request.headers.get("referer"),
+            now=datetime.now(UTC),
+        )
     except InvalidLead as invalid:
         return _rejected(request, form, invalid.problems, cors)
     captured = await capture_lead(runtime, submission)
-    return _accepted(request, form, LeadAccepted(lead_id=captured.lead_id,
-                                                 merged=captured.merged), cors)
+    return _accepted(
+        request, form, LeadAccepted(lead_id=captured.lead_id, merged=captured.merged), cors
+    )
 
 
 async def _form_in_own_transaction(runtime: Runtime, form_id: str) -> Form:
@@ -145,48 +192,81 @@ def _accepted(request: Request, form: Form, answer: LeadAccepted, cors: dict[str
     return JSONResponse(answer.model_dump(mode="json"), status.HTTP_202_ACCEPTED, headers=cors)
 
 
-def _rejected(request: Request, form: Form, problems: list[FieldProblem],
-              cors: dict[str, str]) -> Response:
+def _rejected(
+    request: Request, form: Form, problems: list[FieldProblem], cors: dict[str, str]
+) -> Response:
     if forms.wants_html(request):
         url = form.error_url or request.url_for("form_error", form_id=form.id).path
-        return RedirectResponse(forms.with_errors(url, problems), status.HTTP_303_SEE_OTHER,
-                                headers=cors)
-    return error_response(422, "the submission is invalid",
-                          [FieldError(field=p.field, reason=p.reason) for p in problems], cors)
+        return RedirectResponse(
+            forms.with_errors(url, problems), status.HTTP_303_SEE_OTHER, headers=cors
+        )
+    return error_response(
+        422,
+        "the submission is invalid",
+        [FieldError(field=p.field, reason=p.reason) for p in problems],
+        cors,
+    )
 
 
 # ---- pages ------------------------------------------------------------------------------------
 
 
-@router.get("/{form_id}/page", tags=["form submissions"], response_class=HTMLResponse,
-            responses=NOT_FOUND)
+@router.get(
+    "/{form_id}/page", tags=["form submissions"], response_class=HTMLResponse, responses=NOT_FOUND
+)
 async def form_page(form_id: FormId, request: Request, session: SessionDep) -> HTMLResponse:
     """A plain HTML page with the form, to try it or to link to."""
     form = await _form(session, form_id)
-    return templates.TemplateResponse(request, "form.html", {
-        "form": form, "inputs": forms.page_inputs(form),
-        "consent": forms.form_field_name(form, "consent"),
-        "hidden": forms.page_attribution(request),
-        "action": request.url_for("submit_form", form_id=form.id).path})
+    return templates.TemplateResponse(
+        request,
+        "form.html",
+        {
+            "form": form,
+            "inputs": forms.page_inputs(form),
+            "consent": forms.form_field_name(form, "consent"),
+            "hidden": forms.page_attribution(request),
+            "action": request.url_for("submit_form", form_id=form.id).path,
+        },
+    )
 
 
-@router.get("/{form_id}/thank-you", name="form_thank_you", tags=["form submissions"],
-            response_class=HTMLResponse, responses=NOT_FOUND)
+@router.get(
+    "/{form_id}/thank-you",
+    name="form_thank_you",
+    tags=["form submissions"],
+    response_class=HTMLResponse,
+    responses=NOT_FOUND,
+)
 async def thank_you_page(form_id: FormId, request: Request, session: SessionDep) -> HTMLResponse:
     """The page a browser lands on after a submission, unless the form names its own."""
     form = await _form(session, form_id)
     return templates.TemplateResponse(request, "thank_you.html", {"form": form})
 
 
-@router.get("/{form_id}/error", name="form_error", tags=["form submissions"],
-            response_class=HTMLResponse, responses=NOT_FOUND)
+@router.get(
+    "/{form_id}/error",
+    name="form_error",
+    tags=["form submissions"],
+    response_class=HTMLResponse,
+    responses=NOT_FOUND,
+)
 async def error_page(form_id: FormId, request: Request, session: SessionDep) -> HTMLResponse:
     """The problems of a submission (`error=<field>:<reason>`), with a link back to the form."""
     form = await _form(session, form_id)
     referer = request.headers.get("referer", "")
-    back = referer if referer.startswith(("http://", "https://")) else (
-        request.url_for("form_page", form_id=form.id).path)
+    back = (
+        referer
+        if referer.startswith(("http://", "https://"))
+        else (request.url_for("form_page", form_id=form.id).path)
+    )
     labels = {field: label for field, (label, _, _) in PAGE_FIELDS.items()} | {"consent": "Consent"}
-    return templates.TemplateResponse(request, "error.html", {
-        "form": form, "errors": forms.errors_from(request.query_params.getlist("error")),
-        "labels": labels, "back": back})
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "form": form,
+            "errors": forms.errors_from(request.query_params.getlist("error")),
+            "labels": labels,
+            "back": back,
+        },
+    )

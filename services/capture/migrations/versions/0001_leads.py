@@ -2,6 +2,7 @@
 
 Revision ID: capture_0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -25,19 +26,30 @@ def upgrade() -> None:
         sa.Column("first_touch", JSONB, nullable=False),
         sa.Column("last_touch", JSONB, nullable=False),
         sa.Column("correlation_id", sa.Uuid, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.Column("erased_at", sa.DateTime(timezone=True)),
         schema="capture",
     )
     op.create_table(
         "lead_changes",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("lead_id", sa.Uuid, sa.ForeignKey("capture.leads.id", ondelete="CASCADE"),
-                  nullable=False, index=True),
+        sa.Column(
+            "lead_id",
+            sa.Uuid,
+            sa.ForeignKey("capture.leads.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
         sa.Column("source", sa.String(200), nullable=False),
         sa.Column("changes", JSONB, nullable=False),
-        sa.Column("changed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "changed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         schema="capture",
     )
 

@@ -2,6 +2,7 @@
 
 Revision ID: capture_0002
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -42,8 +43,9 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(64), nullable=False),
         sa.Column("status_code", sa.Integer, nullable=False),
         sa.Column("response", JSONB, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False,
-                  index=True),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False, index=True
+        ),
         schema="capture",
     )
 

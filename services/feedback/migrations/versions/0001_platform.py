@@ -2,6 +2,7 @@
 
 Revision ID: feedback_0001
 """
+
 from shared.migrations import create_platform_tables, drop_platform_tables
 
 revision = "feedback_0001"

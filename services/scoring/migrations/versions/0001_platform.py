@@ -2,6 +2,7 @@
 
 Revision ID: scoring_0001
 """
+
 from shared.migrations import create_platform_tables, drop_platform_tables
 
 revision = "scoring_0001"
