@@ -24,7 +24,7 @@ KAFKA_BINDING = "0.5.0"
 PRODUCERS: dict[str, tuple[str, ...]] = {
     "capture": ("lead.captured.v1", "lead.activity.v1", "lead.erased.v1"),
     "scoring": ("lead.scored.v1", "lead.mql.v1"),
-    "routing": ("lead.assigned.v1", "lead.queued.v1", "sales.capacity.v1"),
+    "routing": ("lead.assigned.v1", "lead.queued.v1", "lead.returned.v1", "sales.capacity.v1"),
     "feedback": ("lead.feedback.v1",),
 }
 

@@ -27,6 +27,8 @@ from shared.events import (
     LeadMqlEvent,
     LeadQueued,
     LeadQueuedEvent,
+    LeadReturned,
+    LeadReturnedEvent,
     LeadScored,
     LeadScoredEvent,
     RoutingProfile,
@@ -97,6 +99,10 @@ _profile = RoutingProfile(
     company_size="51-200",
     industry="software",
     product_interest="platform",
+    company="Analytical Engines Ltd",
+    job_title="Head of Engineering",
+    company_domain="example.com",
+    consent_given=True,
 )
 
 EXAMPLES: dict[type[Envelope], Envelope] = {
@@ -142,6 +148,14 @@ EXAMPLES: dict[type[Envelope], Envelope] = {
                 attempt=2,
                 previous_rep_id="rep-04",
                 follow_up_due=datetime(2026, 3, 2, 13, 30, tzinfo=UTC),
+            ),
+        ),
+        LeadReturnedEvent(
+            **_lead("routing"),
+            payload=LeadReturned(
+                reason="the lead's country is excluded",
+                failed_criterion="excluded_countries",
+                criteria_version="2026-03-01",
             ),
         ),
         SalesCapacityEvent(
