@@ -178,6 +178,7 @@ EXAMPLES: dict[type[Envelope], Envelope] = {
                 rep_id="rep-17",
                 note="Signed the annual plan.",
                 deal_value=Decimal("24000.00"),
+                currency="EUR",
             ),
         ),
         LeadErasedEvent(
