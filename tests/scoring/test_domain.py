@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from handoff.demo_scoring import DEMO_MODEL
 from services.scoring.domain.document import parse_model
 from services.scoring.domain.lifecycle import ModelState, activate, approve, edit
-from services.scoring.domain.scoring import Activity, Profile, score_lead
+from services.scoring.domain.scoring import Activity, Profile, Score, score_lead
 from services.scoring.domain.standing import Standing, counts, disqualifies, recycle
 from services.scoring.domain.threshold import (
     Held,
@@ -41,7 +41,7 @@ def act(kind: str, days_ago: float = 0, **properties: str) -> Activity:
     return Activity(kind, NOW - timedelta(days=days_ago), properties)
 
 
-def rules(score) -> dict[str, int]:
+def rules(score: Score) -> dict[str, int]:
     return {f.rule: f.points for f in score.fired}
 
 
