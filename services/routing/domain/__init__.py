@@ -1,0 +1,1 @@
+"""Routing's decisions, without I/O: criteria, rules, eligibility, strategies, hours."""
