@@ -28,7 +28,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "feedback": ("lead.feedback.v1",),
 }
 
-# Headers `shared.bus` adds when it gives up on a record, next to the record's own headers.
+# Headers `shared.deadletter` adds when the consumer gives up on a record, next to the record's own headers.
 DLQ_HEADERS: dict[str, str] = {
     "dlq.error": "Exception type and message (at most 2000 characters).",
     "dlq.error.trace": "Python traceback (its last 4000 characters).",

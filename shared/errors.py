@@ -1,4 +1,8 @@
-"""One error format for every service: 4xx answers name each field and the reason."""
+"""One error format for every service: 4xx answers name each field and the reason.
+
+Use cases raise `shared.problems.ServiceError`s; this module maps them, and FastAPI's own
+validation and HTTP errors, to the one body. Routes never build an error answer by hand.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db import DATABASE_ERRORS, is_database_outage
+from shared.problems import Problem, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +56,26 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+def field_errors(problems: Iterable[Problem]) -> list[FieldError]:
+    return [FieldError(field=p.field, reason=p.reason) for p in problems]
+
+
+def service_error_response(
+    error: ServiceError, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return error_response(
+        error.status,
+        error.detail,
+        field_errors(error.problems),
+        headers=error.headers | (headers or {}),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _refused(_: Request, error: ServiceError) -> JSONResponse:
+        return service_error_response(error)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         return error_response(error.status_code, str(error.detail), headers=error.headers)

@@ -1,37 +1,24 @@
-"""Transactional outbox: events are rows written with the state change, published by a relay.
+"""Transactional outbox: events are rows written with the state change, in the caller's
+transaction; `shared.relay` publishes them once committed.
 
-Writers only insert rows through the caller's session and never commit. The relay publishes the
-committed rows in id order, marks them sent, and keeps them while the broker is unreachable.
-Ids are taken at insert, not at commit: a transaction that commits late publishes its rows after
+Writers only insert rows through the caller's session and never commit. Ids are taken at
+insert, not at commit: a transaction that commits late publishes its rows after
 rows of transactions that committed before it. Writers of one key therefore serialise on a row
-lock (the lead's) before inserting, so each key's events go out in commit order. A statement
-trigger (see the migrations) sends NOTIFY on insert, which PostgreSQL delivers at commit, so the
-relay wakes as soon as an event is durable instead of waiting for its fallback poll.
+lock (the lead's) before inserting, so each key's events go out in commit order.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
-import logging
-import time
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
-import asyncpg
-from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import metrics
-from shared.db import PlatformTables, asyncpg_dsn
+from shared.db import PlatformTables
 from shared.events import Envelope
 from shared.settings import Settings
-
-log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -103,176 +90,3 @@ class Outbox:
                 topic=row.topic, key=row.key, value=row.value, headers=row.headers
             )
         )
-
-
-class OutboxRelay:
-    """Publishes a service's outbox rows to Kafka, in order, one relay at a time per schema."""
-
-    SEND_TIMEOUT_S = 15.0
-    RETENTION = timedelta(minutes=10)
-    PRUNE_EVERY_S = 60.0
-
-    def __init__(
-        self,
-        *,
-        service: str,
-        settings: Settings,
-        tables: PlatformTables,
-        sessions: async_sessionmaker[AsyncSession],
-        producer_factory: Callable[[], AIOKafkaProducer],
-    ) -> None:
-        self._service = service
-        self._settings = settings
-        self._tables = tables
-        self._sessions = sessions
-        self._producer_factory = producer_factory
-        self._producer: AIOKafkaProducer | None = None
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
-        # The relay's own connection: it hears commits (LISTEN) and publishes batches on it.
-        self._connection: asyncpg.Connection | None = None
-        outbox = tables.outbox.fullname
-        self._select_batch = (
-            f"SELECT id, topic, key, value, headers FROM {outbox} "
-            "WHERE sent_at IS NULL ORDER BY id LIMIT $1"
-        )
-        self._mark_sent = f"UPDATE {outbox} SET sent_at = now() WHERE id = ANY($1::bigint[])"
-        self._prune = f"DELETE FROM {outbox} WHERE sent_at < now() - $1::interval"
-        # Several instances of a service share one outbox; one lock keeps publication in order.
-        self._lock_id = zlib.crc32(f"handoff-outbox:{tables.schema}".encode())
-        self.last_error: str | None = None
-        self._pruned_at = 0.0
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    @property
-    def healthy(self) -> bool:
-        """Running, and its last round published (or found nothing to publish)."""
-        return self.running and self.last_error is None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
-
-    async def stop(self, timeout_s: float = 3.0) -> None:
-        """Stop, after one attempt within `timeout_s` to publish what is still waiting."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._finish(), timeout_s)
-            except Exception as error:  # rows stay in the outbox for the next start
-                log.warning("outbox relay stopped with rows left: %r", error)
-        await self._close_producer(timeout_s=1.0)
-        await self._close_connection()
-
-    async def _finish(self) -> None:
-        await self._task
-        await self._drain()
-
-    async def pending(self) -> int:
-        async with self._sessions() as session:
-            outbox = self._tables.outbox
-            return await session.scalar(
-                select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
-            )
-
-    async def _run(self) -> None:
-        failures = 0
-        while not self._stopping:
-            try:
-                published = await self._publish_batch()
-                failures = 0
-                self.last_error = None
-            except Exception as error:  # broker or database away: keep the rows, back off
-                failures += 1
-                self.last_error = f"{type(error).__name__}: {error}"
-                metrics.OUTBOX_ERRORS.labels(self._service).inc()
-                log.warning("outbox relay: %s (attempt %d)", self.last_error, failures)
-                await self._close_producer()
-                await self._sleep(min(0.2 * 2**failures, 5.0))
-                continue
-            if published < self._settings.outbox_batch_size:
-                await self._sleep(self._settings.outbox_poll_interval_s)
-
-    async def _drain(self) -> None:
-        while await self._publish_batch() >= self._settings.outbox_batch_size:
-            pass
-
-    async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
-        self._wake.clear()
-
-    async def _publish_batch(self) -> int:
-        # Plain driver calls: this runs once per commit under load, in every service.
-        connection = await self._connected()
-        async with connection.transaction():
-            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_id):
-                return 0
-            rows = await connection.fetch(self._select_batch, self._settings.outbox_batch_size)
-            if rows:
-                await self._send(rows)
-                await connection.execute(self._mark_sent, [row["id"] for row in rows])
-                metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
-            await self._prune_sent(connection)
-            return len(rows)
-
-    async def _prune_sent(self, connection: asyncpg.Connection) -> None:
-        now = time.monotonic()
-        if now - self._pruned_at < self.PRUNE_EVERY_S:
-            return
-        self._pruned_at = now
-        await connection.execute(self._prune, self.RETENTION)
-
-    async def _send(self, rows: Sequence) -> None:
-        producer = await self._ensure_producer()
-
-        async def send_all() -> None:
-            acks = [
-                await producer.send(
-                    row["topic"],
-                    value=row["value"],
-                    key=row["key"],
-                    headers=decode_headers(json.loads(row["headers"])),
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*acks)
-
-        await asyncio.wait_for(send_all(), self.SEND_TIMEOUT_S)
-
-    async def _ensure_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = self._producer_factory()
-            try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()
-                raise
-            self._producer = producer
-        return self._producer
-
-    async def _close_producer(self, timeout_s: float = 5.0) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                await asyncio.wait_for(producer.stop(), timeout_s)
-            except Exception as error:  # a broken producer must not stop the relay
-                log.debug("closing producer: %s", error)
-
-    async def _connected(self) -> asyncpg.Connection:
-        if self._connection is None or self._connection.is_closed():
-            connection = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
-            await connection.add_listener(self._tables.notify_channel, lambda *_: self._wake.set())
-            self._connection = connection
-        return self._connection
-
-    async def _close_connection(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None and not connection.is_closed():
-            await connection.close(timeout=2)

@@ -1,7 +1,9 @@
 """What every service's app shares: lifespan (engine, outbox relay, consumer), health and metrics.
 
-A service's `app.py` describes itself with a `ServiceSpec` (name, tables, handlers, routers) and
-calls `create_service_app`; everything that is the same for all four services lives here.
+A service's `app.py` describes itself with a `ServiceSpec` (name, tables, the table of event
+handlers, periodic jobs, routers) and calls `create_service_app`; everything that is the same for
+all four services lives here, including the request edge: `UowDep` gives a route one unit of work
+whose transaction commits after the route returns, before the answer is sent.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared import metrics
 from shared.auth import KeyRing
 from shared.broker import BrokerProbe, new_producer
-from shared.bus import ConsumerRunner, Handler
+from shared.consumer import ConsumerRunner
 from shared.db import PlatformTables, StatementPool, create_engine, session_factory
 from shared.errors import install_error_handlers
 from shared.events import Envelope
-from shared.outbox import Outbox, OutboxRelay
+from shared.http import BodySizeLimit, RequestObserver
+from shared.jobs import Job, JobRunner
+from shared.logs import configure_logging
+from shared.outbox import Outbox
+from shared.relay import OutboxRelay
 from shared.settings import Settings
+from shared.uow import Handler, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +48,10 @@ class ServiceSpec:
     name: str
     tables: PlatformTables  # the service's outbox, processed events and API keys
     handlers: Mapping[type[Envelope], Handler] = field(default_factory=dict)
+    jobs: Sequence[Job] = ()
     routers: Sequence[APIRouter] = ()
     description: str = ""
+    small_body_paths: Sequence[str] = ()  # path prefixes open to anyone: the small body limit
 
 
 @dataclass
@@ -57,17 +66,20 @@ class Runtime:
     outbox: Outbox
     relay: OutboxRelay
     consumer: ConsumerRunner | None
+    jobs: JobRunner
     broker: BrokerProbe
     keys: KeyRing
     statements: StatementPool
 
     async def start(self) -> None:
         await self.relay.start()
+        await self.jobs.start()
         if self.consumer is not None:
             await self._start_consumer()
 
     async def _start_consumer(self) -> None:
         # The broker may still be coming up; keep trying instead of failing the whole service.
+        assert self.consumer is not None
         while True:
             try:
                 await self.consumer.start()
@@ -80,6 +92,7 @@ class Runtime:
         """Within STOP_BUDGET_S: `handoff up` and orchestrators give a service about 10 s."""
         if self.consumer is not None:
             await self.consumer.stop(timeout_s=STOP_BUDGET_S / 2)
+        await self.jobs.stop(timeout_s=STOP_BUDGET_S / 6)
         await self.relay.stop(timeout_s=STOP_BUDGET_S / 3)
         await self.broker.close()
         await self.statements.close()
@@ -117,6 +130,9 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
         outbox,
         relay,
         consumer,
+        JobRunner(
+            service=spec.name, jobs=spec.jobs, settings=settings, sessions=sessions, outbox=outbox
+        ),
         BrokerProbe(settings.kafka_bootstrap),
         KeyRing(tables, settings.secret_key),
         StatementPool(settings.database_url, settings.database_pool_size),
@@ -125,6 +141,7 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(spec.name, settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,6 +164,13 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     for router in spec.routers:
         app.include_router(router)
     install_error_handlers(app)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        small_limit=settings.max_form_body_bytes,
+        small_paths=spec.small_body_paths,
+    )
+    app.add_middleware(RequestObserver, service=spec.name)  # outermost: sees every answer
     return app
 
 
@@ -164,6 +188,16 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_uow(runtime: RuntimeDep) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work: its transaction commits after the route returns and before
+    the answer is sent, or rolls back if the route raised."""
+    async with runtime.sessions() as session, session.begin():
+        yield UnitOfWork(session, runtime.outbox, runtime.settings)
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
 health_router = APIRouter(tags=["operations"])
 

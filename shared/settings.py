@@ -28,6 +28,7 @@ class Settings(BaseSettings):
         description="Database connections each service process keeps open; requests "
         "beyond it wait for one rather than opening short-lived ones.",
     )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     topic_prefix: str = Field("", description="Optional prefix for shared clusters, e.g. 'acme.'")
 
     # Consumer tuning: a low fetch wait keeps an idle pipeline's latency in milliseconds.

@@ -33,6 +33,10 @@ class SalesCapacity(Contract):
     open_load: int = Field(ge=0)
     free_slots: int = Field(ge=0)
     queue_length: int = Field(ge=0)
+    oldest_queued_age_s: float | None = Field(
+        None, ge=0, description="Seconds the oldest queued SQL of the team has waited."
+    )
+    as_of: AwareDatetime | None = Field(None, description="When the snapshot was taken.")
 
 
 class LeadReturned(Contract):

@@ -20,6 +20,15 @@ class Grade(StrEnum):
 class FiredRule(Contract):
     rule: str = Field(examples=["title_contains_head"])
     points: int
+    kind: Literal["fit", "engagement"] | None = Field(
+        None, description="A fit rule (who the lead is) or an engagement rule (what they did)."
+    )
+    decayed_value: float | None = Field(
+        None,
+        description="Engagement only: the rule's points after half-life decay and its cap, "
+        "before rounding to `points`.",
+        examples=[27.5],
+    )
 
 
 class LeadScored(Contract):

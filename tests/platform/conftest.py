@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.capture.models import platform as capture_tables
 from shared.broker import new_producer
-from shared.bus import ConsumerRunner, Handler
+from shared.consumer import ConsumerRunner
+from shared.uow import Handler
 from shared.db import create_engine, session_factory
 from shared.events import Envelope
-from shared.outbox import Outbox, OutboxRelay
+from shared.outbox import Outbox
+from shared.relay import OutboxRelay
 from shared.settings import Settings
 
 

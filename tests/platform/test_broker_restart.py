@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import pytest
 
-from shared.bus import UnitOfWork
+from shared.uow import UnitOfWork
 from shared.events import LeadErased, LeadErasedEvent
 from tests.brokers import Broker
 from tests.helpers import wait_for

@@ -9,7 +9,8 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from shared.bus import ConsumerRunner, UnitOfWork
+from shared.consumer import ConsumerRunner
+from shared.uow import UnitOfWork
 from shared.events import LeadErased, LeadErasedEvent
 from tests.helpers import reading, wait_for
 from tests.platform.conftest import Platform, record_effect

@@ -1,0 +1,118 @@
+"""HTTP plumbing every service shares: request ids, one log line and metrics per request, and
+the request body size limit."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared import metrics
+from shared.errors import service_error_response
+from shared.logs import bind
+from shared.problems import Problem, TooLarge
+
+log = logging.getLogger("handoff.http")
+
+REQUEST_ID = "x-request-id"
+MAX_REQUEST_ID = 128
+
+
+class RequestObserver:
+    """Gives each request an id (the caller's `X-Request-ID` if it sent a sane one), binds it to
+    the logs, answers with it, and records one log line and the latency by route template."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        request_id = _request_id(Headers(scope=scope).get(REQUEST_ID))
+        status = 500  # what the client gets if the app fails before answering
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        with bind(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                self._observe(scope, status, time.perf_counter() - started)
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope["method"]
+        metrics.HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+        metrics.HTTP_SECONDS.labels(self.service, method, route).observe(seconds)
+        log.info(
+            "%s %s %d",
+            method,
+            route,
+            status,
+            extra={
+                "method": method,
+                "route": route,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )
+
+
+def _request_id(sent: str | None) -> str:
+    if sent and len(sent) <= MAX_REQUEST_ID and sent.isprintable() and sent.isascii():
+        return sent
+    return uuid.uuid4().hex
+
+
+class BodyTooLarge(TooLarge):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request body is larger than {limit} bytes",
+            [Problem("body", f"must be at most {limit} bytes")],
+        )
+
+
+class BodySizeLimit:
+    """413 for a request body over the limit, announced in Content-Length or counted as it
+    streams in, so neither a chunked body nor a lying Content-Length gets past it. Paths under
+    `small_paths` (e.g. public web forms, open to anyone) get the smaller `small_limit`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        small_limit: int | None = None,
+        small_paths: Sequence[str] = (),
+    ) -> None:
+        self.app, self.limit = app, limit
+        self.small_limit, self.small_paths = small_limit or limit, tuple(small_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.small_limit if scope["path"].startswith(self.small_paths) else self.limit
+        announced = Headers(scope=scope).get("content-length", "")
+        if announced.isdigit() and int(announced) > limit:
+            return await service_error_response(BodyTooLarge(limit))(scope, receive, send)
+        received = 0
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)  # the app's exception handling answers 413
+            return message
+
+        await self.app(scope, counting, send)

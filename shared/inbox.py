@@ -1,0 +1,45 @@
+"""The consumer's inbox: the ids of events a service has handled, so a redelivery is a no-op.
+
+An id is claimed in the same transaction as the handler's state change, so either both commit
+or neither does (the Polar pattern: insert ... ON CONFLICT DO NOTHING RETURNING).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, func, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import PlatformTables
+
+
+class Inbox:
+    def __init__(self, tables: PlatformTables) -> None:
+        self._processed = tables.processed_events
+
+    async def first_time(
+        self, session: AsyncSession, event_id: uuid.UUID, topic: str, outcome: str
+    ) -> bool:
+        """Record the event id; False when it was handled before. An event that went to the DLQ
+        is handled when it comes again (replayed after a fix), or dead-lettered again."""
+        processed = self._processed
+        claim = insert(processed).values(event_id=event_id, topic=topic, outcome=outcome)
+        inserted = await session.scalar(
+            claim.on_conflict_do_update(
+                index_elements=[processed.c.event_id],
+                set_={"outcome": outcome, "topic": topic, "processed_at": func.now()},
+                where=processed.c.outcome == "dead_lettered",
+            ).returning(processed.c.event_id)
+        )
+        return inserted is not None
+
+    async def forget_older_than(self, session: AsyncSession, days: int) -> None:
+        """Forget ids older than any redelivery can be (the topics' retention)."""
+        processed = self._processed
+        await session.execute(
+            delete(processed).where(
+                processed.c.processed_at < func.now() - text(f"interval '{int(days)} days'")
+            )
+        )

@@ -1,0 +1,89 @@
+"""Structured logs: one JSON object per line, carrying the lead, event and correlation ids.
+
+The consumer runner binds `lead_id`, `event_id` and `correlation_id` around each record; the
+HTTP middleware binds `request_id`. Every log line written meanwhile carries them, so one
+`grep <lead_id>` over the services' logs follows a lead through every service.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+_bound: ContextVar[dict[str, str]] = ContextVar("handoff_log_context", default={})  # noqa: B039
+
+HANDLER_NAME = "handoff-json"
+RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+
+
+@contextmanager
+def bind(**fields: object) -> Iterator[None]:
+    """Add fields to every log line written inside the block (None values are left out)."""
+    token = _bound.set(_bound.get() | {k: str(v) for k, v in fields.items() if v is not None})
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
+def bound() -> dict[str, str]:
+    return _bound.get()
+
+
+class _ContextFilter(logging.Filter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self._service
+        for name, value in _bound.get().items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time (test runners swap and close theirs)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    """JSON lines on stderr for the whole process, uvicorn's own loggers included."""
+    handler = _StderrHandler()
+    handler.setFormatter(
+        JsonFormatter(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",
+        )
+    )
+    handler.addFilter(_ContextFilter(service))
+    handler.set_name(HANDLER_NAME)
+    root = logging.getLogger()
+    # Replace only our own handler: a test runner's capturing handlers stay.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != HANDLER_NAME] + [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    logging.getLogger("aiokafka").setLevel(max(logging.getLevelName(level), logging.WARNING))
+
+
+def extra(**fields: Any) -> dict[str, Any]:
+    """`log.info(..., extra=extra(lead_id=...))` without clobbering LogRecord's own names."""
+    return {k: v for k, v in fields.items() if k not in RESERVED and v is not None}
