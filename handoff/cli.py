@@ -9,15 +9,17 @@ import signal
 import socket
 import time
 import uuid
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from handoff.stack import FIRST_PORT, Stack
+from handoff import kafka
+from handoff.stack import FIRST_PORT, TANSU_LIMITS, Stack, choose_broker
 from shared.auth import Role
 from shared.settings import Settings
 
@@ -26,6 +28,13 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
+
+
+class BrokerOption(StrEnum):
+    auto = "auto"
+    kafka = "kafka"
+    tansu = "tansu"
+
 
 HomeOption = Annotated[
     Path, typer.Option(envvar="HANDOFF_HOME", help="Where the embedded stack keeps its state.")
@@ -53,11 +62,21 @@ def up(
     first_port: Annotated[
         int, typer.Option(help="capture's port; scoring, routing and feedback take the next three.")
     ] = FIRST_PORT,
+    broker: Annotated[
+        BrokerOption,
+        typer.Option(
+            help="Apache Kafka (needs Java 17+, and Maven once to fetch it), Tansu (in memory), "
+            "or auto: Kafka where it can run, else Tansu. Unused with HANDOFF_KAFKA_BOOTSTRAP."
+        ),
+    ] = BrokerOption.auto,
 ) -> None:
     """Start the database, the broker and the four services; Ctrl-C stops all of it."""
     started = time.monotonic()
     settings = Settings()
-    stack = Stack(home=home.resolve(), partitions=partitions, first_port=first_port)
+    kind = _broker_kind(broker)
+    stack = Stack(
+        home=home.resolve(), partitions=partitions, first_port=first_port, broker_kind=kind
+    )
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, _begin_stopping)
     try:
@@ -78,11 +97,34 @@ def up(
         stack.stop()
 
 
+def _broker_kind(wanted: BrokerOption) -> Literal["kafka", "tansu"]:
+    """The broker `handoff up` starts; warns about Tansu's limits when it is the one."""
+    if os.environ.get("HANDOFF_KAFKA_BOOTSTRAP"):
+        return "kafka"  # not started: the given broker is used
+    try:
+        kind, reason = choose_broker(wanted.value)
+    except kafka.BrokerError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    if kind == "tansu":
+        why = f" ({reason})" if reason else ""
+        console.print(
+            f"[yellow]warning: the broker is Tansu{why}: {TANSU_LIMITS}. "
+            "With Java 17+ and Maven, `handoff up --broker kafka` runs Apache Kafka.[/yellow]"
+        )
+    elif kafka.cached_libs() is None:
+        console.print(f"fetching Apache Kafka {kafka.VERSION} through Maven (once)…")
+    return kind
+
+
 def _print_urls(stack: Stack, seconds: float) -> None:
     console.print(f"[green]Handoff is ready[/green] in {seconds:.1f}s")
     for name, url in stack.urls.items():
         console.print(f"  {name:<9} {url}  (docs: {url}/docs)")
-    console.print(f"  broker    {stack.bootstrap}")
+    broker = stack.broker_state()
+    console.print(f"  broker    {stack.bootstrap}  ({broker['kind']} {broker['version'] or ''})")
+    if broker.get("tools"):
+        console.print(f"  tools     {broker['tools']}/kafka-topics, kafka-consumer-groups, …")
     console.print(f"  database  {stack.database_url}")
     console.print(f"  state     {stack.state_file}")
     if "demo_form" in stack.extra:
@@ -106,7 +148,12 @@ def status(home: HomeOption = Path(".handoff")) -> None:
     broker_up = _tcp_ok(state["kafka_bootstrap"])
     database_up = asyncio.run(_database_ok(state["database_url"]))
     healthy &= broker_up and database_up
-    table.add_row("broker", "up" if broker_up else "down", state["kafka_bootstrap"])
+    broker = state.get("broker", {})
+    table.add_row(
+        f"broker ({broker.get('kind', '?')})",
+        "up" if broker_up else "down",
+        state["kafka_bootstrap"],
+    )
     table.add_row("database", "up" if database_up else "down", state["database_url"])
     console.print(table)
     raise typer.Exit(0 if healthy else 1)
@@ -229,3 +276,43 @@ def schemas(
 
     for path in write_documents(out_dir):
         console.print(str(path))
+
+
+kafka_app = typer.Typer(
+    help="Apache Kafka's command-line tools (kafka-topics.sh and friends) against the stack's "
+    "broker; every option after the tool's name is the tool's own (try --help)."
+)
+app.add_typer(kafka_app, name="kafka")
+
+
+def _kafka_tool(tool: str) -> None:
+    @kafka_app.command(
+        tool,
+        help=f"kafka-{tool}: {kafka.TOOLS[tool]}. --bootstrap-server defaults to the stack's.",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        add_help_option=False,
+    )
+    def run_tool(context: typer.Context) -> None:
+        args = list(context.args)
+        if "--bootstrap-server" not in args and not {"-h", "--help", "--version"} & set(args):
+            args = ["--bootstrap-server", _bootstrap_for_tools(), *args]
+        try:
+            command = kafka.tool_command(tool, args)
+        except kafka.BrokerError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from error
+        os.execv(command[0], command)
+
+
+for _tool in kafka.TOOLS:
+    _kafka_tool(_tool)
+
+
+def _bootstrap_for_tools(home: Path = Path(".handoff")) -> str:
+    """HANDOFF_KAFKA_BOOTSTRAP, else the running stack's broker."""
+    if "HANDOFF_KAFKA_BOOTSTRAP" in os.environ:
+        return os.environ["HANDOFF_KAFKA_BOOTSTRAP"]
+    state_file = Path(os.environ.get("HANDOFF_HOME", home)) / "stack.json"
+    if state_file.exists():
+        return str(json.loads(state_file.read_text())["kafka_bootstrap"])
+    return Settings().kafka_bootstrap

