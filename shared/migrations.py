@@ -6,13 +6,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 
+from typing import Any
+
+import sqlalchemy as sa
 from alembic import command, context, op
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, pool
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.db import platform_tables
 from shared.settings import Settings
 
 SERVICES = ("capture", "scoring", "routing", "feedback")
@@ -67,28 +72,102 @@ def _run_sync(connection: Connection, metadata: MetaData) -> None:
         target_metadata=metadata,
         version_table_schema=schema,
         include_schemas=True,
+        include_name=lambda name, type_, _: _own_schema(schema, name, type_),
     )
     with context.begin_transaction():
         context.run_migrations()
 
 
-def create_platform_tables(schema: str) -> None:
-    """For a service's first migration: the outbox (with its NOTIFY trigger), the
-    processed-events table and the API keys, defined once in `shared.db`."""
-    metadata = MetaData(schema=schema)
-    tables = platform_tables(metadata)
-    metadata.create_all(
-        op.get_bind(), tables=[tables.outbox, tables.processed_events, tables.api_keys]
+def drift(connection: Connection, metadata: MetaData) -> list[Any]:
+    """What Alembic's autogenerate would change to make the database match the models: empty
+    when models and migrations agree (the suite checks every service)."""
+    schema = metadata.schema
+    migration = MigrationContext.configure(
+        connection,
+        opts={
+            "include_schemas": True,
+            "compare_server_default": True,
+            "include_name": lambda name, type_, _: _own_schema(schema, name, type_),
+        },
+    )
+    return [
+        change
+        for change in compare_metadata(migration, metadata)
+        if "alembic_version" not in str(change)
+    ]
+
+
+def _own_schema(schema: str | None, name: str | None, type_: str) -> bool:
+    """Autogenerate compares only the service's own schema, never the other services'."""
+    return type_ != "schema" or name == schema
+
+
+def create_platform_tables_v1(schema: str) -> None:
+    """For a service's first migration: the outbox (with its NOTIFY trigger), the processed
+    events and the API keys, spelled out as they were at revision 1.
+
+    Frozen: an old migration must create what it created the day it was written, whatever
+    `shared.db` says later. A change to these tables is a new migration in every service.
+    """
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("topic", sa.String(249), nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=True),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        schema=schema,
+    )
+    op.create_index(
+        "outbox_unsent",
+        "outbox",
+        ["id"],
+        schema=schema,
+        postgresql_where=sa.text("sent_at IS NULL"),
+    )
+    op.create_index(
+        "outbox_sent",
+        "outbox",
+        ["sent_at"],
+        schema=schema,
+        postgresql_where=sa.text("sent_at IS NOT NULL"),
+    )
+    op.create_table(
+        "processed_events",
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("topic", sa.String(249), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column(
+            "processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        schema=schema,
+    )
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("role", sa.String(20), nullable=False),
+        sa.Column("rep_id", sa.String(100), nullable=True),
+        sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        schema=schema,
     )
     op.execute(f"""
         CREATE FUNCTION "{schema}".notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN PERFORM pg_notify('{tables.notify_channel}', ''); RETURN NULL; END $$""")
+        BEGIN PERFORM pg_notify('{schema}_outbox', ''); RETURN NULL; END $$""")
     op.execute(f"""
         CREATE TRIGGER outbox_inserted AFTER INSERT ON "{schema}".outbox
         FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".notify_outbox()""")
 
 
-def drop_platform_tables(schema: str) -> None:
+def drop_platform_tables_v1(schema: str) -> None:
     op.execute(
         f'DROP TABLE IF EXISTS "{schema}".outbox, "{schema}".processed_events, "{schema}".api_keys'
     )

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from shared.migrations import create_platform_tables, drop_platform_tables
+from shared.migrations import create_platform_tables_v1, drop_platform_tables_v1
 
 revision = "capture_0001"
 down_revision = None
@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_platform_tables("capture")
+    create_platform_tables_v1("capture")
     op.create_table(
         "leads",
         sa.Column("id", sa.Uuid, primary_key=True),
@@ -57,4 +57,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("lead_changes", schema="capture")
     op.drop_table("leads", schema="capture")
-    drop_platform_tables("capture")
+    drop_platform_tables_v1("capture")

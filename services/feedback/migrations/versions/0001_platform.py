@@ -3,7 +3,7 @@
 Revision ID: feedback_0001
 """
 
-from shared.migrations import create_platform_tables, drop_platform_tables
+from shared.migrations import create_platform_tables_v1, drop_platform_tables_v1
 
 revision = "feedback_0001"
 down_revision = None
@@ -12,8 +12,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_platform_tables("feedback")
+    create_platform_tables_v1("feedback")
 
 
 def downgrade() -> None:
-    drop_platform_tables("feedback")
+    drop_platform_tables_v1("feedback")
