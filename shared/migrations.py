@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-
 from typing import Any
 
 import sqlalchemy as sa
