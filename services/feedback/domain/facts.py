@@ -100,6 +100,7 @@ class LeadFacts:
     stage_at: datetime | None = None
     captured_at: datetime | None = None
     mql_at: datetime | None = None
+    first_assigned_at: datetime | None = None
     assigned_at: datetime | None = None
     first_verdict_at: datetime | None = None
     sla_due: datetime | None = None
@@ -171,13 +172,24 @@ def assigned(
     facts: LeadFacts, at: datetime, *, rep: str, team: str, due: datetime, attempt: int
 ) -> LeadFacts:
     """The rep in force is the latest assignment's; reassignments are counted once each."""
-    if facts.assigned_at is not None and at < facts.assigned_at:
-        return dataclasses.replace(facts, steps=facts.steps | _IMPLIES[Stage.assigned])
+    reassigned = facts.reassigned + (attempt > 1)
+    first = _earliest(facts.first_assigned_at, at)
+    if facts.assigned_at is not None and at < facts.assigned_at:  # an older one, arriving late
+        return dataclasses.replace(
+            facts,
+            steps=facts.steps | _IMPLIES[Stage.assigned],
+            first_assigned_at=first,
+            reassigned=reassigned,
+        )
     segment = dataclasses.replace(facts.segment, rep=rep, team=team)
     stage = stage_after_assignment(facts.stage)
-    changes: dict[str, object] = {"segment": segment, "assigned_at": at, "sla_due": due}
-    if attempt > 1:
-        changes["reassigned"] = facts.reassigned + 1
+    changes: dict[str, object] = {
+        "segment": segment,
+        "assigned_at": at,
+        "first_assigned_at": first,
+        "sla_due": due,
+        "reassigned": reassigned,
+    }
     if facts.stage in {Stage.rejected, Stage.recycled, Stage.won, Stage.lost}:
         changes["first_verdict_at"] = None  # a new round: its own first verdict and SLA
         changes["sla_met"] = None
@@ -205,7 +217,10 @@ def judged(
         changes["reason"] = (verdict.value, reason_code)
     if verdict is Verdict.won and deal is not None:
         changes["revenue"] = deal
-    return _move(facts, Stage(verdict.value), at, **changes)
+    # A verdict is feedback's own fact, checked against the current stage: it always applies,
+    # even if the producer of the event before it runs a clock slightly ahead of ours.
+    stage_at = at if facts.stage_at is None else max(at, facts.stage_at)
+    return _move(facts, Stage(verdict.value), stage_at, **changes)
 
 
 @dataclass(frozen=True)

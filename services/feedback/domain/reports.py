@@ -39,7 +39,7 @@ def funnel_row(counts: Mapping[str, int]) -> dict[str, object]:
 
 def quality_row(
     counts: Mapping[str, int],
-    reasons: Mapping[str, int],
+    reasons: Mapping[str, object],
     revenue: Mapping[str, Decimal],
 ) -> dict[str, object]:
     """Acceptance among judged leads, rejection reasons, mean rating, wins among accepted."""

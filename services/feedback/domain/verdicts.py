@@ -24,9 +24,13 @@ with the reason.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
+
+import pycountry
 
 from shared.events import ReasonCode, Verdict
 from shared.events.feedback import NEEDS_REASON
@@ -156,3 +160,28 @@ def content_problems(
             if value is not None:
                 problems.append(Problem(field, f"only for a won verdict, not {verdict.value}"))
     return problems
+
+
+NOTE_LIMIT = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_note(text: str) -> str | None:
+    """The rep's words as capture keeps text: NFC, whitespace collapsed, bounded; blank is none."""
+    if _CONTROL.search(text):
+        raise ValueError("contains control characters")
+    if _SURROGATE.search(text):
+        raise ValueError("contains characters that are not valid text (lone surrogates)")
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    if len(text) > NOTE_LIMIT:
+        raise ValueError(f"is longer than {NOTE_LIMIT} characters")
+    return text or None
+
+
+def clean_currency(code: str) -> str:
+    """An ISO 4217 code, upper-cased."""
+    code = code.strip().upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError("is not an ISO 4217 currency code")
+    return code
