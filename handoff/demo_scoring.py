@@ -40,7 +40,7 @@ engagement_rules:
   - {id: email_click, activity: email_click, points: 2, cap: 10, half_life_days: 7}
   - {id: page_view, activity: page_view, points: 1, cap: 10, half_life_days: 7}
 grades: {A: 40, B: 25, C: 10}
-threshold: {floor: 30, base: 50, ceiling: 80}
+threshold: {floor: 30, base: 60, ceiling: 80}
 recycle:
   cooldown_days: 30
   max_recycles: 2

@@ -1,17 +1,23 @@
-"""The scoring service: grades each lead on fit and engagement and declares MQLs.
-
-It has no handlers or routes yet; the platform parts (health, readiness, metrics, outbox
-relay, API keys) already run.
-"""
+"""The scoring service: grades each lead on fit and engagement with the model marketing and sales
+both approved, and declares MQLs against a threshold that follows sales capacity."""
 
 from fastapi import FastAPI
 
+from services.scoring.api import router
+from services.scoring.handlers import HANDLERS, JOBS
 from services.scoring.models import platform
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 
 DESCRIPTION = "Grades each lead on fit and engagement and declares MQLs."
-SPEC = ServiceSpec(name="scoring", tables=platform, description=DESCRIPTION)
+SPEC = ServiceSpec(
+    name="scoring",
+    tables=platform,
+    handlers=HANDLERS,
+    jobs=JOBS,
+    routers=[router],
+    description=DESCRIPTION,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

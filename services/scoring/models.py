@@ -1,15 +1,167 @@
-"""Scoring's tables, all in the `scoring` schema."""
+"""Scoring's tables, all in the `scoring` schema.
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+`leads` holds each lead's profile (copied from lead.captured.v1; erased on lead.erased.v1), its
+latest score and its standing; `activities` the engagement history; `team_capacity` the latest
+sales.capacity.v1 state per team and `capacity_ledger` (one row) the MQLs released since, locked
+by every release so that no two instances spend the same slot. `learning_facts` keep what fired
+and how it ended, with no lead id: nothing there leads back to a person.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.db import platform_tables
 
 metadata = MetaData(schema="scoring")
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
-
-
 platform = platform_tables(metadata)
+
+
+def _at(name: str, **kwargs: object) -> Column:  # type: ignore[type-arg]
+    return Column(name, DateTime(timezone=True), **kwargs)  # type: ignore[arg-type]
+
+
+def _now(name: str) -> Column:  # type: ignore[type-arg]
+    return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+models = Table(
+    "models",
+    metadata,
+    Column("version", String(63), primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'draft'")),
+    Column("created_by", String(200), nullable=False),
+    _now("created_at"),
+    Column("updated_by", String(200), nullable=False),
+    _now("updated_at"),
+    Column("marketing_approved_by", String(200)),
+    _at("marketing_approved_at"),
+    Column("sales_approved_by", String(200)),
+    _at("sales_approved_at"),
+    Column("activated_by", String(200)),
+    _at("activated_at"),
+    _at("retired_at"),
+)
+Index(
+    "models_one_active",
+    models.c.status,
+    unique=True,
+    postgresql_where=models.c.status == "active",
+)
+
+model_history = Table(
+    "model_history",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("version", String(63), nullable=False, index=True),
+    Column("action", String(32), nullable=False),
+    Column("by", String(200), nullable=False),
+    _now("at"),
+)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", Uuid, primary_key=True),
+    Column("correlation_id", Uuid),
+    Column("state", String(16), nullable=False, server_default=text("'nurture'")),
+    # the profile, copied from capture; every one of these is erased
+    Column("job_title", String(150)),
+    Column("company", String(200)),
+    Column("company_size", String(32)),
+    Column("industry", String(100)),
+    Column("country", String(2)),
+    Column("language", String(8)),
+    Column("email_domain", String(253)),
+    Column("free_mail", Boolean, nullable=False, server_default=text("false")),
+    Column("disposable_email", Boolean, nullable=False, server_default=text("false")),
+    Column("consent_given", Boolean, nullable=False, server_default=text("false")),
+    Column("product_interest", String(300)),
+    # the latest score
+    Column("total", Integer),
+    Column("fit", Integer),
+    Column("engagement", Integer),
+    Column("grade", String(1)),
+    Column("model_version", String(63)),
+    Column("explanation", JSONB),
+    Column("threshold", Integer),
+    _at("scored_at"),
+    # the standing
+    _at("held_since"),
+    _at("mql_at"),
+    Column("qualifications", Integer, nullable=False, server_default=text("0")),
+    Column("recycles", Integer, nullable=False, server_default=text("0")),
+    _at("engagement_since"),
+    _at("cooldown_until"),
+    Column("outcome", String(16)),
+    _now("created_at"),
+)
+Index(
+    "leads_held_best_first",
+    leads.c.total.desc(),
+    leads.c.held_since,
+    leads.c.lead_id,
+    postgresql_where=leads.c.state == "held",
+)
+Index("leads_scored_at", leads.c.scored_at)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("lead_id", Uuid, nullable=False, index=True),
+    Column("activity_type", String(60), nullable=False),
+    _at("happened_at", nullable=False),
+    Column("properties", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+)
+
+team_capacity = Table(
+    "team_capacity",
+    metadata,
+    Column("team_id", String(100), primary_key=True),
+    Column("reps_available", Integer, nullable=False),
+    Column("total_capacity", Integer, nullable=False),
+    Column("open_load", Integer, nullable=False),
+    Column("free_slots", Integer, nullable=False),
+    Column("queue_length", Integer, nullable=False),
+    _at("published_at", nullable=False),
+    Column("event_id", Uuid, nullable=False),
+)
+
+capacity_ledger = Table(
+    "capacity_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("released_since", Integer, nullable=False, server_default=text("0")),
+    Column("team_id", String(100)),
+    _at("published_at"),
+    _at("received_at"),
+    CheckConstraint("id = 1", name="capacity_ledger_one_row"),
+)
+
+learning_facts = Table(
+    "learning_facts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("model_version", String(63)),
+    Column("grade", String(1)),
+    Column("total", Integer),
+    Column("fired", JSONB, nullable=False),
+    Column("outcome", String(16)),
+    _now("recorded_at"),
+)

@@ -26,7 +26,7 @@ from shared.problems import Conflict, Forbidden, Invalid
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 MODEL = parse_model(DEMO_MODEL)
-POLICY = MODEL.threshold  # F 30, B 50, U 80
+POLICY = MODEL.threshold  # F 30, B 60, U 80
 HEAD = Profile(
     job_title="Head of Engineering",
     company_size="51-200",
@@ -180,10 +180,10 @@ def test_k_subtracts_queues_and_releases_since_the_capacity_state() -> None:
 
 def test_base_applies_while_no_capacity_is_known() -> None:
     t = effective_threshold(POLICY, None, held(40))
-    assert (t.effective, t.free_slots, t.held) == (50, None, 1)
-    assert "base threshold 50" in t.reason
-    assert placement(POLICY, 50, None) == "mql"
-    assert placement(POLICY, 45, None) == "held"
+    assert (t.effective, t.free_slots, t.held) == (60, None, 1)
+    assert "base threshold 60" in t.reason
+    assert placement(POLICY, 60, None) == "mql"
+    assert placement(POLICY, 59, None) == "held"
     assert releases(held(45), None) == []
 
 

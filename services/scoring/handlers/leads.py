@@ -1,0 +1,192 @@
+"""What scoring does with each event it consumes. Every handler is idempotent beyond the runner's
+event-id check: profiles are upserts, releases are conditional, recycles key on the event."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from services.scoring import repository as repo
+from services.scoring.domain.scoring import Activity
+from services.scoring.domain.standing import FINAL, Standing, disqualifies, recycle
+from services.scoring.handlers.qualify import evaluate, release_best
+from shared.events import (
+    Envelope,
+    LeadActivityEvent,
+    LeadCapturedEvent,
+    LeadErasedEvent,
+    LeadFeedbackEvent,
+    LeadReturnedEvent,
+    SalesCapacityEvent,
+)
+from shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+DECAY_BATCH = 200  # leads re-evaluated per sweep: bounded work per run
+DECAY_STALE = timedelta(hours=1)  # a score this old is worth re-evaluating
+RESCORE_BATCH = 200
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def record_capture(event: LeadCapturedEvent, uow: UnitOfWork) -> None:
+    contact, lead_id = event.payload.contact, event.lead_id
+    assert lead_id is not None
+    await repo.ensure_lead(uow.session, lead_id, event.correlation_id)
+    current = await repo.lock_lead(uow.session, lead_id)
+    if current is None or current.state == "erased":
+        return
+    await repo.change_lead(
+        uow.session,
+        lead_id,
+        correlation_id=current.correlation_id or event.correlation_id,
+        job_title=contact.job_title,
+        company=contact.company,
+        company_size=contact.company_size,
+        industry=contact.industry,
+        country=contact.country,
+        language=contact.language,
+        email_domain=contact.email.rpartition("@")[2].lower() or None,
+        free_mail=contact.free_mail,
+        disposable_email=contact.disposable_email,
+        consent_given=event.payload.consent.given,
+    )
+    await evaluate(uow, lead_id, now(), event)
+
+
+async def record_activity(event: LeadActivityEvent, uow: UnitOfWork) -> None:
+    activity, lead_id = event.payload, event.lead_id
+    assert lead_id is not None
+    await repo.ensure_lead(uow.session, lead_id, event.correlation_id)
+    current = await repo.lock_lead(uow.session, lead_id)
+    if current is None or current.state == "erased":
+        return
+    properties = activity.properties.model_dump(exclude_none=True)
+    await repo.add_activity(
+        uow.session,
+        lead_id,
+        Activity(activity.activity_type.value, activity.happened_at, properties),
+    )
+    if isinstance(product := properties.get("product"), str):
+        await repo.change_lead(uow.session, lead_id, product_interest=product[:300])
+    await evaluate(uow, lead_id, now(), event)
+
+
+async def record_capacity(event: SalesCapacityEvent, uow: UnitOfWork) -> None:
+    """Keep the team's newest state; the MQLs released since start again from zero."""
+    state = event.payload
+    await repo.lock_ledger(uow.session)
+    kept = await repo.save_team(
+        uow.session, event.event_id, event.occurred_at, **state.model_dump(include=TEAM_FIELDS)
+    )
+    if not kept:
+        return  # an older state than the one kept
+    await repo.change_ledger(
+        uow.session,
+        released_since=0,
+        team_id=state.team_id,
+        published_at=event.occurred_at,
+        received_at=now(),
+    )
+    model = await repo.active_model(uow.session)
+    if model is not None:
+        await release_best(uow, model, now(), event)
+
+
+TEAM_FIELDS = {
+    "team_id",
+    "reps_available",
+    "total_capacity",
+    "open_load",
+    "free_slots",
+    "queue_length",
+}
+
+
+async def apply_feedback(event: LeadFeedbackEvent, uow: UnitOfWork) -> None:
+    verdict, reason = event.payload.verdict.value, event.payload.reason_code
+    if verdict == "recycled":
+        await _comes_back(event, uow, outcome="recycled")
+        return
+    assert event.lead_id is not None
+    current = await repo.lock_lead(uow.session, event.lead_id)
+    if current is None or current.state == "erased":
+        return
+    model = await repo.active_model(uow.session)
+    values: dict[str, object] = {"outcome": verdict}
+    if model and disqualifies(model.recycle, verdict, reason.value if reason else None):
+        values["state"] = "disqualified"
+        values["held_since"] = None
+    await repo.change_lead(uow.session, event.lead_id, **values)
+
+
+async def apply_return(event: LeadReturnedEvent, uow: UnitOfWork) -> None:
+    await _comes_back(event, uow, outcome="returned")
+
+
+async def _comes_back(event: Envelope, uow: UnitOfWork, outcome: str) -> None:
+    """The recycle policy: engagement resets, a cooldown runs, too many recycles end it."""
+    assert event.lead_id is not None
+    current = await repo.lock_lead(uow.session, event.lead_id)
+    model = await repo.active_model(uow.session)
+    if current is None or model is None or current.state in FINAL:
+        return
+    standing = Standing(
+        current.state, current.recycles, current.engagement_since, current.cooldown_until
+    )
+    after = recycle(standing, model.recycle, now())
+    await repo.change_lead(
+        uow.session,
+        event.lead_id,
+        state=after.state,
+        recycles=after.recycles,
+        engagement_since=after.engagement_since,
+        cooldown_until=after.cooldown_until,
+        held_since=None,
+        outcome=outcome,
+    )
+    log.info("lead recycled", extra={"lead_id": str(event.lead_id), "recycles": after.recycles})
+    await evaluate(uow, event.lead_id, now(), event, model)
+
+
+async def erase(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+    """The person's data goes; what fired and how it ended stays, with no lead id."""
+    assert event.lead_id is not None
+    current = await repo.lock_lead(uow.session, event.lead_id)
+    if current is None or current.state == "erased":
+        return
+    if current.explanation is not None:
+        await repo.add_learning_fact(
+            uow.session,
+            model_version=current.model_version,
+            grade=current.grade,
+            total=current.total,
+            fired=[{"rule": f["rule"], "points": f["points"]} for f in current.explanation],
+            outcome=current.outcome or current.state,
+        )
+    await repo.erase(uow.session, event.lead_id)
+    log.info("lead erased", extra={"lead_id": str(event.lead_id)})
+
+
+async def sweep_decay(uow: UnitOfWork, at: datetime | None = None) -> int:
+    """Re-evaluate the leads whose engagement decayed longest ago, a bounded batch per run."""
+    at = at or now()
+    due = await repo.due_for_decay(uow.session, at - DECAY_STALE, DECAY_BATCH)
+    model = await repo.active_model(uow.session)
+    for lead_id in due:
+        await evaluate(uow, lead_id, at, None, model)
+    return len(due)
+
+
+async def rescore(uow: UnitOfWork, at: datetime | None = None) -> int:
+    """After an activation: rescore a bounded batch of leads not yet scored with the model."""
+    model = await repo.active_model(uow.session)
+    if model is None:
+        return 0
+    stale = await repo.not_scored_with(uow.session, model.version, RESCORE_BATCH)
+    for lead_id in stale:
+        await evaluate(uow, lead_id, at or now(), None, model)
+    return len(stale)

@@ -1,0 +1,207 @@
+"""Score a lead, place it against the capacity-following threshold, and release MQLs.
+
+The rule itself is in `services.scoring.domain.threshold`; this is where it meets the tables.
+Lead row first, then the ledger (see `repository`): one order, no deadlocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring import repository as repo
+from services.scoring.domain.document import ScoringModel
+from services.scoring.domain.scoring import Score, score_lead
+from services.scoring.domain.standing import Standing
+from services.scoring.domain.threshold import (
+    Threshold,
+    effective_threshold,
+    free_slots,
+    placement,
+    releases,
+)
+from shared.events import (
+    Envelope,
+    FiredRule,
+    LeadMql,
+    LeadMqlEvent,
+    LeadScored,
+    LeadScoredEvent,
+    RoutingProfile,
+)
+from shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+PRODUCER = "scoring"
+
+
+async def evaluate(
+    uow: UnitOfWork,
+    lead_id: uuid.UUID,
+    now: datetime,
+    cause: Envelope | None = None,
+    model: ScoringModel | None = None,
+) -> Score | None:
+    """Rescore one lead and act on it; nothing happens while no model is active."""
+    session = uow.session
+    model = model or await repo.active_model(session)
+    row = await repo.lock_lead(session, lead_id)
+    if model is None or row is None or row.state == "erased":
+        return None
+    acts = await repo.activities_of(session, lead_id, row.engagement_since)
+    score = score_lead(model, repo.profile_of(row), acts, now)
+    standing = Standing(row.state, row.recycles, row.engagement_since, row.cooldown_until)
+    policy = model.threshold
+    state, held_since = row.state, row.held_since
+    if standing.can_qualify(now):
+        if score.total < policy.floor:
+            state, held_since = "nurture", None
+        else:
+            ledger = await repo.lock_ledger(session)
+            k = free_slots(await repo.teams(session), ledger.released_since)
+            where = placement(policy, score.total, k)
+            if where == "held":
+                state, held_since = "held", held_since or now
+            else:
+                state = "mql"
+    elif row.state == "recycled" and row.cooldown_until and now >= row.cooldown_until:
+        state = "nurture"
+    threshold = await current_threshold(session, model)
+    changed = (score.total, score.grade, score.model_version) != (
+        row.total,
+        row.grade,
+        row.model_version,
+    )
+    becomes_mql = state == "mql" and row.state != "mql"
+    qualified = {"mql_at": now, "qualifications": row.qualifications + 1} if becomes_mql else {}
+    await repo.change_lead(
+        session,
+        lead_id,
+        state=state,
+        held_since=held_since if state == "held" else None,
+        total=score.total,
+        fit=score.fit,
+        engagement=score.engagement,
+        grade=score.grade,
+        model_version=score.model_version,
+        explanation=[explain(f) for f in score.fired],
+        threshold=threshold.effective,
+        scored_at=now,
+        **qualified,
+    )
+    if changed:
+        await uow.publish(scored_event(row, score, threshold.effective, cause))
+    if becomes_mql:
+        await qualified_itself(uow, row, score, threshold.effective, cause)
+    if state in ("held", "mql") and row.state != "mql":
+        await release_best(uow, model, now, cause)
+    return score
+
+
+async def qualified_itself(
+    uow: UnitOfWork, row: Row[Any], score: Score, threshold: int, cause: Envelope | None
+) -> None:
+    """The lead reached the bar itself (not released from the held): publish it, count it."""
+    ledger = await repo.ledger(uow.session)
+    if ledger.published_at is not None:  # capacity is known: this MQL takes a slot
+        await repo.change_ledger(uow.session, released_since=ledger.released_since + 1)
+    await uow.publish(
+        mql_event(row, score.total, score.grade, score.model_version, threshold, cause)
+    )
+    log.info("lead is an MQL", extra={"lead_id": str(row.lead_id), "score": score.total})
+
+
+async def release_best(
+    uow: UnitOfWork, model: ScoringModel, now: datetime, cause: Envelope | None
+) -> int:
+    """Release the best held leads up to k, best first; the caller holds or takes the ledger."""
+    session = uow.session
+    ledger = await repo.lock_ledger(session)
+    k = free_slots(await repo.teams(session), ledger.released_since)
+    if k is None or k <= 0:
+        return 0
+    threshold = await current_threshold(session, model)
+    chosen = releases(await repo.best_held(session, k, model.threshold.floor), k)
+    released = await repo.release(session, [h.lead_id for h in chosen], now)
+    by_id = {row.lead_id: row for row in released}
+    for held in chosen:  # best first, as chosen
+        if (row := by_id.get(held.lead_id)) is not None:
+            await uow.publish(
+                mql_event(row, row.total, row.grade, row.model_version, threshold.effective, cause)
+            )
+            log.info("held lead released as an MQL", extra={"lead_id": str(row.lead_id)})
+    await repo.change_ledger(session, released_since=ledger.released_since + len(released))
+    return len(released)
+
+
+async def current_threshold(session: AsyncSession, model: ScoringModel) -> Threshold:
+    ledger = await repo.ledger(session)
+    k = free_slots(await repo.teams(session), ledger.released_since)
+    count = await repo.held_count(session)
+    top = await repo.held_leads(session, k) if k is not None and 0 < k <= count else []
+    threshold = effective_threshold(model.threshold, k, top)
+    if top:  # only the best k were read; the count is of all
+        threshold = Threshold(threshold.effective, k, count, threshold.reason)
+    return threshold
+
+
+def explain(fired: Any) -> dict[str, Any]:
+    out = {"rule": fired.rule, "points": fired.points, "kind": fired.kind}
+    if fired.kind == "engagement":
+        out |= {"count": fired.count, "raw": fired.raw, "decayed": fired.decayed}
+    return out
+
+
+def scored_event(row: Row[Any], score: Score, threshold: int, cause: Envelope | None) -> Envelope:
+    payload = LeadScored(
+        total_score=score.total,
+        fit_score=score.fit,
+        engagement_score=score.engagement,
+        grade=score.grade,  # type: ignore[arg-type]
+        model_version=score.model_version,
+        threshold=threshold,
+        explanation=[
+            FiredRule(rule=f.rule, points=f.points, kind=f.kind, decayed_value=f.decayed)  # type: ignore[arg-type]
+            for f in score.fired
+        ],
+    )
+    return _event(LeadScoredEvent, row, payload, cause)
+
+
+def mql_event(
+    row: Row[Any], score: int, grade: str, version: str, threshold: int, cause: Envelope | None
+) -> Envelope:
+    profile = RoutingProfile(
+        country=row.country,
+        language=row.language,
+        company_size=row.company_size,
+        industry=row.industry,
+        product_interest=row.product_interest,
+        company=row.company,
+        job_title=row.job_title,
+        company_domain=None if row.free_mail else row.email_domain,
+        consent_given=row.consent_given,
+    )
+    payload = LeadMql(
+        score=score,
+        grade=grade,  # type: ignore[arg-type]
+        model_version=version,
+        threshold=threshold,
+        profile=profile,
+    )
+    return _event(LeadMqlEvent, row, payload, cause)
+
+
+def _event(kind: type[Envelope], row: Row[Any], payload: Any, cause: Envelope | None) -> Envelope:
+    return kind(
+        producer=PRODUCER,
+        lead_id=row.lead_id,
+        correlation_id=row.correlation_id,
+        causation_id=cause.event_id if cause else None,
+        payload=payload,
+    )
