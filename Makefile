@@ -2,15 +2,18 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCKS := requirements/development.lock requirements/production.lock
 
-.PHONY: run test test-kafka install clean
+.PHONY: run test test-kafka check install lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+# Installs exactly the locked versions (hashes checked), then the project itself.
+$(STAMP): $(BIN)/python requirements/development.lock pyproject.toml
+	$(BIN)/pip install --quiet --require-hashes -r requirements/development.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -18,12 +21,26 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/handoff up
 
-test: $(STAMP)
+test: $(STAMP) check
 	$(BIN)/python -m pytest
+
+# Lint, format and types: a finding fails `make test` (and so CI).
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The same suite on a real Apache Kafka broker (Java 17+ and Maven; jars cached under .cache/kafka).
 test-kafka: $(STAMP)
 	$(BIN)/python tools/kafka_tier/kafka_tier.py run -- $(BIN)/python -m pytest
+
+# Re-resolve the locks after changing dependencies in pyproject.toml (needs network to PyPI).
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet uv==0.13.9
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
+		--extra embedded --extra test -o requirements/development.lock
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
+		-o requirements/production.lock
 
 clean:
 	rm -rf $(VENV) .handoff
