@@ -68,12 +68,13 @@ async def store_key(
 async def revoke_key(
     session: AsyncSession | AsyncConnection, tables: PlatformTables, key_id: uuid.UUID
 ) -> bool:
-    result = await session.execute(
+    revoked = await session.scalar(
         update(tables.api_keys)
         .where(tables.api_keys.c.id == key_id, tables.api_keys.c.revoked_at.is_(None))
         .values(revoked_at=func.now())
+        .returning(tables.api_keys.c.id)
     )
-    return result.rowcount > 0
+    return revoked is not None
 
 
 class KeyRing:
@@ -134,7 +135,8 @@ class RoleRequired(HTTPBearer):
         )
         self.allowed = {Role.admin, *roles}
 
-    async def __call__(self, request: Request) -> Principal:
+    # A dependency, not a credentials parser: it answers with the caller, hence the override.
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         headers = request.headers
         key = _bearer_token(headers.get("Authorization")) or headers.get("X-API-Key")
         if not key:
@@ -144,7 +146,7 @@ class RoleRequired(HTTPBearer):
                 headers={"WWW-Authenticate": "Bearer"},
             )
         runtime = request.app.state.runtime
-        principal = await runtime.keys.principal(runtime.sessions, key)
+        principal: Principal | None = await runtime.keys.principal(runtime.sessions, key)
         if principal is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

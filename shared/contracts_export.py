@@ -28,7 +28,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "feedback": ("lead.feedback.v1",),
 }
 
-# Headers `shared.deadletter` adds when the consumer gives up on a record, next to the record's own headers.
+# Headers `shared.deadletter` adds when the consumer gives up on a record, beside its own.
 DLQ_HEADERS: dict[str, str] = {
     "dlq.error": "Exception type and message (at most 2000 characters).",
     "dlq.error.trace": "Python traceback (its last 4000 characters).",
@@ -55,7 +55,7 @@ def _key_doc(event: type[Envelope]) -> str:
 def _description(event: type[Envelope]) -> str:
     if event.__doc__:
         return inspect.cleandoc(event.__doc__)
-    payload = event.model_fields["payload"].annotation.__name__
+    payload = getattr(event.model_fields["payload"].annotation, "__name__", "payload")
     return f"The record value on `{event.topic}`: the common envelope around a {payload} payload."
 
 
@@ -70,7 +70,7 @@ def _as_sent(schema: dict[str, Any], event: type[Envelope]) -> dict[str, Any]:
     return schema
 
 
-def json_schemas() -> dict[str, dict]:
+def json_schemas() -> dict[str, dict[str, Any]]:
     """Topic name -> JSON Schema (draft 2020-12) of its record value."""
     schemas = {}
     for event in EVENT_TYPES:
@@ -134,7 +134,7 @@ def _operations() -> dict[str, Any]:
     return operations
 
 
-def asyncapi() -> dict:
+def asyncapi() -> dict[str, Any]:
     """AsyncAPI 3.0 document: one channel per topic, its message, key, DLQ twin and producer."""
     refs, top = models_json_schema(
         [(event, "validation") for event in EVENT_TYPES],
@@ -155,9 +155,9 @@ def asyncapi() -> dict:
             "title": "Handoff events",
             "version": version("handoff"),
             "description": (
-                "Events the Handoff services exchange over Kafka. Addresses are base names; a "
-                "deployment may prefix them (HANDOFF_TOPIC_PREFIX). Every value is the JSON envelope, "
-                "every key the lead id (the team id on sales.capacity.v1)."
+                "Events the Handoff services exchange over Kafka. Addresses are base names; "
+                "a deployment may prefix them (HANDOFF_TOPIC_PREFIX). Every value is the JSON "
+                "envelope, every key the lead id (the team id on sales.capacity.v1)."
             ),
         },
         "defaultContentType": "application/json",
@@ -173,7 +173,7 @@ def asyncapi() -> dict:
     }
 
 
-def _render(document: dict) -> str:
+def _render(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 

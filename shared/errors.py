@@ -7,7 +7,8 @@ validation and HTTP errors, to the one body. Routes never build an error answer 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,7 +40,7 @@ def field_path(location: Iterable[object]) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_errors(errors: Iterable[dict]) -> list[FieldError]:
+def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
     return [
         FieldError(field=field_path(error.get("loc", ())), reason=error.get("msg", "invalid"))
         for error in errors
@@ -50,7 +51,7 @@ def error_response(
     status: int,
     detail: str,
     errors: Iterable[FieldError] = (),
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(detail=detail, errors=list(errors))
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)

@@ -95,15 +95,17 @@ class OutboxRelay:
         await self._close_connection()
 
     async def _finish(self) -> None:
-        await self._task
+        if self._task is not None:
+            await self._task
         await self._drain()
 
     async def pending(self) -> int:
         async with self._sessions() as session:
             outbox = self._tables.outbox
-            return await session.scalar(
+            count = await session.scalar(
                 select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
             )
+            return count or 0
 
     async def _run(self) -> None:
         failures = 0
@@ -156,7 +158,7 @@ class OutboxRelay:
         self._pruned_at = now
         await connection.execute(self._prune, self.RETENTION)
 
-    async def _send(self, rows: Sequence) -> None:
+    async def _send(self, rows: Sequence[asyncpg.Record]) -> None:
         producer = await self._ensure_producer()
 
         async def send_all() -> None:

@@ -175,7 +175,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
 
 
 async def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

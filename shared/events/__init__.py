@@ -60,7 +60,7 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
 )
 TOPICS: tuple[str, ...] = tuple(event.topic for event in EVENT_TYPES)
 
-AnyEvent = Annotated[Union[EVENT_TYPES], Field(discriminator="event_type")]  # noqa: UP007
+AnyEvent = Annotated[Union[EVENT_TYPES], Field(discriminator="event_type")]  # type: ignore[valid-type]  # noqa: UP007
 _any_event: TypeAdapter[Envelope] = TypeAdapter(AnyEvent)
 
 

@@ -65,7 +65,7 @@ class Envelope(Contract):
         """A follow-up event in the same lead's journey."""
         # Team-keyed events (capacity) carry no lead, even when a lead's event caused them.
         lead_id = None if cls.keyed_by_team else cause.lead_id
-        return cls(
+        return cls(  # type: ignore[call-arg]  # event_type: each subclass fixes its own
             producer=producer,
             lead_id=lead_id,
             correlation_id=cause.correlation_id,
