@@ -2,9 +2,9 @@
 
 `leads` holds each lead's profile (copied from lead.captured.v1; erased on lead.erased.v1), its
 latest score and its standing; `activities` the engagement history; `team_capacity` the latest
-sales.capacity.v1 state per team and `capacity_ledger` (one row) the MQLs released since, locked
-by every release so that no two instances spend the same slot. `learning_facts` keep what fired
-and how it ended, with no lead id: nothing there leads back to a person.
+sales.capacity.v1 state per team and `capacity_ledger` (one row) the count of MQLs ever released,
+locked by every release so that no two instances spend the same slot. `learning_facts` keep what
+fired and how it ended, with no lead id: nothing there leads back to a person.
 """
 
 from sqlalchemy import (
@@ -141,13 +141,14 @@ team_capacity = Table(
     Column("queue_length", Integer, nullable=False),
     _at("published_at", nullable=False),
     Column("event_id", Uuid, nullable=False),
+    Column("released_mark", BigInteger, nullable=False),
 )
 
 capacity_ledger = Table(
     "capacity_ledger",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("released_since", Integer, nullable=False, server_default=text("0")),
+    Column("released_total", BigInteger, nullable=False, server_default=text("0")),
     Column("team_id", String(100)),
     _at("published_at"),
     _at("received_at"),

@@ -224,7 +224,8 @@ async def ledger(session: AsyncSession) -> Row[Any]:
 
 
 async def teams(session: AsyncSession) -> list[TeamSlots]:
-    query = select(team_capacity.c.free_slots, team_capacity.c.queue_length)
+    t = team_capacity.c
+    query = select(t.free_slots, t.queue_length, t.released_mark)
     return [TeamSlots(*row) for row in (await session.execute(query)).all()]
 
 

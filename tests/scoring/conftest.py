@@ -66,7 +66,9 @@ async def demo_model(settings: Settings) -> None:
 async def published(engine: AsyncEngine, event_type: str | None = None) -> list[Any]:
     """The events scoring wrote to its outbox, in order."""
     async with engine.connect() as connection:
-        rows = await connection.execute(select(platform.outbox.c.value).order_by(platform.outbox.c.id))
+        rows = await connection.execute(
+            select(platform.outbox.c.value).order_by(platform.outbox.c.id)
+        )
         events = [parse_event(row.value) for row in rows]
     return [e for e in events if event_type is None or e.event_type == event_type]
 

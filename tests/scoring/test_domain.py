@@ -174,8 +174,14 @@ def held(*scores: int) -> list[Held]:
 
 def test_k_subtracts_queues_and_releases_since_the_capacity_state() -> None:
     teams = [TeamSlots(free_slots=4, queue_length=1), TeamSlots(free_slots=3, queue_length=0)]
-    assert free_slots(teams, released_since=2) == 4
-    assert free_slots([], released_since=0) is None
+    assert free_slots(teams, released_total=2) == 4
+    assert free_slots([], released_total=0) is None
+
+
+def test_releases_count_from_the_oldest_team_state() -> None:
+    # 10 released in all; team a's state arrived after 6 of them, team b's after 9
+    teams = [TeamSlots(5, 0, mark=6), TeamSlots(5, 0, mark=9)]
+    assert free_slots(teams, released_total=10) == 6  # 10 - 4: b's new state cannot free a's
 
 
 def test_base_applies_while_no_capacity_is_known() -> None:

@@ -40,7 +40,9 @@ async def feed(uow: UowFactory, handler, event) -> None:  # type: ignore[no-unty
 
 
 async def state_of(engine: AsyncEngine, lead_id: uuid.UUID) -> str:
-    [(state,)] = await sql(engine, "SELECT state FROM scoring.leads WHERE lead_id = :id", id=lead_id)
+    [(state,)] = await sql(
+        engine, "SELECT state FROM scoring.leads WHERE lead_id = :id", id=lead_id
+    )
     return str(state)
 
 
@@ -97,8 +99,11 @@ async def test_sales_full_holds_leads_and_new_capacity_releases_best_first(
 ) -> None:
     await feed(uow, record_capacity, capacity("emea", free=0))
     leads = {}
-    for fit_size, kind in (("51-200", "webinar_attended"), ("1-10", "webinar_attended"),
-                           ("51-200", "content_download")):
+    for fit_size, kind in (
+        ("51-200", "webinar_attended"),
+        ("1-10", "webinar_attended"),
+        ("51-200", "content_download"),
+    ):
         lead = captured(email=f"{uuid.uuid4().hex[:6]}@example.com", company_size=fit_size)
         await feed(uow, record_capture, lead)
         await feed(uow, record_activity, activity(lead.lead_id, kind))
@@ -161,8 +166,11 @@ async def test_recycle_then_requalify_only_with_fresh_activity_after_the_cooldow
     await feed(uow, record_capture, lead)
     await feed(uow, record_activity, activity(lead.lead_id, "demo_request"))
     verdict = LeadFeedback(verdict="recycled", reason_code="bad_timing")  # type: ignore[arg-type]
-    await feed(uow, apply_feedback, LeadFeedbackEvent(
-        producer="feedback", lead_id=lead.lead_id, payload=verdict))
+    await feed(
+        uow,
+        apply_feedback,
+        LeadFeedbackEvent(producer="feedback", lead_id=lead.lead_id, payload=verdict),
+    )
     assert await state_of(engine, lead.lead_id) == "recycled"
     assert (await published(engine, "lead.scored"))[-1].payload.engagement_score == 0
     await feed(uow, record_activity, activity(lead.lead_id, "demo_request"))  # in the cooldown
@@ -188,14 +196,20 @@ async def test_too_many_returns_keep_a_lead_in_nurture_and_spam_stops_it(
     await feed(uow, record_capture, lead)
     returned = LeadReturned(reason="x", failed_criterion="country", criteria_version="1")
     for _ in range(3):
-        await feed(uow, apply_return, LeadReturnedEvent(
-            producer="routing", lead_id=lead.lead_id, payload=returned))
+        await feed(
+            uow,
+            apply_return,
+            LeadReturnedEvent(producer="routing", lead_id=lead.lead_id, payload=returned),
+        )
     assert await state_of(engine, lead.lead_id) == "exhausted"
     spam = captured(email="bot@example.com")
     await feed(uow, record_capture, spam)
     rejected = LeadFeedback(verdict="rejected", reason_code="spam")  # type: ignore[arg-type]
-    await feed(uow, apply_feedback, LeadFeedbackEvent(
-        producer="feedback", lead_id=spam.lead_id, payload=rejected))
+    await feed(
+        uow,
+        apply_feedback,
+        LeadFeedbackEvent(producer="feedback", lead_id=spam.lead_id, payload=rejected),
+    )
     await feed(uow, record_activity, activity(spam.lead_id, "demo_request"))
     assert await state_of(engine, spam.lead_id) == "disqualified"
     assert [e.lead_id for e in await published(engine, "lead.mql")] == []
@@ -207,8 +221,9 @@ async def test_erasure_removes_the_person_and_keeps_only_anonymous_facts(
     lead = captured()
     await feed(uow, record_capture, lead)
     await feed(uow, record_activity, activity(lead.lead_id, "page_view", url="/pricing?me=ada"))
-    await feed(uow, erase, LeadErasedEvent(
-        producer="capture", lead_id=lead.lead_id, payload=LeadErased()))
+    await feed(
+        uow, erase, LeadErasedEvent(producer="capture", lead_id=lead.lead_id, payload=LeadErased())
+    )
     [row] = await sql(engine, "SELECT * FROM scoring.leads WHERE lead_id = :id", id=lead.lead_id)
     kept = {k: v for k, v in row._mapping.items() if v not in (None, False, 0)}
     assert set(kept) == {"lead_id", "state", "created_at"}, kept  # a tombstone, nothing more

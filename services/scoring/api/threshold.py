@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from services.scoring import repository as repo
+from services.scoring.domain.threshold import released_since
 from services.scoring.handlers.qualify import current_threshold
 from services.scoring.schemas import TeamOut, ThresholdOut
 from shared.auth import Principal, Role, RoleRequired
@@ -35,7 +36,7 @@ async def threshold(session: SessionDep, _: Reader) -> ThresholdOut:
         effective=t.effective,
         free_slots=t.free_slots,
         held=t.held,
-        released_since_capacity=ledger.released_since,
+        released_since_capacity=released_since(await repo.teams(session), ledger.released_total),
         capacity_team=ledger.team_id,
         capacity_published_at=ledger.published_at,
         capacity_received_at=ledger.received_at,

@@ -3,8 +3,12 @@
 Policy (in the approved model): floor F, base B, ceiling U, with F <= B <= U and F < U.
 
 - Free slots k = Σ free_slots − Σ queue_length over the latest `sales.capacity.v1` state of every
-  team, minus the MQLs released since that capacity state arrived, so a burst cannot be released
-  twice against the same slots. k may be negative (sales is over capacity).
+  team, minus the MQLs released since that capacity state, so a burst cannot be released twice
+  against the same slots. k may be negative (sales is over capacity). The capacity state is the
+  sum of the teams' latest states, so it is as old as the oldest of them: the MQLs counted are
+  those released since the oldest team state in the sum arrived (an MQL is not yet routed to a
+  team when scoring releases it, so any team's slots may have taken it). Counting uses a release
+  counter, not clocks: each team state remembers the counter's value when it arrived.
 - Held leads: scoring in [F, U) and not yet MQL, ordered best first by score (higher first), then
   age (held longer first), then lead id (a stable tie-break).
 - The effective threshold T:
@@ -46,6 +50,7 @@ class Held:
 class TeamSlots:
     free_slots: int
     queue_length: int
+    mark: int = 0  # the release counter when this state arrived
 
 
 @dataclass(frozen=True)
@@ -56,12 +61,18 @@ class Threshold:
     reason: str
 
 
-def free_slots(teams: Iterable[TeamSlots], released_since: int) -> int | None:
-    """k, or None when no team has published its capacity."""
+def free_slots(teams: Iterable[TeamSlots], released_total: int) -> int | None:
+    """k, or None when no team has published its capacity; `released_total` is the counter."""
     teams = list(teams)
     if not teams:
         return None
-    return sum(t.free_slots for t in teams) - sum(t.queue_length for t in teams) - released_since
+    slots = sum(t.free_slots for t in teams) - sum(t.queue_length for t in teams)
+    return slots - released_since(teams, released_total)
+
+
+def released_since(teams: Iterable[TeamSlots], released_total: int) -> int:
+    """MQLs released since the oldest team state in the sum arrived."""
+    return released_total - min((t.mark for t in teams), default=released_total)
 
 
 def best_first(held: Iterable[Held]) -> list[Held]:

@@ -76,17 +76,20 @@ async def record_activity(event: LeadActivityEvent, uow: UnitOfWork) -> None:
 
 
 async def record_capacity(event: SalesCapacityEvent, uow: UnitOfWork) -> None:
-    """Keep the team's newest state; the MQLs released since start again from zero."""
+    """Keep the team's newest state, marked with the release counter, and release against it."""
     state = event.payload
-    await repo.lock_ledger(uow.session)
+    ledger = await repo.lock_ledger(uow.session)
     kept = await repo.save_team(
-        uow.session, event.event_id, event.occurred_at, **state.model_dump(include=TEAM_FIELDS)
+        uow.session,
+        event.event_id,
+        event.occurred_at,
+        released_mark=ledger.released_total,
+        **state.model_dump(include=TEAM_FIELDS),
     )
     if not kept:
         return  # an older state than the one kept
     await repo.change_ledger(
         uow.session,
-        released_since=0,
         team_id=state.team_id,
         published_at=event.occurred_at,
         received_at=now(),

@@ -63,7 +63,7 @@ async def evaluate(
             state, held_since = "nurture", None
         else:
             ledger = await repo.lock_ledger(session)
-            k = free_slots(await repo.teams(session), ledger.released_since)
+            k = free_slots(await repo.teams(session), ledger.released_total)
             where = placement(policy, score.total, k)
             if where == "held":
                 state, held_since = "held", held_since or now
@@ -107,9 +107,8 @@ async def qualified_itself(
     uow: UnitOfWork, row: Row[Any], score: Score, threshold: int, cause: Envelope | None
 ) -> None:
     """The lead reached the bar itself (not released from the held): publish it, count it."""
-    ledger = await repo.ledger(uow.session)
-    if ledger.published_at is not None:  # capacity is known: this MQL takes a slot
-        await repo.change_ledger(uow.session, released_since=ledger.released_since + 1)
+    ledger = await repo.lock_ledger(uow.session)  # every MQL takes a slot, however it came
+    await repo.change_ledger(uow.session, released_total=ledger.released_total + 1)
     await uow.publish(
         mql_event(row, score.total, score.grade, score.model_version, threshold, cause)
     )
@@ -122,7 +121,7 @@ async def release_best(
     """Release the best held leads up to k, best first; the caller holds or takes the ledger."""
     session = uow.session
     ledger = await repo.lock_ledger(session)
-    k = free_slots(await repo.teams(session), ledger.released_since)
+    k = free_slots(await repo.teams(session), ledger.released_total)
     if k is None or k <= 0:
         return 0
     threshold = await current_threshold(session, model)
@@ -135,13 +134,13 @@ async def release_best(
                 mql_event(row, row.total, row.grade, row.model_version, threshold.effective, cause)
             )
             log.info("held lead released as an MQL", extra={"lead_id": str(row.lead_id)})
-    await repo.change_ledger(session, released_since=ledger.released_since + len(released))
+    await repo.change_ledger(session, released_total=ledger.released_total + len(released))
     return len(released)
 
 
 async def current_threshold(session: AsyncSession, model: ScoringModel) -> Threshold:
     ledger = await repo.ledger(session)
-    k = free_slots(await repo.teams(session), ledger.released_since)
+    k = free_slots(await repo.teams(session), ledger.released_total)
     count = await repo.held_count(session)
     top = await repo.held_leads(session, k) if k is not None and 0 < k <= count else []
     threshold = effective_threshold(model.threshold, k, top)

@@ -122,12 +122,13 @@ def upgrade() -> None:
         sa.Column("queue_length", sa.Integer, nullable=False),
         _at("published_at", nullable=False),
         sa.Column("event_id", sa.Uuid, nullable=False),
+        sa.Column("released_mark", sa.BigInteger, nullable=False),
         schema=S,
     )
     op.create_table(
         "capacity_ledger",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("released_since", sa.Integer, nullable=False, server_default=sa.text("0")),
+        sa.Column("released_total", sa.BigInteger, nullable=False, server_default=sa.text("0")),
         sa.Column("team_id", sa.String(100)),
         _at("published_at"),
         _at("received_at"),
