@@ -1,18 +1,47 @@
-"""The routing service: turns MQLs into SQLs and assigns each to a rep with territory and free
-capacity.
-
-It has no handlers or routes yet; the platform parts (health, readiness, metrics, outbox
-relay, API keys) already run.
-"""
+"""The routing service: turns MQLs that meet the agreed SQL criteria into SQLs and gives each to
+an eligible rep with room, or queues it fairly until one has room."""
 
 from fastapi import FastAPI
 
+from services.routing.api import router
+from services.routing.handlers import (
+    apply_feedback,
+    drain_queues,
+    erase_lead,
+    publish_all_capacity,
+    publish_capacity_changes,
+    route_mql,
+)
 from services.routing.models import platform
+from shared.events import LeadErasedEvent, LeadFeedbackEvent, LeadMqlEvent
+from shared.jobs import Job
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 
-DESCRIPTION = "Turns MQLs into SQLs and assigns each to a rep with territory and free capacity."
-SPEC = ServiceSpec(name="routing", tables=platform, description=DESCRIPTION)
+DESCRIPTION = (
+    "Turns MQLs that meet the agreed SQL criteria into SQLs and gives each to an eligible rep "
+    "with room, or queues it fairly until one has room."
+)
+CAPACITY_CHANGES_EVERY_S = 0.2  # coalescing window of sales.capacity.v1 after a change
+CAPACITY_HEARTBEAT_EVERY_S = 30.0
+QUEUE_DRAIN_EVERY_S = 1.0  # how soon a queue moves when working hours begin
+
+SPEC = ServiceSpec(
+    name="routing",
+    tables=platform,
+    description=DESCRIPTION,
+    handlers={
+        LeadMqlEvent: route_mql,
+        LeadFeedbackEvent: apply_feedback,
+        LeadErasedEvent: erase_lead,
+    },
+    jobs=[
+        Job("capacity-changes", CAPACITY_CHANGES_EVERY_S, publish_capacity_changes),
+        Job("capacity-heartbeat", CAPACITY_HEARTBEAT_EVERY_S, publish_all_capacity),
+        Job("queue-drain", QUEUE_DRAIN_EVERY_S, drain_queues),
+    ],
+    routers=[router],
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

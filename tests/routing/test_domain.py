@@ -43,9 +43,7 @@ def rep(rep_id: str = "r1", **fields: Any) -> Rep:
 
 
 def candidate(**fields: Any) -> Candidate:
-    base: dict[str, Any] = dict(
-        score=70, grade="B", consent_given=True, profile={"country": "GB"}
-    )
+    base: dict[str, Any] = dict(score=70, grade="B", consent_given=True, profile={"country": "GB"})
     return Candidate(**(base | fields))
 
 

@@ -1,0 +1,5 @@
+"""Routing's HTTP API: one module per resource."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,188 @@
+"""Routing's use cases: one per event it consumes and one per periodic job. None commits; the
+consumer runner and the job runner do, at the edge.
+
+`accepted` keeps the lead in the rep's open load (the rep is working it: that is what capacity
+counts); `rejected`, `recycled`, `lost`, `won` and `converted` close the rep's work on it and free
+the slot (a converted lead is an opportunity in the CRM, no longer an open lead); a later verdict
+on a closed assignment changes nothing. An erased lead frees its slot too.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from services.routing import metrics
+from services.routing.domain.criteria import Candidate, evaluate
+from services.routing.domain.decision import capacity, explain
+from services.routing.domain.org import Lead, match_rule
+from services.routing.placement import PRODUCER, Placer, Sql
+from services.routing.repository import QueueStats, Repository
+from shared.events import (
+    LeadErasedEvent,
+    LeadFeedbackEvent,
+    LeadMqlEvent,
+    LeadReturned,
+    LeadReturnedEvent,
+    SalesCapacity,
+    SalesCapacityEvent,
+    Verdict,
+)
+from shared.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+FREES_SLOT = frozenset(
+    {Verdict.rejected, Verdict.recycled, Verdict.lost, Verdict.won, Verdict.converted}
+)
+
+
+async def route_mql(event: LeadMqlEvent, uow: UnitOfWork) -> None:
+    """An MQL: check the SQL criteria, then assign it, queue it, or return it to marketing."""
+    assert event.lead_id is not None
+    repo, mql, now = Repository(uow.session), event.payload, datetime.now(UTC)
+    if await repo.open_assignment(event.lead_id) is not None:
+        log.info("already assigned; MQL ignored", extra={"lead_id": event.lead_id})
+        return
+    profile = mql.profile
+    verdict = evaluate(
+        await repo.active_criteria(),
+        Candidate(mql.score, mql.grade.value, profile.consent_given, profile.model_dump()),
+    )
+    waiting = await repo.queued(event.lead_id)
+    if waiting is not None:  # scored again while waiting: judged and placed afresh
+        await repo.dequeue(event.lead_id)
+        await repo.capacity_changed(waiting.team_id)
+    if not verdict.passed:
+        assert verdict.failed_criterion is not None and verdict.reason is not None
+        await repo.record_decision(
+            event.lead_id, "returned", verdict.version, explain(verdict, None, None)
+        )
+        payload = LeadReturned(
+            reason=verdict.reason,
+            failed_criterion=verdict.failed_criterion,
+            criteria_version=str(verdict.version),
+        )
+        await uow.publish(LeadReturnedEvent.caused_by(event, producer=PRODUCER, payload=payload))
+        log.info("returned: %s", verdict.reason, extra={"lead_id": event.lead_id})
+        return
+    lead = Lead(
+        score=mql.score,
+        grade=mql.grade.value,
+        country=profile.country,
+        language=profile.language,
+        company_size=profile.company_size,
+        industry=profile.industry,
+        product_interest=profile.product_interest,
+        company_domain=profile.company_domain,
+    )
+    match = match_rule(await repo.rules(), lead, await repo.fallback_team_id())
+    placer = Placer(uow, now)
+    if match.team_id is not None:
+        await placer.drain(match.team_id)  # those already waiting go first
+    sql = Sql(event.lead_id, lead, verdict, event.correlation_id, event.event_id)
+    await placer.place(sql, match)
+
+
+async def apply_feedback(event: LeadFeedbackEvent, uow: UnitOfWork) -> None:
+    """Sales' verdict: `accepted` marks the assignment; a closing verdict frees the slot, and
+    the freed slot goes to the rep's team queue at once."""
+    assert event.lead_id is not None
+    repo, verdict = Repository(uow.session), event.payload.verdict
+    if verdict is Verdict.accepted:
+        await repo.set_assignment(event.lead_id, status="accepted", verdict=verdict.value)
+        return
+    if verdict not in FREES_SLOT:
+        return
+    closed = await repo.set_assignment(event.lead_id, status="closed", verdict=verdict.value)
+    if closed is None:
+        await _leave_queue(repo, event)
+        return
+    await _free_slot(uow, repo, closed.rep_id)
+
+
+async def erase_lead(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+    """Erasure: the slot is freed, the lead leaves the queue, its profile and decision go."""
+    assert event.lead_id is not None
+    repo = Repository(uow.session)
+    closed = await repo.set_assignment(event.lead_id, status="closed", verdict="erased")
+    await _leave_queue(repo, event)
+    await repo.forget_lead(event.lead_id)
+    if closed is not None:
+        await _free_slot(uow, repo, closed.rep_id)
+
+
+async def _leave_queue(repo: Repository, event: LeadFeedbackEvent | LeadErasedEvent) -> None:
+    assert event.lead_id is not None
+    waiting = await repo.queued(event.lead_id)
+    if waiting is not None:
+        await repo.dequeue(event.lead_id)
+        await repo.capacity_changed(waiting.team_id)
+
+
+async def _free_slot(uow: UnitOfWork, repo: Repository, rep_id: str) -> None:
+    team_id = await repo.release(rep_id)
+    if team_id is not None:
+        await repo.capacity_changed(team_id)
+        await Placer(uow, datetime.now(UTC)).drain(team_id)
+
+
+# ---- periodic jobs ----------------------------------------------------------------------------
+
+
+async def publish_capacity_changes(uow: UnitOfWork) -> None:
+    """One sales.capacity.v1 per changed team per run: a burst is coalesced into one event."""
+    repo = Repository(uow.session)
+    changed = await repo.take_capacity_changes()
+    if changed:
+        await _publish_capacity(uow, repo, changed)
+
+
+async def publish_all_capacity(uow: UnitOfWork) -> None:
+    """The heartbeat: every team's capacity, also when nothing changed (one instance a run)."""
+    repo = Repository(uow.session)
+    if await repo.try_lock("routing.capacity-heartbeat"):
+        await _publish_capacity(uow, repo, {t.id for t in await repo.teams()})
+
+
+async def drain_queues(uow: UnitOfWork) -> None:
+    """Serve queues whose reps have come on duty or got room; refresh the queue gauges."""
+    repo, now = Repository(uow.session), datetime.now(UTC)
+    stats = await repo.queue_stats()
+    _set_queue_gauges(stats, now)
+    placer = Placer(uow, now)
+    for team_id in sorted(t for t in stats if t is not None):
+        await placer.drain(team_id)
+
+
+async def _publish_capacity(uow: UnitOfWork, repo: Repository, team_ids: set[str]) -> None:
+    now = datetime.now(UTC)
+    stats = await repo.queue_stats()
+    _set_queue_gauges(stats, now)
+    known = {t.id for t in await repo.teams()}
+    for team_id in sorted(team_ids & known):
+        snapshot = capacity(await repo.team_reps(team_id), now)
+        queue = stats.get(team_id, QueueStats(0, None))
+        payload = SalesCapacity(
+            team_id=team_id,
+            reps_available=snapshot.reps_available,
+            total_capacity=snapshot.total_capacity,
+            open_load=snapshot.open_load,
+            free_slots=snapshot.free_slots,
+            queue_length=queue.length,
+            oldest_queued_age_s=queue.oldest_age_s(now),
+            as_of=now,
+        )
+        await uow.publish(SalesCapacityEvent(producer=PRODUCER, payload=payload))
+
+
+_gauged: set[str] = set()
+
+
+def _set_queue_gauges(stats: dict[str | None, QueueStats], now: datetime) -> None:
+    current = {team or "none": s for team, s in stats.items()}
+    for team in _gauged | set(current):
+        queue = current.get(team, QueueStats(0, None))
+        metrics.QUEUE_LENGTH.labels(team).set(queue.length)
+        metrics.QUEUE_OLDEST_SECONDS.labels(team).set(queue.oldest_age_s(now) or 0.0)
+    _gauged.update(current)
