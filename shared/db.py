@@ -23,11 +23,12 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    event,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -36,16 +37,40 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+
+class DatabaseUnavailable(ConnectionError):
+    """No connection could be opened, or the one in use broke: whatever the server said (e.g.
+    `55000 database is not accepting connections`, `57P03 the database system is starting
+    up`, `28P01` while a password is rotated), the database is away, not the request at fault."""
+
+
 # The driver's errors for a database that is unreachable, restarting or dropped the connection.
 _DRIVER_OUTAGES = (
-    OSError,
+    OSError,  # DatabaseUnavailable too
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
 )
+# What refusing a new connection may raise: every server answer, the socket's, a timeout.
+_CONNECT_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 # What a request may raise from the database: SQLAlchemy's wrapper, or a raw driver error.
-DATABASE_ERRORS = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+DATABASE_ERRORS = (
+    DBAPIError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
+
+
+async def connect(dsn: str, **options: object) -> asyncpg.Connection:
+    """`asyncpg.connect`, where a refused connection is a `DatabaseUnavailable` whatever its
+    SQLSTATE: nothing was written, so the caller may retry."""
+    try:
+        return await asyncpg.connect(dsn, **options)
+    except _CONNECT_ERRORS as error:
+        raise DatabaseUnavailable(f"cannot connect: {type(error).__name__}: {error}") from error
 
 
 def is_database_outage(error: BaseException) -> bool:
@@ -67,7 +92,26 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     # fails once, invalidates the pool (SQLAlchemy drops every older connection) and that
     # request gets 503 (see shared.errors).
     # No overflow either: connections opened and closed under load cost more than waiting.
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=0)
+    # Connections are opened through `connect`, so a refusal is an outage (see there).
+    dsn = asyncpg_dsn(database_url)
+    engine = create_async_engine(
+        database_url, pool_size=pool_size, max_overflow=0, async_creator=lambda: connect(dsn)
+    )
+    event.listen(engine.sync_engine, "handle_error", _closed_connection_is_a_disconnect)
+    return engine
+
+
+def _closed_connection_is_a_disconnect(context: ExceptionContext) -> None:
+    """Any error on a connection the database has closed is a disconnect: SQLAlchemy then
+    invalidates it and the request gets 503, whatever error the driver reported."""
+    if context.is_disconnect or context.connection is None:
+        return
+    try:
+        driver = context.connection.connection.driver_connection
+    except Exception:  # already invalidated
+        return
+    if isinstance(driver, asyncpg.Connection) and driver.is_closed():
+        context.is_disconnect = True
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -91,19 +135,37 @@ class StatementPool:
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
         pool = self._pool or await self._ready_pool()
         async with pool.acquire() as connection:
-            yield connection
+            try:
+                yield connection
+            except Exception as error:
+                # The database ended the connection (e.g. terminated by an operator) while it
+                # was in use: asyncpg may report that as a protocol-state InternalClientError.
+                if not isinstance(error, DatabaseUnavailable) and _closed(connection):
+                    raise DatabaseUnavailable(f"the connection broke: {error!r}") from error
+                raise
 
     async def _ready_pool(self) -> asyncpg.Pool:
         async with self._creating:
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=0, max_size=self._size, reset=_nothing_to_reset
+                    self._dsn,
+                    min_size=0,
+                    max_size=self._size,
+                    reset=_nothing_to_reset,
+                    connect=connect,
                 )
         return self._pool
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
+
+
+def _closed(connection: asyncpg.Connection) -> bool:
+    try:
+        return bool(connection.is_closed())
+    except asyncpg.InterfaceError:  # the pool has already taken a dead connection back
+        return True
 
 
 async def _nothing_to_reset(_: asyncpg.Connection) -> None:

@@ -9,10 +9,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from shared.db import asyncpg_dsn
 
 T = TypeVar("T")
 
@@ -124,3 +128,45 @@ async def _ready(client: httpx.AsyncClient) -> bool:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@asynccontextmanager
+async def database_refusing_connections(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """An operator's outage of one database: `ALTER DATABASE ... ALLOW_CONNECTIONS false`, then
+    every backend connected to it terminated (from a connection to `template1`). New connections
+    are refused with SQLSTATE 55000 until the block ends. Yields that `template1` connection."""
+    url = make_url(database_url)
+    name = url.database
+    assert name, database_url
+    admin = await asyncpg.connect(
+        asyncpg_dsn(url.set(database="template1").render_as_string(False))
+    )
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            await terminate_backends(admin, name)
+            yield admin
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    finally:
+        await admin.close()
+
+
+async def terminate_backends(admin: asyncpg.Connection, database: str) -> None:
+    """Terminate every backend connected to `database`, and wait until they are gone."""
+    await admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_backend_pid()",
+        database,
+    )
+    await wait_for(
+        lambda: _no_backends(admin, database), timeout_s=10, message=f"{database}'s backends gone"
+    )
+
+
+async def _no_backends(admin: asyncpg.Connection, database: str) -> bool:
+    count = await admin.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        database,
+    )
+    return count == 0
