@@ -13,12 +13,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from services.routing.domain.criteria import GRADES, PROFILE_FIELDS
-from services.routing.domain.hours import HoursError, parse_hours
+from services.routing.domain.hours import HoursError, parse_hours, zone
 from services.routing.domain.org import Strategy
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", examples=["emea-1"])]
@@ -89,13 +90,23 @@ class RepIn(Strict):
     out_of_office: list[Period] = []
     active: bool = True
 
-    @model_validator(mode="after")
-    def _hours_readable(self) -> Self:
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
         try:
-            parse_hours(self.timezone, self.working_hours)
+            zone(value)
         except HoursError as error:
-            raise ValueError(f"working_hours: {error}") from None
-        return self
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _readable_hours(cls, value: str, info: ValidationInfo) -> str:
+        try:  # in UTC when the zone itself was refused: the shifts are checked either way
+            parse_hours(info.data.get("timezone", "UTC"), value)
+        except HoursError as error:
+            raise ValueError(str(error)) from None
+        return value
 
 
 class RuleIn(Strict):

@@ -42,7 +42,7 @@ def values(records: list[ConsumerRecord]) -> list[dict[str, Any]]:
     return [json.loads(r.value) for r in records]
 
 
-def feedback(lead_id: uuid.UUID, verdict: Verdict) -> LeadFeedbackEvent:
+def feedback(lead_id: uuid.UUID | None, verdict: Verdict) -> LeadFeedbackEvent:
     reason = ReasonCode.no_budget if verdict in (Verdict.rejected, Verdict.lost) else None
     return LeadFeedbackEvent(
         producer="feedback",

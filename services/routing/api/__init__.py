@@ -2,4 +2,8 @@
 
 from fastapi import APIRouter
 
+from services.routing.api import assignments, criteria, leads, queue, reps, teams
+
 router = APIRouter()
+for module in (leads, assignments, reps, teams, queue, criteria):
+    router.include_router(module.router)

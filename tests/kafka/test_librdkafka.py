@@ -1,0 +1,91 @@
+"""A librdkafka client (confluent-kafka, as CRM teams use it) reads what capture publishes.
+
+Kafka tier only: librdkafka cannot talk to Tansu at all (its ApiVersions answer does not parse,
+see NOTES.md), so on the embedded default broker this test is skipped, not faked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from services.capture.app import create_app
+from shared.events import LeadCapturedEvent, parse_event
+from shared.settings import Settings
+from tests.brokers import Broker
+from tests.helpers import auth, running
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(autouse=True)
+def apache_kafka(broker: Broker) -> None:
+    if broker.name != "kafka":
+        pytest.skip("librdkafka cannot connect to Tansu: run with `make test-kafka`")
+
+
+def read_one(bootstrap: str, topic: str, group: str, timeout_s: float) -> tuple[Message, int]:
+    """The first record of `topic` for a new consumer group, committed; and the group's
+    committed offset on that partition afterwards, as the broker reports it."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            assert message.error() is None, message.error()
+            consumer.commit(message, asynchronous=False)
+            partition = TopicPartition(topic, message.partition())
+            [committed] = consumer.committed([partition], timeout=10)
+            return message, committed.offset
+        raise AssertionError(f"nothing on {topic} within {timeout_s}s")
+    finally:
+        consumer.close()
+
+
+async def test_confluent_kafka_reads_lead_captured_and_its_envelope(
+    settings: Settings, api_keys: dict[str, str]
+) -> None:
+    topic = settings.topic("lead.captured.v1")
+    async with running(create_app(settings)) as client:
+        answer = await client.post(
+            "/v1/leads",
+            json={"email": "grace.hopper@Example.COM", "first_name": "Grace"},
+            headers=auth(api_keys["marketing"]),
+        )
+        assert answer.status_code == 202, answer.text
+        lead_id = answer.json()["lead_id"]
+        # In a thread: the relay that publishes the event runs on this event loop.
+        message, committed = await asyncio.to_thread(
+            read_one, settings.kafka_bootstrap, topic, f"crm-{uuid.uuid4().hex}", 30.0
+        )
+
+    assert message.key() == lead_id.encode()
+    assert dict(message.headers() or []) == {
+        "event_type": b"lead.captured",
+        "producer": b"capture",
+    }
+    event = parse_event(message.value())
+    assert isinstance(event, LeadCapturedEvent)
+    assert (event.event_type, event.schema_version, event.producer) == (
+        "lead.captured",
+        1,
+        "capture",
+    )
+    assert str(event.lead_id) == lead_id
+    assert event.payload.contact.email == "grace.hopper@example.com"
+    assert event.payload.merged is False
+    assert committed == message.offset() + 1, "the group's offset is kept by the broker"
