@@ -2,21 +2,27 @@
 
 - Embedded Tansu (default): memory storage, so stopping it loses every topic; an outage is
   simulated by freezing the process (SIGSTOP), which clients see as an unreachable broker.
-- Apache Kafka (`make test-kafka`, or any broker named by HANDOFF_TEST_KAFKA_BOOTSTRAP): an
-  outage is a real stop and start of the broker through HANDOFF_TEST_KAFKA_CONTROL, with its
-  data kept on disk.
+- Apache Kafka: `make test-kafka` (the tier names it by HANDOFF_TEST_KAFKA_BOOTSTRAP and
+  HANDOFF_TEST_KAFKA_CONTROL; any other broker can be named the same way), or
+  HANDOFF_TEST_BROKER=kafka (the session starts one itself, in a temporary folder, through
+  `handoff/kafka.py`). An outage is a real stop and start of the broker, with its data kept
+  on disk.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
+from handoff import kafka
 from handoff.embedded import EmbeddedBroker
 
 
@@ -77,8 +83,36 @@ class ExternalKafka(Broker):
             subprocess.run([*self._control, "start"], check=True, timeout=120)
 
 
+class LocalKafka(Broker):
+    name = "kafka"
+    outage_kind = "stopped and started again, data kept on disk"
+
+    def __init__(self) -> None:
+        self._state = Path(tempfile.mkdtemp(prefix="handoff-kafka-"))
+        self._broker = kafka.KafkaBroker(self._state, heap_mb=512)
+        self._broker.prepare()
+        self.bootstrap = self._broker.bootstrap
+
+    def start(self) -> None:
+        self._broker.start(die_with_parent=True)
+
+    def stop(self) -> None:
+        self._broker.stop()
+        shutil.rmtree(self._state, ignore_errors=True)
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        self._broker.stop()
+        try:
+            yield
+        finally:
+            self._broker.start(die_with_parent=True)
+
+
 def broker_from_environment() -> Broker:
     bootstrap = os.environ.get("HANDOFF_TEST_KAFKA_BOOTSTRAP")
     if bootstrap:
         return ExternalKafka(bootstrap, os.environ.get("HANDOFF_TEST_KAFKA_CONTROL"))
+    if os.environ.get("HANDOFF_TEST_BROKER", "tansu") == "kafka":
+        return LocalKafka()
     return EmbeddedTansu()
