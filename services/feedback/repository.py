@@ -87,9 +87,13 @@ async def add_to_timeline(
     )
 
 
-async def person(session: AsyncSession, lead_id: uuid.UUID) -> Row[Any] | None:
+PERSON = [column for column in leads.c if column.name != "lead_id"]
+
+
+async def person(session: AsyncSession, lead_id: uuid.UUID) -> Any | None:
+    """The lead's facts, and who the person is if they are known (and not erased)."""
     query = (
-        select(leads, lead_facts)
+        select(lead_facts, *PERSON)
         .select_from(lead_facts.outerjoin(leads, leads.c.lead_id == lead_facts.c.lead_id))
         .where(lead_facts.c.lead_id == lead_id)
     )
@@ -115,7 +119,7 @@ async def list_leads(
     after: tuple[date, uuid.UUID] | None,
 ) -> Sequence[Any]:
     """Newest cohort first, keyset-paginated on (day, lead_id); erased people are not listed."""
-    query = select(leads, lead_facts).select_from(
+    query = select(lead_facts, *PERSON).select_from(
         lead_facts.join(leads, leads.c.lead_id == lead_facts.c.lead_id)
     )
     for column, value in filters.items():
