@@ -55,7 +55,6 @@ async def funnel(
             group_by, _group_value(row) if group_by else None, funnel_row(_counts(row, steps))
         )
         for row in sums
-        if not group_by or row.lead or any(getattr(row, s) for s in steps)
     ]
 
 

@@ -317,7 +317,9 @@ async def segment_sums(
     sums = [func.sum(segment_day.c[name]).label(name) for name in columns]
     query = select(*group, *sums).where(_in_range(segment_day, since, until))
     if group_by:
-        query = query.group_by(*group).order_by(*group)
+        # A group left empty by leads that moved to another (say, from no rep to a rep) is
+        # not a group: every lead counts 1 in `lead`.
+        query = query.group_by(*group).having(func.sum(segment_day.c.lead) > 0).order_by(*group)
     return (await session.execute(query)).all()
 
 
