@@ -39,7 +39,7 @@ UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 @pytest_asyncio.fixture
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.database_url, pool_size=4)
+    engine = create_engine(settings.database_url, pool_size=30)
     yield engine
     await engine.dispose()
 
@@ -136,3 +136,21 @@ def capacity(team: str, free: int, queue: int = 0, at: datetime | None = None) -
             queue_length=queue,
         ),
     )
+
+
+@pytest_asyncio.fixture
+async def produce(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    """Publish events to the test's topics, as their producers would (key, envelope bytes)."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    await producer.start()
+
+    async def send(*events: Envelope) -> None:
+        for event in events:
+            await producer.send_and_wait(
+                settings.topic(event.topic), event.to_bytes(), key=event.key()
+            )
+
+    yield send
+    await producer.stop()
