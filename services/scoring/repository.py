@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,12 +74,13 @@ async def change_model(session: AsyncSession, version: str, **values: Any) -> No
 
 
 async def retire_active(session: AsyncSession, now: datetime) -> str | None:
-    return await session.scalar(
+    retired: str | None = await session.scalar(
         update(models)
         .where(models.c.status == "active")
         .values(status="retired", retired_at=now)
         .returning(models.c.version)
     )
+    return retired
 
 
 async def record_history(session: AsyncSession, version: str, action: str, by: str) -> None:
@@ -261,7 +262,7 @@ async def best_held(session: AsyncSession, limit: int, floor: int) -> list[Held]
     return [Held(*row) for row in (await session.execute(query)).all()]
 
 
-def _held():  # type: ignore[no-untyped-def]
+def _held() -> Select[Any]:
     return (
         select(leads.c.lead_id, leads.c.total, leads.c.held_since)
         .where(leads.c.state == "held")
@@ -316,7 +317,7 @@ async def install_active_model(database_url: str, text: str, *, by: str) -> bool
         await engine.dispose()
 
 
-async def team_states(session: AsyncSession) -> Sequence[Row[Any]]:
+async def team_states(session: AsyncSession) -> Sequence[Row[Any, Any, Any, Any]]:
     t = team_capacity.c
     query = select(t.team_id, t.free_slots, t.queue_length, t.published_at).order_by(t.team_id)
     return (await session.execute(query)).all()

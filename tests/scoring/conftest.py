@@ -18,6 +18,7 @@ from services.scoring.repository import install_active_model
 from shared.db import create_engine, session_factory
 from shared.events import (
     ActivityProperties,
+    ActivityType,
     Attribution,
     Consent,
     Contact,
@@ -109,21 +110,24 @@ def captured(
 
 
 def activity(
-    lead_id: uuid.UUID, kind: str, at: datetime | None = None, **properties: Any
+    lead_id: uuid.UUID | None, kind: str, at: datetime | None = None, **properties: Any
 ) -> LeadActivityEvent:
+    assert lead_id is not None
     return LeadActivityEvent(
         producer="capture",
         lead_id=lead_id,
         correlation_id=lead_id,
         payload=LeadActivity(
-            activity_type=kind,  # type: ignore[arg-type]
+            activity_type=ActivityType(kind),
             happened_at=at or datetime.now(UTC),
             properties=ActivityProperties(**properties),
         ),
     )
 
 
-def capacity(team: str, free: int, queue: int = 0, at: datetime | None = None) -> Envelope:
+def capacity(
+    team: str, free: int, queue: int = 0, at: datetime | None = None
+) -> SalesCapacityEvent:
     return SalesCapacityEvent(
         producer="routing",
         occurred_at=at or datetime.now(UTC),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import httpx
 import pytest
@@ -154,10 +155,11 @@ async def test_a_leads_score_and_the_threshold_explain_themselves(
             "emea",
         )
         assert t["reason"].startswith("sales has 3 free slots and 0 held leads")
-        unknown = await client.get(
-            f"/v1/leads/{lead.correlation_id.hex[:8]}/score", headers=auth(sales)
-        )
-        assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "lead_id"
+        malformed = await client.get("/v1/leads/not-a-uuid/score", headers=auth(sales))
+        assert malformed.status_code == 422
+        assert malformed.json()["errors"][0]["field"] == "lead_id"
+        unknown = await client.get(f"/v1/leads/{uuid.uuid4()}/score", headers=auth(sales))
+        assert unknown.status_code == 404
 
 
 @pytest.mark.usefixtures("demo_model")
@@ -179,7 +181,7 @@ async def test_activation_rescores_every_lead_in_the_background(
             body = (await client.get("/v1/models/v2", headers=auth(sales))).json()
             return bool(body["rescoring"]["finished"] and body["rescoring"]["done"] == 30)
 
-        await wait_for(finished, message="rescoring to finish")
+        await wait_for(finished, message="rescoring to finish")  # type: ignore[arg-type]
         old = (await client.get("/v1/models/demo-1", headers=auth(sales))).json()
         assert old["status"] == "retired" and old["retired_at"] is not None
 

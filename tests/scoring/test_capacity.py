@@ -117,7 +117,7 @@ async def test_two_instances_never_release_a_lead_twice(
     ):
         consumers = [app.state.runtime.consumer for app in (one, two)]
         await wait_for(
-            lambda: all(c._consumer.assignment() for c in consumers),  # type: ignore[union-attr]
+            lambda: all(c._consumer.assignment() for c in consumers),
             timeout_s=30,
             message="both instances to own partitions",
         )

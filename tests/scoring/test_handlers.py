@@ -39,7 +39,7 @@ async def feed(uow: UowFactory, handler, event) -> None:  # type: ignore[no-unty
         await handler(event, unit)
 
 
-async def state_of(engine: AsyncEngine, lead_id: uuid.UUID) -> str:
+async def state_of(engine: AsyncEngine, lead_id: uuid.UUID | None) -> str:
     [(state,)] = await sql(
         engine, "SELECT state FROM scoring.leads WHERE lead_id = :id", id=lead_id
     )
@@ -165,7 +165,7 @@ async def test_recycle_then_requalify_only_with_fresh_activity_after_the_cooldow
     lead = captured()
     await feed(uow, record_capture, lead)
     await feed(uow, record_activity, activity(lead.lead_id, "demo_request"))
-    verdict = LeadFeedback(verdict="recycled", reason_code="bad_timing")  # type: ignore[arg-type]
+    verdict = LeadFeedback(verdict="recycled", reason_code="bad_timing")
     await feed(
         uow,
         apply_feedback,
@@ -204,7 +204,7 @@ async def test_too_many_returns_keep_a_lead_in_nurture_and_spam_stops_it(
     assert await state_of(engine, lead.lead_id) == "exhausted"
     spam = captured(email="bot@example.com")
     await feed(uow, record_capture, spam)
-    rejected = LeadFeedback(verdict="rejected", reason_code="spam")  # type: ignore[arg-type]
+    rejected = LeadFeedback(verdict="rejected", reason_code="spam")
     await feed(
         uow,
         apply_feedback,

@@ -12,6 +12,7 @@ from services.scoring.handlers.leads import (
     sweep_decay,
 )
 from shared.events import (
+    Envelope,
     LeadActivityEvent,
     LeadCapturedEvent,
     LeadErasedEvent,
@@ -20,8 +21,9 @@ from shared.events import (
     SalesCapacityEvent,
 )
 from shared.jobs import Job
+from shared.uow import Handler, UnitOfWork
 
-HANDLERS = {
+HANDLERS: dict[type[Envelope], Handler] = {
     LeadCapturedEvent: record_capture,
     LeadActivityEvent: record_activity,
     LeadFeedbackEvent: apply_feedback,
@@ -30,7 +32,16 @@ HANDLERS = {
     LeadErasedEvent: erase,
 }
 
+
+async def _sweep(uow: UnitOfWork) -> None:
+    await sweep_decay(uow)
+
+
+async def _rescore(uow: UnitOfWork) -> None:
+    await rescore(uow)
+
+
 JOBS = [
-    Job("decay-sweep", 300.0, sweep_decay),
-    Job("rescore-after-activation", 2.0, rescore),
+    Job("decay-sweep", 300.0, _sweep),
+    Job("rescore-after-activation", 2.0, _rescore),
 ]

@@ -28,6 +28,7 @@ from services.scoring.domain.threshold import (
 from shared.events import (
     Envelope,
     FiredRule,
+    Grade,
     LeadMql,
     LeadMqlEvent,
     LeadScored,
@@ -161,15 +162,15 @@ def scored_event(row: Row[Any], score: Score, threshold: int, cause: Envelope | 
         total_score=score.total,
         fit_score=score.fit,
         engagement_score=score.engagement,
-        grade=score.grade,  # type: ignore[arg-type]
+        grade=Grade(score.grade),
         model_version=score.model_version,
         threshold=threshold,
         explanation=[
-            FiredRule(rule=f.rule, points=f.points, kind=f.kind, decayed_value=f.decayed)  # type: ignore[arg-type]
+            FiredRule(rule=f.rule, points=f.points, kind=f.kind, decayed_value=f.decayed)
             for f in score.fired
         ],
     )
-    return _event(LeadScoredEvent, row, payload, cause)
+    return LeadScoredEvent(**_envelope(row, cause), payload=payload)
 
 
 def mql_event(
@@ -188,19 +189,18 @@ def mql_event(
     )
     payload = LeadMql(
         score=score,
-        grade=grade,  # type: ignore[arg-type]
+        grade=Grade(grade),
         model_version=version,
         threshold=threshold,
         profile=profile,
     )
-    return _event(LeadMqlEvent, row, payload, cause)
+    return LeadMqlEvent(**_envelope(row, cause), payload=payload)
 
 
-def _event(kind: type[Envelope], row: Row[Any], payload: Any, cause: Envelope | None) -> Envelope:
-    return kind(
-        producer=PRODUCER,
-        lead_id=row.lead_id,
-        correlation_id=row.correlation_id,
-        causation_id=cause.event_id if cause else None,
-        payload=payload,
-    )
+def _envelope(row: Row[Any], cause: Envelope | None) -> dict[str, Any]:
+    return {
+        "producer": PRODUCER,
+        "lead_id": row.lead_id,
+        "correlation_id": row.correlation_id,
+        "causation_id": cause.event_id if cause else None,
+    }

@@ -3,6 +3,8 @@
 Revision ID: scoring_0002
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -15,11 +17,11 @@ depends_on = None
 S = "scoring"
 
 
-def _at(name: str, nullable: bool = True) -> sa.Column:
+def _at(name: str, nullable: bool = True) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _now(name: str) -> sa.Column:
+def _now(name: str) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
