@@ -12,19 +12,19 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from services.feedback import repository
 from services.feedback.domain import facts as fold
 from services.feedback.domain.timeline import entry
 from services.feedback.domain.verdicts import (
-    Stage,
     acting_rep,
     allowed_verdicts,
     content_problems,
     next_stage,
 )
+from services.feedback.models import idempotent_requests
+from services.feedback.schemas import VerdictOut
 from shared.events import (
     Envelope,
     LeadActivityEvent,
@@ -42,11 +42,13 @@ from shared.events import (
     Verdict,
     utc_now,
 )
+from shared.idempotency import IdempotencyStore, IdempotentCall
 from shared.problems import Gone, Invalid, NotFound
 from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 PRODUCER = "feedback"
+STORE = IdempotencyStore(idempotent_requests)
 
 
 async def _lead_event(
@@ -193,20 +195,27 @@ class GiveVerdict:
     role: str
     key_rep_id: str | None
     key_name: str
+    idempotency: IdempotentCall | None = None
 
 
 @dataclass(frozen=True)
 class VerdictGiven:
-    event_id: uuid.UUID
-    lead_id: uuid.UUID
-    verdict: Verdict
-    rep_id: str | None
-    stage: Stage
-    allowed_next: tuple[Verdict, ...]
-    occurred_at: datetime
+    answer: VerdictOut
+    replayed: bool = False  # the first answer to the same Idempotency-Key, given again
 
 
 async def give_verdict(command: GiveVerdict, uow: UnitOfWork) -> VerdictGiven:
+    """Check, record and publish a verdict; with an Idempotency-Key, at most once per key."""
+    call = command.idempotency
+    if call is not None and (first := await STORE.claim(uow.session, call)) is not None:
+        return VerdictGiven(VerdictOut.model_validate(first.body), replayed=True)
+    answer = await _judge(command, uow)
+    if call is not None:
+        await STORE.record(uow.session, call, 201, answer)
+    return VerdictGiven(answer)
+
+
+async def _judge(command: GiveVerdict, uow: UnitOfWork) -> VerdictOut:
     problems = content_problems(
         command.verdict, command.reason_code, command.deal_value, command.currency
     )
@@ -261,12 +270,12 @@ async def give_verdict(command: GiveVerdict, uow: UnitOfWork) -> VerdictGiven:
     )
     await uow.publish(event)
     log.info("verdict %s", command.verdict.value, extra={"lead_id": str(lead_id)})
-    return VerdictGiven(
-        event.event_id,
-        lead_id,
-        command.verdict,
-        rep,
-        stage,
-        allowed_verdicts(stage),
-        event.occurred_at,
+    return VerdictOut(
+        event_id=event.event_id,
+        lead_id=lead_id,
+        verdict=command.verdict,
+        rep_id=rep,
+        stage=stage,
+        allowed_next=list(allowed_verdicts(stage)),
+        occurred_at=event.occurred_at,
     )

@@ -26,9 +26,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.db import platform_tables
+from shared.idempotency import idempotency_table
 
 metadata = MetaData(schema="feedback")
 platform = platform_tables(metadata)
+idempotent_requests = idempotency_table(metadata)
 
 DIMENSION = 300  # the longest dimension value capture lets through (source, UTM fields)
 

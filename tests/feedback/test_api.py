@@ -257,3 +257,36 @@ async def test_the_lead_list_filters_and_pages(
     assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "from"
     state = await feedback.get("/v1/leads", params={"state": "asleep"}, headers=auth(key))
     assert state.status_code == 422 and state.json()["errors"][0]["field"] == "state"
+
+
+async def test_an_idempotency_key_gives_the_first_answer_again_and_publishes_once(
+    feedback: httpx.AsyncClient, publish: Publish, api_keys: dict[str, str], settings: Settings
+) -> None:
+    lead = await assigned_lead(publish, feedback, api_keys)
+    sales = api_keys["sales"]
+    body = verdict(lead.lead_id, "accepted", quality_rating=3, note="  Good   fit ")
+    key = {"Idempotency-Key": "verdict-1"}
+    async with reading(settings.kafka_bootstrap, settings.topic("lead.feedback.v1")) as topic:
+        first = await post(feedback, sales, body, **key)
+        again = await post(feedback, sales, body, **key)
+        assert first.status_code == again.status_code == 201
+        assert again.json() == first.json()
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert "Idempotent-Replayed" not in first.headers
+        records = await topic.wait_for_count(1)
+        await topic.assert_no_more(1, quiet_s=0.5)
+    assert json.loads(records[0].value)["payload"]["note"] == "Good fit"
+    other = await post(feedback, sales, verdict(lead.lead_id, "converted"), **key)
+    assert other.status_code == 409 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+    # A refused request keeps no answer: its key is free again, even for another body.
+    refused = await post(
+        feedback,
+        sales,
+        verdict(lead.lead_id, "rejected", reason_code="spam"),
+        **{"Idempotency-Key": "verdict-2"},
+    )
+    assert refused.status_code == 409
+    later = await post(
+        feedback, sales, verdict(lead.lead_id, "converted"), **{"Idempotency-Key": "verdict-2"}
+    )
+    assert later.status_code == 201 and later.json()["stage"] == "converted"

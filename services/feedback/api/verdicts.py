@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Header, Response, status
 
 from services.feedback.handlers import GiveVerdict, give_verdict
 from services.feedback.schemas import VerdictIn, VerdictOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody
+from shared.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER, IdempotentCall, fingerprint
 from shared.service import UowDep
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
@@ -25,8 +26,23 @@ async def post_feedback(
     verdict: VerdictIn,
     uow: UowDep,
     principal: Annotated[Principal, Depends(RoleRequired(Role.sales, Role.crm))],
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            min_length=1,
+            max_length=MAX_KEY_LENGTH,
+            description="Retry safely: the same key and body within 24 h get the first answer.",
+        ),
+    ] = None,
 ) -> VerdictOut:
     """Give a verdict on a lead; it becomes a lead.feedback.v1 event."""
+    call = None
+    if idempotency_key is not None:
+        call = IdempotentCall(
+            principal.key_id, idempotency_key, fingerprint("POST /v1/feedback", verdict)
+        )
     given = await give_verdict(
         GiveVerdict(
             lead_id=verdict.lead_id,
@@ -39,15 +55,10 @@ async def post_feedback(
             role=principal.role.value,
             key_rep_id=principal.rep_id,
             key_name=principal.name,
+            idempotency=call,
         ),
         uow,
     )
-    return VerdictOut(
-        event_id=given.event_id,
-        lead_id=given.lead_id,
-        verdict=given.verdict,
-        rep_id=given.rep_id,
-        stage=given.stage,
-        allowed_next=list(given.allowed_next),
-        occurred_at=given.occurred_at,
-    )
+    if given.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return given.answer
