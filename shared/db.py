@@ -7,6 +7,7 @@ Every service owns one PostgreSQL schema. Besides its own tables each schema hol
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -144,6 +145,11 @@ class StatementPool:
                     raise DatabaseUnavailable(f"the connection broke: {error!r}") from error
                 raise
 
+    async def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        """One statement on a connection taken for it alone: it commits on its own."""
+        async with self.acquire() as connection:
+            return list(await connection.fetch(sql, *args))
+
     async def _ready_pool(self) -> asyncpg.Pool:
         async with self._creating:
             if self._pool is None:
@@ -153,6 +159,7 @@ class StatementPool:
                     max_size=self._size,
                     reset=_nothing_to_reset,
                     connect=connect,
+                    init=_json_as_sessions_have_it,
                 )
         return self._pool
 
@@ -166,6 +173,14 @@ def _closed(connection: asyncpg.Connection) -> bool:
         return bool(connection.is_closed())
     except asyncpg.InterfaceError:  # the pool has already taken a dead connection back
         return True
+
+
+async def _json_as_sessions_have_it(connection: asyncpg.Connection) -> None:
+    """JSONB as on the engine's connections: sent as JSON text, read back as Python values, so
+    a statement answers the same on either (`shared.uow.UnitOfWork.lone_statement`)."""
+    await connection.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=str, decoder=json.loads, format="text"
+    )
 
 
 async def _nothing_to_reset(_: asyncpg.Connection) -> None:

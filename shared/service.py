@@ -193,9 +193,17 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 async def get_uow(runtime: RuntimeDep) -> AsyncIterator[UnitOfWork]:
     """The request's unit of work: its transaction commits after the route returns and before
-    the answer is sent, or rolls back if the route raised."""
-    async with runtime.sessions() as session, session.begin():
-        yield UnitOfWork(session, runtime.outbox, runtime.settings)
+    the answer is sent, or rolls back if the route raised. It opens its session at first use
+    only, so a route that refuses early or sends one lone statement pays for no session."""
+    uow = UnitOfWork.on_demand(
+        runtime.sessions, runtime.outbox, runtime.settings, runtime.statements
+    )
+    try:
+        yield uow
+    except BaseException:
+        await uow.end(commit=False)
+        raise
+    await uow.end(commit=True)
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]

@@ -1,243 +1,38 @@
-"""Capture's decisions, without I/O: clean a submitted lead, merge it, attribute it, record consent.
+"""Capture's decisions, without I/O: merge a lead, attribute it, record consent, judge a form's
+submission and the origins it may come from.
 
-Every check reports the field and a reason a person can act on, and a submission is judged as a
-whole: `InvalidLead` lists every problem at once, so a form can show them all in one round trip.
+Problems are named the way the caller named the field (a form's own `work_email`, not
+`email`), so a page's script can put each message next to its input.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import partial
 from types import MappingProxyType
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-import email_validator
-import phonenumbers
-import pycountry
-from disposable_email_domains import blocklist as disposable_domains
-
+from services.capture.cleaning import (
+    ATTRIBUTION_FIELDS,
+    CANONICAL_FIELDS,
+    TEXT_LIMIT,
+    URL_LIMIT,
+    Cleaner,
+    FieldProblem,
+    InvalidLead,
+    clean_all,
+    clean_contact,
+    clean_text,
+    email_flags,
+    identity_email,
+)
 from shared.events import Attribution, Consent, Contact
 
-CONTACT_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "job_title",
-    "company",
-    "company_size",
-    "industry",
-    "country",
-    "language",
-)
-ATTRIBUTION_FIELDS = (
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "referrer",
-    "landing_page",
-)
-CANONICAL_FIELDS = frozenset(CONTACT_FIELDS + ATTRIBUTION_FIELDS + ("consent",))
-
-URL_LIMIT, TEXT_LIMIT = 2048, 300
-TEXT_LIMITS = {
-    "first_name": 100,
-    "last_name": 100,
-    "job_title": 150,
-    "company": 200,
-    "industry": 100,
-}
-COMPANY_SIZE_BANDS = (
-    ("1-10", 10),
-    ("11-50", 50),
-    ("51-200", 200),
-    ("201-500", 500),
-    ("501-1000", 1000),
-    ("1001-5000", 5000),
-    ("5001+", None),
-)
+T = TypeVar("T")
 CONSENT_GIVEN = frozenset({"on", "true", "yes", "1", "checked"})
-COUNTRY_ALIASES = {"UK": "GB"}  # reserved by ISO for the United Kingdom and typed on forms often
-
-# Free-mail: addresses anyone can open, so they say little about an employer. Exact domains...
-FREE_MAIL_DOMAINS = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "ymail.com",
-        "rocketmail.com",
-        "msn.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "web.de",
-        "t-online.de",
-        "freenet.de",
-        "mail.ru",
-        "inbox.ru",
-        "list.ru",
-        "bk.ru",
-        "rambler.ru",
-        "proton.me",
-        "protonmail.com",
-        "protonmail.ch",
-        "pm.me",
-        "zoho.com",
-        "zohomail.com",
-        "qq.com",
-        "163.com",
-        "126.com",
-        "yeah.net",
-        "sina.com",
-        "naver.com",
-        "daum.net",
-        "hanmail.net",
-        "rediffmail.com",
-        "mail.com",
-        "fastmail.com",
-        "tutanota.com",
-        "tuta.io",
-        "hushmail.com",
-        "seznam.cz",
-        "libero.it",
-        "wp.pl",
-        "o2.pl",
-        "interia.pl",
-        "laposte.net",
-        "free.fr",
-        "orange.fr",
-        "wanadoo.fr",
-    }
-)
-# ...and providers that run the same service under many country domains (yahoo.co.uk, gmx.at).
-FREE_MAIL_PROVIDERS = frozenset({"yahoo", "hotmail", "outlook", "live", "aol", "gmx", "yandex"})
-_COUNTRY_SECOND_LEVELS = frozenset({"co", "com", "net", "org", "ne", "or"})
-# Unicode's control characters (category Cc) except tab and line breaks, which are whitespace
-# and collapsed below; any other is refused, and so are lone surrogates, which are not text.
-_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_LANGUAGE_TAG = re.compile(r"([a-z]{2,3})[-_][a-z0-9_-]+")
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    field: str
-    reason: str
-
-
-class InvalidLead(Exception):
-    """A submission that cannot be accepted, with every problem found in it."""
-
-    def __init__(self, problems: Iterable[FieldProblem]) -> None:
-        self.problems = list(problems)
-        super().__init__("; ".join(f"{p.field}: {p.reason}" for p in self.problems))
-
-
-Cleaner = Callable[[str], str]
-
-
-def clean_contact(raw: Mapping[str, object], *, default_region: str | None = None) -> Contact:
-    """The submitted contact fields as a clean `Contact`, or `InvalidLead` with every problem."""
-    values = _clean_all(_contact_cleaners(default_region), raw, required={"email"})
-    return Contact(**values, **email_flags(values["email"]))
-
-
-@lru_cache(maxsize=256)  # the region comes from requests: bounded
-def _contact_cleaners(default_region: str | None) -> Mapping[str, Cleaner]:
-    cleaners: dict[str, Cleaner] = {
-        "email": clean_email,
-        "phone": partial(clean_phone, default_region=default_region),
-        "company_size": clean_company_size,
-        "country": clean_country,
-        "language": clean_language,
-    } | {name: partial(clean_text, limit=limit) for name, limit in TEXT_LIMITS.items()}
-    return MappingProxyType({name: cleaners[name] for name in CONTACT_FIELDS})
-
-
-def clean_email(text: str) -> str:
-    # No DNS lookups: a lead must not wait on, or fail with, someone's name servers.
-    checked = email_validator.validate_email(text, check_deliverability=False)
-    return checked.normalized  # its messages (EmailNotValidError is a ValueError) are readable
-
-
-def identity_email(email: str) -> str:
-    """The key one person is known by: the normalised email, lower-cased whole."""
-    return email.strip().lower()
-
-
-def email_flags(email: str) -> dict[str, bool]:
-    domain = _ascii_domain(email)
-    return {"free_mail": _is_free_mail(domain), "disposable_email": _is_disposable(domain)}
-
-
-def clean_phone(text: str, *, default_region: str | None = None) -> str:
-    region = default_region.upper() if default_region else None
-    if not text.startswith("+") and region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError("add the country code")
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as error:
-        unknown_code = error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
-        raise ValueError(
-            "has an unknown country code" if unknown_code else "is not a phone number"
-        ) from None
-    if not phonenumbers.is_possible_number(number):
-        raise ValueError("has the wrong number of digits")
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def clean_country(text: str) -> str:
-    try:
-        return pycountry.countries.lookup(COUNTRY_ALIASES.get(text.upper(), text)).alpha_2
-    except LookupError:
-        raise ValueError("is not a known country (use a name or an ISO 3166 code)") from None
-
-
-def clean_language(text: str) -> str:
-    code = text.lower()
-    if tag := _LANGUAGE_TAG.fullmatch(code):  # a locale such as en-GB or pt_BR: its language
-        code = tag.group(1)
-    try:
-        language = (
-            pycountry.languages.get(alpha_2=code) if len(code) == 2 else None
-        ) or pycountry.languages.lookup(code)
-    except LookupError:
-        raise ValueError("is not a known language (use a name or an ISO 639-1 code)") from None
-    if not hasattr(language, "alpha_2"):
-        raise ValueError(f"{language.name} has no two-letter ISO 639-1 code")
-    return language.alpha_2
-
-
-def clean_company_size(text: str) -> str:
-    band = re.sub(r"\s+", "", text).replace("\u2013", "-").replace("\u2014", "-")
-    if band in (name for name, _ in COMPANY_SIZE_BANDS):
-        return band
-    if re.fullmatch(r"\d+|\d{1,3}(,\d{3})+", band) and int(band.replace(",", "")) > 0:
-        headcount = int(band.replace(",", ""))
-        return next(name for name, top in COMPANY_SIZE_BANDS if top is None or headcount <= top)
-    bands = ", ".join(name for name, _ in COMPANY_SIZE_BANDS)
-    raise ValueError(f"must be a headcount or one of {bands}")
-
-
-def clean_text(text: str, *, limit: int) -> str:
-    """Any script kept as written: NFC-normalised, inner whitespace collapsed, bounded."""
-    if _CONTROL_CHARACTER.search(text):
-        raise ValueError("contains control characters")
-    if _SURROGATE.search(text):
-        raise ValueError("contains characters that are not valid text (lone surrogates)")
-    text = " ".join(unicodedata.normalize("NFC", text).split())
-    if len(text) > limit:
-        raise ValueError(f"is longer than {limit} characters")
-    return text
 
 
 def merge_contact(existing: Contact, incoming: Contact) -> Contact:
@@ -278,7 +73,7 @@ def attribution_from(
         name: _first_present(fields.get(name), query.get(name), fallbacks.get(name))
         for name in ATTRIBUTION_FIELDS
     } | {"form_id": form_id}
-    return Attribution(**_clean_all(_ATTRIBUTION_CLEANERS, raw))
+    return Attribution(**clean_all(_ATTRIBUTION_CLEANERS, raw))
 
 
 _ATTRIBUTION_CLEANERS: Mapping[str, Cleaner] = MappingProxyType(
@@ -369,35 +164,6 @@ def consent_from(
     )
 
 
-def _clean_all(
-    cleaners: Mapping[str, Cleaner], raw: Mapping[str, object], *, required: Iterable[str] = ()
-) -> dict[str, str]:
-    """Run every cleaner, collecting all problems before raising."""
-    values, problems = {}, []
-    for name, clean in cleaners.items():
-        try:
-            text = _present(raw.get(name))
-            if text is None:
-                if name in required:
-                    problems.append(FieldProblem(name, "is required"))
-                continue
-            values[name] = clean(text)
-        except ValueError as error:
-            problems.append(FieldProblem(name, str(error)))
-    if problems:
-        raise InvalidLead(problems)
-    return values
-
-
-def _present(value: object) -> str | None:
-    """The value as stripped text; None when absent or blank."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError("must be text")
-    return str(value).strip() or None
-
-
 def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -406,21 +172,110 @@ def _first_present(*candidates: object) -> object:
     return next((value for value in candidates if not _blank(value)), None)
 
 
-def _ascii_domain(email: str) -> str:
-    domain = email.rpartition("@")[2].lower()
-    try:  # the domain lists are ASCII; Python's IDNA 2003 codec is close enough for a lookup
-        return domain.encode("idna").decode()
-    except UnicodeError:
-        return domain
+# ---- a form's submission ----------------------------------------------------------------------
 
 
-def _is_free_mail(domain: str) -> bool:
-    provider, _, suffix = domain.partition(".")
-    labels = suffix.split(".")
-    by_country = len(labels) == 1 or (len(labels) == 2 and labels[0] in _COUNTRY_SECOND_LEVELS)
-    return domain in FREE_MAIL_DOMAINS or (provider in FREE_MAIL_PROVIDERS and by_country)
+class FormRules(Protocol):
+    """What a form says about the submissions it takes (`models.Form` has it all)."""
+
+    id: str
+    field_mapping: dict[str, str]
+    required_fields: list[str]
+    allowed_origins: list[str]
+    consent_required: bool
+    consent_version: str | None
+    default_source: str | None
+    default_campaign: str | None
+    default_region: str | None
+    honeypot_field: str
 
 
-def _is_disposable(domain: str) -> bool:
-    labels = domain.split(".")  # a subdomain of a disposable domain is disposable too
-    return any(".".join(labels[i:]) in disposable_domains for i in range(len(labels) - 1))
+@dataclass(frozen=True)
+class Submission:
+    """A clean lead as submitted once, by a form or the lead API."""
+
+    contact: Contact
+    consent: Consent
+    attribution: Attribution
+    source: str
+
+
+def origin_allowed(form: FormRules, origin: str | None, own_origin: str) -> bool:
+    """No Origin (a server or an old browser) passes; capture's own pages always may post."""
+    if origin is None or "*" in form.allowed_origins:
+        return True
+    try:
+        origin = normal_origin(origin)
+    except ValueError:  # "null" from sandboxed frames and files, or garbage
+        return False
+    return origin == normal_origin(own_origin) or origin in form.allowed_origins
+
+
+def is_spam(form: FormRules, fields: Mapping[str, Any]) -> bool:
+    """A bot filled the field people never see."""
+    value = fields.get(form.honeypot_field)
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def submission_from(
+    form: FormRules,
+    fields: Mapping[str, Any],
+    *,
+    query: Mapping[str, str],
+    posted_from: str | None,
+    now: datetime,
+) -> Submission:
+    """The submission as a clean lead, or `InvalidLead` with every problem once."""
+    canonical = map_form_fields(fields, form.field_mapping)
+    source = f"form:{form.id}"
+    attribution_problems: list[FieldProblem] = []
+    attribution = _collecting(
+        attribution_problems,
+        lambda: attribution_from(
+            canonical,
+            query,
+            form_id=form.id,
+            default_source=form.default_source,
+            default_campaign=form.default_campaign,
+            posted_from=posted_from,
+        ),
+    )
+    # Attribution counts as given when it came from the query string or the form's defaults.
+    given = canonical | (attribution.model_dump(exclude_none=True) if attribution else {})
+    problems = missing_required(given, form.required_fields)
+    consent = _collecting(
+        problems,
+        lambda: consent_from(
+            canonical.get("consent"),
+            required=form.consent_required,
+            text_version=form.consent_version,
+            source=source,
+            now=now,
+        ),
+    )
+    contact = _collecting(
+        problems, lambda: clean_contact(canonical, default_region=form.default_region)
+    )
+    problems += attribution_problems
+    if problems or contact is None or consent is None or attribution is None:
+        named = (FieldProblem(form_field_name(form, p.field, fields), p.reason) for p in problems)
+        # each problem once, in order
+        raise InvalidLead(list(dict.fromkeys(named)), "the submission is invalid")
+    return Submission(contact, consent, attribution, source)
+
+
+def _collecting(problems: list[FieldProblem], step: Callable[[], T]) -> T | None:
+    try:
+        return step()
+    except InvalidLead as error:
+        problems.extend(error.problems)
+        return None
+
+
+def form_field_name(form: FormRules, canonical: str, submitted: Iterable[str] = ()) -> str:
+    """The form's own name for a canonical field: the one submitted, else the first mapped."""
+    submitted = set(submitted)
+    if canonical in submitted and canonical not in form.field_mapping:
+        return canonical
+    names = [name for name, target in form.field_mapping.items() if target == canonical]
+    return next((name for name in names if name in submitted), names[0] if names else canonical)

@@ -2,12 +2,14 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, ForeignKey, MetaData, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import platform_tables
+from shared.idempotency import idempotency_table
 
 metadata = MetaData(schema="capture")
 
@@ -26,10 +28,10 @@ class Lead(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     email_identity: Mapped[str | None] = mapped_column(String(320), unique=True)
-    contact: Mapped[dict] = mapped_column(JSONB)
-    consent: Mapped[dict] = mapped_column(JSONB)
-    first_touch: Mapped[dict] = mapped_column(JSONB)
-    last_touch: Mapped[dict] = mapped_column(JSONB)
+    contact: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    consent: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    first_touch: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    last_touch: Mapped[dict[str, Any]] = mapped_column(JSONB)
     correlation_id: Mapped[uuid.UUID]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -44,7 +46,7 @@ class LeadChange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Lead.id, ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(String(200))
-    changes: Mapped[dict] = mapped_column(JSONB)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -55,9 +57,9 @@ class Form(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    field_mapping: Mapped[dict] = mapped_column(JSONB, default=dict)
-    required_fields: Mapped[list] = mapped_column(JSONB, default=list)
-    allowed_origins: Mapped[list] = mapped_column(JSONB, default=list)
+    field_mapping: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+    required_fields: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    allowed_origins: Mapped[list[str]] = mapped_column(JSONB, default=list)
     thank_you_url: Mapped[str | None] = mapped_column(String(2048))
     error_url: Mapped[str | None] = mapped_column(String(2048))
     consent_required: Mapped[bool] = mapped_column(default=True)
@@ -71,16 +73,5 @@ class Form(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class IdempotentRequest(Base):
-    """The answer given to a request with an Idempotency-Key, replayed for 24 h."""
-
-    __tablename__ = "idempotent_requests"
-
-    api_key_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int]
-    response: Mapped[dict] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+# The answers given to requests with an Idempotency-Key, replayed for 24 h (shared.idempotency).
+idempotent_requests = idempotency_table(metadata)

@@ -1,25 +1,30 @@
-"""All of capture's SQL."""
+"""All of capture's SQL (the Idempotency-Key store's is in `shared.idempotency`)."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Collection
-from datetime import timedelta
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import Row, delete, func, or_, select, tuple_, update
+from sqlalchemy import Row, Table, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.capture.models import Form, IdempotentRequest, Lead, LeadChange, platform
-from shared.db import StatementPool
-from shared.outbox import OutboxRow
+from services.capture.domain import Submission
+from services.capture.models import Form, Lead, LeadChange, platform
+from shared.events import LeadCapturedEvent
+from shared.uow import UnitOfWork
 
-# A new lead and its event in one statement, so one round trip commits both. This is the path
-# almost every submission takes, hence plain SQL on the driver rather than the ORM (see bench/).
-_INSERT_NEW_LEAD_WITH_EVENT = f"""
+_LEADS, _FORMS = cast(Table, Lead.__table__), cast(Table, Form.__table__)
+
+# The one statement that creates a lead: the lead and its event together, unless a lead with the
+# same identity exists. Alone in its unit of work (almost every submission), it is sent on a plain
+# driver connection and commits in one round trip (see bench/); otherwise in the transaction.
+_INSERT_NEW_LEAD = f"""
 WITH lead AS (
-    INSERT INTO {Lead.__table__.fullname}
+    INSERT INTO {_LEADS.fullname}
         (id, email_identity, correlation_id, contact, consent, first_touch, last_touch)
     VALUES ($1, $2, $1, $3::jsonb, $4::jsonb, $5::jsonb, $5::jsonb)
     ON CONFLICT (email_identity) DO NOTHING
@@ -27,6 +32,37 @@ WITH lead AS (
 INSERT INTO {platform.outbox.fullname} (topic, key, value, headers)
 SELECT $6, $7, $8, $9::jsonb FROM lead
 RETURNING id"""
+
+_FORM_BY_ID = f"SELECT * FROM {_FORMS.fullname} WHERE id = $1"
+
+
+@dataclass(frozen=True)
+class NewLead:
+    """A person seen for the first time, and the event that announces them."""
+
+    lead_id: uuid.UUID
+    identity: str
+    submission: Submission
+    event: LeadCapturedEvent
+
+
+async def insert_new_lead(lead: NewLead, uow: UnitOfWork) -> bool:
+    """Insert the lead and its event, unless a lead with its identity exists (also one committed
+    a moment ago): False then, and nothing is written."""
+    submission, row = lead.submission, uow.outbox.row(lead.event)
+    written = await uow.lone_statement(
+        _INSERT_NEW_LEAD,
+        lead.lead_id,
+        lead.identity,
+        submission.contact.model_dump_json(),
+        submission.consent.model_dump_json(),
+        submission.attribution.model_dump_json(),
+        row.topic,
+        row.key,
+        row.value,
+        json.dumps(row.headers),
+    )
+    return bool(written)
 
 
 async def lock_lead_by_identity(session: AsyncSession, identity: str) -> Lead | None:
@@ -42,46 +78,8 @@ async def lead_by_id(
     return await session.scalar(query.with_for_update() if lock else query)
 
 
-async def insert_new_lead_with_event(
-    statements: StatementPool,
-    lead_id: uuid.UUID,
-    identity: str,
-    contact: str,
-    consent: str,
-    touch: str,
-    event: OutboxRow,
-) -> bool:
-    """Outside any transaction: insert the lead (JSON given as text) and its event as one atomic
-    statement, unless a lead with this identity exists; False then, and nothing is written."""
-    async with statements.acquire() as connection:
-        written = await connection.fetchval(
-            _INSERT_NEW_LEAD_WITH_EVENT,
-            lead_id,
-            identity,
-            contact,
-            consent,
-            touch,
-            event.topic,
-            event.key,
-            event.value,
-            json.dumps(event.headers),
-        )
-    return written is not None
-
-
-async def insert_lead_if_new(session: AsyncSession, values: dict) -> bool:
-    """Insert unless a lead with the same identity exists (also one committed a moment ago)."""
-    inserted = await session.scalar(
-        insert(Lead)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[Lead.email_identity])
-        .returning(Lead.id)
-    )
-    return inserted is not None
-
-
 async def record_change(
-    session: AsyncSession, lead_id: uuid.UUID, source: str, changes: dict
+    session: AsyncSession, lead_id: uuid.UUID, source: str, changes: dict[str, Any]
 ) -> None:
     session.add(LeadChange(lead_id=lead_id, source=source, changes=changes))
 
@@ -109,7 +107,7 @@ async def delete_sent_events(session: AsyncSession, lead_id: uuid.UUID) -> None:
 
 async def leads_by_ids_or_identities(
     session: AsyncSession, ids: Collection[uuid.UUID], identities: Collection[str]
-) -> list[Row]:
+) -> list[Row[Any]]:
     """Leads matching any of the ids or email identities, in one query (erased ones too).
 
     Share-locked, so an erasure running meanwhile either waits for the caller's events to be
@@ -133,11 +131,20 @@ async def form_by_id(session: AsyncSession, form_id: str) -> Form | None:
     return await session.get(Form, form_id)
 
 
+async def form_to_submit(form_id: str, uow: UnitOfWork) -> Form | None:
+    """The form, read as a statement of its own: a submission's body is read after this, and a
+    client uploading slowly must not hold a connection meanwhile. Detached from any session."""
+    rows = await uow.lone_statement(_FORM_BY_ID, form_id)
+    return Form(**rows[0]) if rows else None
+
+
 async def all_forms(session: AsyncSession) -> list[Form]:
     return list(await session.scalars(select(Form).order_by(Form.id)))
 
 
-async def save_form(session: AsyncSession, form_id: str, values: dict) -> tuple[Form, bool]:
+async def save_form(
+    session: AsyncSession, form_id: str, values: dict[str, Any]
+) -> tuple[Form, bool]:
     """Create or replace a form; the flag says whether it is new."""
     existing = await session.scalar(select(Form.id).where(Form.id == form_id).with_for_update())
     form = await session.scalar(
@@ -147,81 +154,10 @@ async def save_form(session: AsyncSession, form_id: str, values: dict) -> tuple[
         .returning(Form),
         execution_options={"populate_existing": True},
     )
+    assert form is not None  # an upsert always returns its row
     return form, existing is None
 
 
 async def delete_form(session: AsyncSession, form_id: str) -> bool:
-    return (await session.execute(delete(Form).where(Form.id == form_id))).rowcount > 0
-
-
-# ---- idempotency keys -------------------------------------------------------------------------
-
-IN_PROGRESS = 0  # status of a claimed key whose answer is not written yet (never visible outside)
-
-
-async def claim_idempotency_key(
-    session: AsyncSession,
-    api_key_id: uuid.UUID,
-    key: str,
-    request_hash: str,
-    *,
-    expired_after: timedelta,
-) -> bool:
-    """Insert the key's row, or take over an expired one; False when a live one exists. A
-    concurrent claim of the same key waits here until the first transaction ends."""
-    claimed = await session.scalar(
-        insert(IdempotentRequest)
-        .values(
-            api_key_id=api_key_id,
-            idempotency_key=key,
-            request_hash=request_hash,
-            status_code=IN_PROGRESS,
-            response={},
-        )
-        .on_conflict_do_update(
-            index_elements=[IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key],
-            set_=dict(
-                request_hash=request_hash,
-                status_code=IN_PROGRESS,
-                response={},
-                created_at=func.now(),
-            ),
-            where=IdempotentRequest.created_at < func.now() - expired_after,
-        )
-        .returning(IdempotentRequest.api_key_id)
-    )
-    return claimed is not None
-
-
-async def idempotent_answer(
-    session: AsyncSession, api_key_id: uuid.UUID, key: str
-) -> IdempotentRequest | None:
-    return await session.scalar(
-        select(IdempotentRequest).where(
-            IdempotentRequest.api_key_id == api_key_id, IdempotentRequest.idempotency_key == key
-        )
-    )
-
-
-async def record_idempotent_answer(
-    session: AsyncSession, api_key_id: uuid.UUID, key: str, status_code: int, response: dict
-) -> None:
-    await session.execute(
-        update(IdempotentRequest)
-        .where(IdempotentRequest.api_key_id == api_key_id, IdempotentRequest.idempotency_key == key)
-        .values(status_code=status_code, response=response)
-    )
-
-
-async def prune_idempotency_keys(
-    session: AsyncSession, *, expired_after: timedelta, limit: int
-) -> None:
-    """Drop a few expired answers; SKIP LOCKED keeps off others' claims."""
-    expired = (
-        select(IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key)
-        .where(IdempotentRequest.created_at < func.now() - expired_after)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    key = tuple_(IdempotentRequest.api_key_id, IdempotentRequest.idempotency_key)
-    await session.execute(delete(IdempotentRequest).where(key.in_(expired)))
+    result = await session.execute(delete(Form).where(Form.id == form_id))
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,249 @@
+"""The web side of public forms: CORS and preflights, reading a posted body of any kind, the
+rate limits, and answering the way the poster expects — a browser (Accept: text/html) is
+redirected (303) to the thank-you or error page, anyone else gets JSON.
+
+Refusals are raised as `shared.problems` errors; `refused` turns one into the error page's
+redirect for a browser, and lets it through (with the CORS headers) to `shared.errors` otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from fastapi import Depends, Request, status
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from services.capture import cleaning, domain
+from services.capture.models import Form
+from services.capture.ratelimit import SubmissionLimits
+from services.capture.schemas import LeadAccepted
+from shared.problems import (
+    Forbidden,
+    Invalid,
+    Problem,
+    ServiceError,
+    TooLarge,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
+
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+ACCEPTED_TYPES = "application/x-www-form-urlencoded, multipart/form-data or application/json"
+PREFLIGHT_HEADERS = frozenset({"content-type", "accept"})
+PREFLIGHT_MAX_AGE = "600"  # short, so a changed list of allowed origins takes effect soon
+
+
+class Unreadable(ServiceError):
+    """A body that says it is form data but cannot be parsed as such."""
+
+    status = 400
+
+
+# ---- where a submission may come from ---------------------------------------------------------
+
+
+def cors_headers(form: Form, request: Request) -> dict[str, str]:
+    """The CORS headers for the answer, or `Forbidden` (403) for a foreign origin."""
+    origin = request.headers.get("origin")
+    if not domain.origin_allowed(form, origin, f"{request.url.scheme}://{request.url.netloc}"):
+        raise Forbidden.of(
+            f"form {form.id} does not accept posts from {origin}",
+            "origin",
+            "is not one of the form's allowed origins",
+        )
+    if origin is None:
+        return {}
+    exposed = {"Access-Control-Expose-Headers": "Retry-After"}
+    if "*" in form.allowed_origins:
+        return {"Access-Control-Allow-Origin": "*", **exposed}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin", **exposed}
+
+
+def preflight_headers(request: Request, cors: Mapping[str, str]) -> dict[str, str]:
+    """A preflight may only ask to POST, with no headers beyond the ones a form post needs."""
+    method = request.headers.get("access-control-request-method", "").strip().upper()
+    if method != "POST":
+        raise Forbidden.of(
+            f"a form takes POST, not {method or 'no method'}",
+            "access-control-request-method",
+            "must be POST",
+        )
+    asked = request.headers.get("access-control-request-headers", "")
+    if extra := sorted(
+        {h.strip().lower() for h in asked.split(",") if h.strip()} - PREFLIGHT_HEADERS
+    ):
+        raise Forbidden.of(
+            f"a form post may not send {', '.join(extra)}",
+            "access-control-request-headers",
+            f"may only name {', '.join(sorted(PREFLIGHT_HEADERS))}",
+        )
+    return {
+        **cors,
+        "Access-Control-Allow-Methods": "POST",
+        "Access-Control-Allow-Headers": ", ".join(sorted(PREFLIGHT_HEADERS)),
+        "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+    }
+
+
+def check_rate(limits: SubmissionLimits, form: Form, request: Request) -> None:
+    client_ip = request.client.host if request.client else "unknown"
+    if wait := limits.wait(client_ip, form.id):
+        raise TooManyRequests(
+            f"too many submissions; try again in {wait} s", headers={"Retry-After": str(wait)}
+        )
+
+
+# ---- reading the body -------------------------------------------------------------------------
+
+
+async def submitted_fields(request: Request) -> dict[str, Any]:
+    """The posted fields by name (the last value of a repeated field), whatever the body type."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type in FORM_TYPES:
+        return await _form_fields(request)
+    if media_type == "application/json":
+        return await _json_fields(request)
+    raise UnsupportedMediaType.of(
+        f"send the submission as {ACCEPTED_TYPES}",
+        "content-type",
+        f"{media_type or 'a body without a type'} is not accepted",
+    )
+
+
+async def _form_fields(request: Request) -> dict[str, Any]:
+    try:
+        async with request.form() as form:
+            return dict(form.items())  # a file stays an object and is refused as "must be text"
+    except HTTPException as error:
+        if error.status_code != status.HTTP_400_BAD_REQUEST:
+            raise
+        raise Unreadable.of("the form data cannot be read", "body", str(error.detail)) from None
+
+
+async def _json_fields(request: Request) -> dict[str, Any]:
+    try:
+        fields = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Invalid.of("the body is not valid JSON", "body", str(error)) from None
+    except RecursionError:
+        raise Invalid.of(
+            "the body is not a form's fields", "body", "is nested too deeply"
+        ) from None
+    if not isinstance(fields, dict):
+        raise Invalid.of(
+            "the body must be a JSON object",
+            "body",
+            "must be an object of field names and values",
+        )
+    return fields
+
+
+# ---- answering --------------------------------------------------------------------------------
+
+
+def wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "text/html" in accept and "json" not in accept
+
+
+def accepted(request: Request, form: Form, answer: LeadAccepted, cors: dict[str, str]) -> Response:
+    """A browser goes to the thank-you page; anyone else gets 202 and the lead's id."""
+    if wants_html(request):
+        url = form.thank_you_url or request.url_for("form_thank_you", form_id=form.id).path
+        return RedirectResponse(url, status.HTTP_303_SEE_OTHER, headers=cors)
+    return JSONResponse(answer.model_dump(mode="json"), status.HTTP_202_ACCEPTED, headers=cors)
+
+
+def refused(request: Request, form: Form, error: ServiceError, cors: dict[str, str]) -> Response:
+    """A browser goes to the error page, each problem in its URL; anyone else gets the error
+    (raised again with the CORS headers, for `shared.errors` to answer). A foreign origin and a
+    body over the size limit are never redirected, and answered without CORS headers."""
+    if isinstance(error, Forbidden | TooLarge):
+        raise error
+    if not wants_html(request):
+        error.headers.update(cors)
+        raise error
+    problems = error.problems or [Problem("submission", error.detail)]
+    url = form.error_url or request.url_for("form_error", form_id=form.id).path
+    return RedirectResponse(with_errors(url, problems), status.HTTP_303_SEE_OTHER, headers=cors)
+
+
+def with_errors(url: str, problems: Sequence[Problem]) -> str:
+    """The error page's URL carrying each problem as `error=<field>:<reason>`."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query += [("error", f"{problem.field}:{problem.reason}") for problem in problems]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def errors_from(values: Iterable[str], *, limit: int = 50) -> list[Problem]:
+    """The problems an error page was given, read back from its `error` parameters."""
+    problems = []
+    for value in list(values)[:limit]:
+        field, _, reason = value.partition(":")
+        problems.append(Problem(field[:100], reason[:500] or "is invalid"))
+    return problems
+
+
+# ---- the form page ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageInput:
+    name: str
+    label: str
+    type: str
+    autocomplete: str
+    required: bool
+
+
+# canonical field: (label, input type, autocomplete token browsers fill it from)
+PAGE_FIELDS = {
+    "email": ("Email", "email", "email"),
+    "first_name": ("First name", "text", "given-name"),
+    "last_name": ("Last name", "text", "family-name"),
+    "company": ("Company", "text", "organization"),
+    "job_title": ("Job title", "text", "organization-title"),
+    "country": ("Country", "text", "country-name"),
+    "phone": ("Phone", "tel", "tel"),
+    "company_size": ("Company size", "text", "off"),
+    "industry": ("Industry", "text", "off"),
+    "language": ("Language", "text", "language"),
+}
+
+
+def page_inputs(form: Form) -> list[PageInput]:
+    """An input for every contact field the form maps or requires, email always."""
+    required = {"email", *form.required_fields}
+    shown = dict.fromkeys([*form.field_mapping.values(), *form.required_fields, "email"])
+    return [
+        PageInput(domain.form_field_name(form, field), *PAGE_FIELDS[field], field in required)
+        for field in shown
+        if field in PAGE_FIELDS
+    ]
+
+
+def page_attribution(request: Request) -> dict[str, str]:
+    """Hidden inputs that carry the page's own UTM parameters and referrer into the post."""
+    hidden = {
+        name: value
+        for name, value in request.query_params.items()
+        if name in cleaning.ATTRIBUTION_FIELDS and value
+    }
+    referer = request.headers.get("referer")
+    if referer and "referrer" not in hidden:
+        hidden["referrer"] = referer
+    return hidden
+
+
+def submission_limits() -> SubmissionLimits:
+    """The app's own rate limits (each app counts on its own): `create_app` binds them."""
+    raise RuntimeError("services.capture.app.create_app binds the submission limits")
+
+
+SubmissionLimitsDep = Annotated[SubmissionLimits, Depends(submission_limits)]

@@ -1,0 +1,287 @@
+"""Cleaning what a person typed into a lead's contact fields, without I/O.
+
+Every check reports the field and a reason a person can act on, and a submission is judged as a
+whole: `InvalidLead` lists every problem at once, so a form can show them all in one round trip.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache, partial
+from types import MappingProxyType
+
+import email_validator
+import phonenumbers
+import pycountry
+from disposable_email_domains import blocklist as disposable_domains
+
+from shared.events import Contact
+from shared.problems import Invalid, Problem
+
+CONTACT_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "phone",
+    "job_title",
+    "company",
+    "company_size",
+    "industry",
+    "country",
+    "language",
+)
+ATTRIBUTION_FIELDS = (
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "referrer",
+    "landing_page",
+)
+CANONICAL_FIELDS = frozenset(CONTACT_FIELDS + ATTRIBUTION_FIELDS + ("consent",))
+
+URL_LIMIT, TEXT_LIMIT = 2048, 300
+TEXT_LIMITS = {
+    "first_name": 100,
+    "last_name": 100,
+    "job_title": 150,
+    "company": 200,
+    "industry": 100,
+}
+COMPANY_SIZE_BANDS = (
+    ("1-10", 10),
+    ("11-50", 50),
+    ("51-200", 200),
+    ("201-500", 500),
+    ("501-1000", 1000),
+    ("1001-5000", 5000),
+    ("5001+", None),
+)
+COUNTRY_ALIASES = {"UK": "GB"}  # reserved by ISO for the United Kingdom and typed on forms often
+
+# Free-mail: addresses anyone can open, so they say little about an employer. Exact domains...
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "ymail.com",
+        "rocketmail.com",
+        "msn.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "web.de",
+        "t-online.de",
+        "freenet.de",
+        "mail.ru",
+        "inbox.ru",
+        "list.ru",
+        "bk.ru",
+        "rambler.ru",
+        "proton.me",
+        "protonmail.com",
+        "protonmail.ch",
+        "pm.me",
+        "zoho.com",
+        "zohomail.com",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "yeah.net",
+        "sina.com",
+        "naver.com",
+        "daum.net",
+        "hanmail.net",
+        "rediffmail.com",
+        "mail.com",
+        "fastmail.com",
+        "tutanota.com",
+        "tuta.io",
+        "hushmail.com",
+        "seznam.cz",
+        "libero.it",
+        "wp.pl",
+        "o2.pl",
+        "interia.pl",
+        "laposte.net",
+        "free.fr",
+        "orange.fr",
+        "wanadoo.fr",
+    }
+)
+# ...and providers that run the same service under many country domains (yahoo.co.uk, gmx.at).
+FREE_MAIL_PROVIDERS = frozenset({"yahoo", "hotmail", "outlook", "live", "aol", "gmx", "yandex"})
+_COUNTRY_SECOND_LEVELS = frozenset({"co", "com", "net", "org", "ne", "or"})
+# Unicode's control characters (category Cc) except tab and line breaks, which are whitespace
+# and collapsed below; any other is refused, and so are lone surrogates, which are not text.
+_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LANGUAGE_TAG = re.compile(r"([a-z]{2,3})[-_][a-z0-9_-]+")
+
+
+FieldProblem = Problem  # one field's problem, named as the caller named the field
+
+
+class InvalidLead(Invalid):
+    """A submission that cannot be accepted, with every problem found in it."""
+
+    def __init__(self, problems: Iterable[Problem], detail: str = "the lead is invalid") -> None:
+        super().__init__(detail, problems)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{p.field}: {p.reason}" for p in self.problems)
+
+
+Cleaner = Callable[[str], str]
+
+
+def clean_contact(raw: Mapping[str, object], *, default_region: str | None = None) -> Contact:
+    """The submitted contact fields as a clean `Contact`, or `InvalidLead` with every problem."""
+    values = clean_all(_contact_cleaners(default_region), raw, required={"email"})
+    return Contact(**values, **email_flags(values["email"]))
+
+
+@lru_cache(maxsize=256)  # the region comes from requests: bounded
+def _contact_cleaners(default_region: str | None) -> Mapping[str, Cleaner]:
+    cleaners: dict[str, Cleaner] = {
+        "email": clean_email,
+        "phone": partial(clean_phone, default_region=default_region),
+        "company_size": clean_company_size,
+        "country": clean_country,
+        "language": clean_language,
+    }
+    for name, limit in TEXT_LIMITS.items():
+        cleaners[name] = partial(clean_text, limit=limit)
+    return MappingProxyType({name: cleaners[name] for name in CONTACT_FIELDS})
+
+
+def clean_email(text: str) -> str:
+    # No DNS lookups: a lead must not wait on, or fail with, someone's name servers.
+    checked = email_validator.validate_email(text, check_deliverability=False)
+    return checked.normalized  # its messages (EmailNotValidError is a ValueError) are readable
+
+
+def identity_email(email: str) -> str:
+    """The key one person is known by: the normalised email, lower-cased whole."""
+    return email.strip().lower()
+
+
+def email_flags(email: str) -> dict[str, bool]:
+    domain = _ascii_domain(email)
+    return {"free_mail": _is_free_mail(domain), "disposable_email": _is_disposable(domain)}
+
+
+def clean_phone(text: str, *, default_region: str | None = None) -> str:
+    region = default_region.upper() if default_region else None
+    if not text.startswith("+") and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("add the country code")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as error:
+        unknown_code = error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
+        raise ValueError(
+            "has an unknown country code" if unknown_code else "is not a phone number"
+        ) from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError("has the wrong number of digits")
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_country(text: str) -> str:
+    try:
+        return pycountry.countries.lookup(COUNTRY_ALIASES.get(text.upper(), text)).alpha_2
+    except LookupError:
+        raise ValueError("is not a known country (use a name or an ISO 3166 code)") from None
+
+
+def clean_language(text: str) -> str:
+    code = text.lower()
+    if tag := _LANGUAGE_TAG.fullmatch(code):  # a locale such as en-GB or pt_BR: its language
+        code = tag.group(1)
+    try:
+        language = (
+            pycountry.languages.get(alpha_2=code) if len(code) == 2 else None
+        ) or pycountry.languages.lookup(code)
+    except LookupError:
+        raise ValueError("is not a known language (use a name or an ISO 639-1 code)") from None
+    if not hasattr(language, "alpha_2"):
+        raise ValueError(f"{language.name} has no two-letter ISO 639-1 code")
+    return str(language.alpha_2)
+
+
+def clean_company_size(text: str) -> str:
+    band = re.sub(r"\s+", "", text).replace("\u2013", "-").replace("\u2014", "-")
+    if band in (name for name, _ in COMPANY_SIZE_BANDS):
+        return band
+    if re.fullmatch(r"\d+|\d{1,3}(,\d{3})+", band) and int(band.replace(",", "")) > 0:
+        headcount = int(band.replace(",", ""))
+        return next(name for name, top in COMPANY_SIZE_BANDS if top is None or headcount <= top)
+    bands = ", ".join(name for name, _ in COMPANY_SIZE_BANDS)
+    raise ValueError(f"must be a headcount or one of {bands}")
+
+
+def clean_text(text: str, *, limit: int) -> str:
+    """Any script kept as written: NFC-normalised, inner whitespace collapsed, bounded."""
+    if _CONTROL_CHARACTER.search(text):
+        raise ValueError("contains control characters")
+    if _SURROGATE.search(text):
+        raise ValueError("contains characters that are not valid text (lone surrogates)")
+    text = " ".join(unicodedata.normalize("NFC", text).split())
+    if len(text) > limit:
+        raise ValueError(f"is longer than {limit} characters")
+    return text
+
+
+def clean_all(
+    cleaners: Mapping[str, Cleaner], raw: Mapping[str, object], *, required: Iterable[str] = ()
+) -> dict[str, str]:
+    """Run every cleaner, collecting all problems before raising."""
+    values, problems = {}, []
+    for name, clean in cleaners.items():
+        try:
+            text = _present(raw.get(name))
+            if text is None:
+                if name in required:
+                    problems.append(FieldProblem(name, "is required"))
+                continue
+            values[name] = clean(text)
+        except ValueError as error:
+            problems.append(FieldProblem(name, str(error)))
+    if problems:
+        raise InvalidLead(problems)
+    return values
+
+
+def _present(value: object) -> str | None:
+    """The value as stripped text; None when absent or blank."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("must be text")
+    return str(value).strip() or None
+
+
+def _ascii_domain(email: str) -> str:
+    domain = email.rpartition("@")[2].lower()
+    try:  # the domain lists are ASCII; Python's IDNA 2003 codec is close enough for a lookup
+        return domain.encode("idna").decode()
+    except UnicodeError:
+        return domain
+
+
+def _is_free_mail(domain: str) -> bool:
+    provider, _, suffix = domain.partition(".")
+    labels = suffix.split(".")
+    by_country = len(labels) == 1 or (len(labels) == 2 and labels[0] in _COUNTRY_SECOND_LEVELS)
+    return domain in FREE_MAIL_DOMAINS or (provider in FREE_MAIL_PROVIDERS and by_country)
+
+
+def _is_disposable(domain: str) -> bool:
+    labels = domain.split(".")  # a subdomain of a disposable domain is disposable too
+    return any(".".join(labels[i:]) in disposable_domains for i in range(len(labels) - 1))
