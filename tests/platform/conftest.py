@@ -1,5 +1,6 @@
-"""Fixtures for testing the bus and the outbox on their own, with a scratch `effects` table
-standing in for a service's state."""
+"""Fixtures for testing the bus and the outbox on their own: the platform tables in a scratch
+schema of their own (made by the same DDL the services' migrations run, so these tests do not
+depend on any service), and a scratch `effects` table standing in for a service's state."""
 
 from __future__ import annotations
 
@@ -8,18 +9,28 @@ from dataclasses import dataclass
 
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.capture.models import platform as capture_tables
 from shared.broker import new_producer
 from shared.consumer import ConsumerRunner
-from shared.uow import Handler
-from shared.db import create_engine, session_factory
+from shared.db import PlatformTables, create_engine, platform_tables, session_factory
 from shared.events import Envelope
+from shared.migrations import create_platform_tables_v1
 from shared.outbox import Outbox
 from shared.relay import OutboxRelay
 from shared.settings import Settings
+from shared.uow import Handler
+
+SCHEMA = "platform_test"
+TABLES: PlatformTables = platform_tables(MetaData(schema=SCHEMA))
+
+
+def create_tables(connection: Connection) -> None:
+    with Operations.context(MigrationContext.configure(connection)):
+        create_platform_tables_v1(SCHEMA)
 
 
 @dataclass
@@ -35,7 +46,7 @@ class Platform:
         relay = OutboxRelay(
             service="test",
             settings=self.settings,
-            tables=capture_tables,
+            tables=TABLES,
             sessions=self.sessions,
             producer_factory=lambda: new_producer(self.settings),
         )
@@ -52,7 +63,7 @@ class Platform:
         runner = runner_class(
             service="test",
             settings=self.settings,
-            tables=capture_tables,
+            tables=TABLES,
             sessions=self.sessions,
             outbox=self.outbox,
             handlers=handlers,
@@ -82,9 +93,12 @@ def record_effect(key: str, value: str) -> Callable[[AsyncSession], object]:
 async def platform(settings: Settings) -> AsyncIterator[Platform]:
     engine = create_engine(settings.database_url, pool_size=5)
     async with engine.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
+        await connection.run_sync(create_tables)
         await connection.execute(
             text(
-                "CREATE TABLE effects (id serial PRIMARY KEY, key text NOT NULL, value text NOT NULL)"
+                "CREATE TABLE effects "
+                "(id serial PRIMARY KEY, key text NOT NULL, value text NOT NULL)"
             )
         )
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
@@ -93,7 +107,7 @@ async def platform(settings: Settings) -> AsyncIterator[Platform]:
         settings,
         engine,
         session_factory(engine),
-        Outbox(capture_tables, settings, "test"),
+        Outbox(TABLES, settings, "test"),
         producer,
         [],
     )

@@ -14,8 +14,8 @@ from collections import defaultdict
 
 import pytest
 
-from shared.uow import UnitOfWork
 from shared.events import LeadErased, LeadErasedEvent
+from shared.uow import UnitOfWork
 from tests.brokers import Broker
 from tests.helpers import wait_for
 from tests.platform.conftest import Platform, record_effect

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
+from shared import consumer as consumer_module
 from shared.consumer import ConsumerRunner
-from shared.uow import UnitOfWork
 from shared.events import LeadErased, LeadErasedEvent
+from shared.uow import UnitOfWork
 from tests.helpers import reading, wait_for
-from tests.platform.conftest import Platform, record_effect
+from tests.platform.conftest import TABLES, Platform, record_effect
 
 pytestmark = pytest.mark.asyncio
 
@@ -104,35 +108,76 @@ async def test_redelivery_after_crash_between_db_commit_and_offset_commit_has_no
 async def test_poison_message_goes_to_the_dlq_with_its_error_and_the_next_is_processed(
     platform: Platform,
 ):
+    attempts, backoff_ms = 4, 100
+    platform.settings = platform.settings.model_copy(
+        update={"consumer_max_attempts": attempts, "consumer_retry_backoff_ms": backoff_ms}
+    )
+    calls: list[float] = []  # when the failing event's handler ran
+
     async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
         if event.payload.reason == "boom":
+            calls.append(time.monotonic())
             raise ValueError("this lead cannot be erased")
         await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
 
     lead = uuid.uuid4()
     topic = platform.settings.topic(LeadErasedEvent.topic)
+    started = datetime.now(UTC).replace(microsecond=0)
     await platform.producer.send_and_wait(
         topic, b"{not json", key=str(lead).encode(), headers=[("trace", b"abc")]
     )
-    await platform.send(erased("boom", lead))
+    boom = erased("boom", lead)
+    await platform.send(boom)
     await platform.send(erased("fine", lead))
     await platform.relay().start()
-    await platform.runner({LeadErasedEvent: handler}).start()
+    runner = platform.runner({LeadErasedEvent: handler})
+    await runner.start()
 
     async with reading(platform.settings.kafka_bootstrap, f"{topic}.dlq") as dlq:
         records = await dlq.wait_for_count(2)
         await dlq.assert_no_more(2, quiet_s=0.5)
+    async with reading(platform.settings.kafka_bootstrap, topic) as original:
+        originals = await original.wait_for_count(3)
     assert await wait_for(platform.effects) == [(str(lead), "fine")]
     unparsable, failing = sorted(records, key=lambda r: r.offset)
+    poison_at, boom_at, _ = sorted(originals, key=lambda r: r.offset)  # one key, one partition
+
     assert unparsable.value == b"{not json" and unparsable.key == str(lead).encode()
     headers = dict(unparsable.headers)
     assert headers["trace"] == b"abc"
     assert headers["dlq.error"].startswith(b"ValidationError")
-    assert headers["dlq.original.topic"] == topic.encode()
+    assert headers["dlq.attempts"] == b"0", "an unparsable record is not retried"
+    assert headers["dlq.original.offset"] == str(poison_at.offset).encode()
+
+    assert len(calls) == attempts, "the handler ran exactly the configured number of times"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
+    for retry, gap in enumerate(gaps):  # 100 ms, 200 ms, 400 ms: the backoff doubles
+        assert gap >= backoff_ms / 1000 * 2**retry, f"retry {retry + 1} came after {gaps}"
+    assert gaps[-1] > 2 * gaps[0], f"the backoff does not grow: {gaps}"
+
+    assert failing.value == boom_at.value and failing.key == boom_at.key
     failing_headers = dict(failing.headers)
+    assert set(failing_headers) >= {
+        "dlq.error",
+        "dlq.error.trace",
+        "dlq.attempts",
+        "dlq.original.topic",
+        "dlq.original.partition",
+        "dlq.original.offset",
+        "dlq.consumer.group",
+        "dlq.failed_at",
+    }
     assert failing_headers["dlq.error"] == b"ValueError: this lead cannot be erased"
-    assert failing_headers["dlq.attempts"] == str(platform.settings.consumer_max_attempts).encode()
-    assert b'"reason":"boom"' in failing.value
+    trace = failing_headers["dlq.error.trace"].decode()
+    assert trace.startswith("Traceback") and "in handler" in trace
+    assert trace.rstrip().endswith("ValueError: this lead cannot be erased")
+    assert failing_headers["dlq.attempts"] == str(len(calls)).encode()
+    assert failing_headers["dlq.original.topic"] == topic.encode()
+    assert failing_headers["dlq.original.partition"] == str(boom_at.partition).encode()
+    assert failing_headers["dlq.original.offset"] == str(boom_at.offset).encode()
+    assert failing_headers["dlq.consumer.group"] == runner.group_id.encode()
+    failed_at = datetime.fromisoformat(failing_headers["dlq.failed_at"].decode())
+    assert started <= failed_at <= datetime.now(UTC)
 
 
 async def test_handler_outbox_rows_commit_with_its_state(platform: Platform):
@@ -149,13 +194,19 @@ async def test_handler_outbox_rows_commit_with_its_state(platform: Platform):
             raise RuntimeError("roll everything back")
 
     await platform.runner({LeadErasedEvent: handler}).start()
-    await platform.send(erased("fail"))
-    await platform.send(erased("ok"))
-    await wait_for(platform.effects, message="the effect")
     await platform.relay().start()
-    async with reading(
-        platform.settings.kafka_bootstrap, platform.settings.topic(LeadErasedEvent.topic)
-    ) as topic:
+    topic_name = platform.settings.topic(LeadErasedEvent.topic)
+    bootstrap = platform.settings.kafka_bootstrap
+    async with (
+        reading(bootstrap, topic_name) as topic,
+        reading(bootstrap, f"{topic_name}.dlq") as dlq,
+    ):
+        await platform.send(erased("fail"))
+        await platform.send(erased("ok"))
+        # The failing input's handling is over once it is in the DLQ; only then can a quiet
+        # window show that none of its attempts' follow-ups got out.
+        [dead] = await dlq.wait_for_count(1)
+        assert b'"reason":"fail"' in dead.value
         # two inputs, one follow-up: the failing handler's follow-up was rolled back each time
         records = await topic.wait_for_count(3)
         await topic.assert_no_more(3, quiet_s=0.5)
@@ -187,25 +238,69 @@ async def test_a_connection_the_database_drops_mid_handler_is_an_outage_not_a_fa
     assert len(calls) == 2
 
 
-async def test_a_rebalance_in_the_middle_of_a_batch_keeps_every_effect_once(platform: Platform):
-    async def slow(event: LeadErasedEvent, uow: UnitOfWork) -> None:
-        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
-        await asyncio.sleep(0.05)  # a handler's work, so the rebalance lands mid-batch
+class PausingRunner(ConsumerRunner):
+    """Stops before its `pause_after + 1`-th record until `resume` is set: a runner caught in
+    the middle of a fetched batch, holding records of every partition it was assigned."""
 
-    events = [erased(str(n)) for n in range(40)]
+    pause_after = 3
+    resume = asyncio.Event()
+    started_records = 0
+
+    async def _process(self, record) -> None:
+        if self.started_records >= self.pause_after:
+            await self.resume.wait()
+        self.started_records += 1
+        await super()._process(record)
+
+
+async def test_a_rebalance_in_the_middle_of_a_batch_keeps_every_effect_once(platform: Platform):
+    handled_by: dict[str, list[uuid.UUID]] = {"first": [], "second": []}
+
+    def handler(runner: str):
+        async def handle(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+            await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+            handled_by[runner].append(event.event_id)
+
+        return handle
+
+    events = [erased(str(n)) for n in range(30)]
     for event in events:
         await platform.send(event)
-    first = platform.runner({LeadErasedEvent: slow}, group_id="shared")
-    await first.start()
-    await wait_for(lambda: _count(platform, 5), message="the first runner under way")
-    second = platform.runner({LeadErasedEvent: slow}, group_id="shared")
-    await second.start()
-
-    effects = await wait_for(
-        lambda: _all_of(platform, len(events)), timeout_s=60, message="every event's effect"
+    PausingRunner.resume = asyncio.Event()
+    first = platform.runner(
+        {LeadErasedEvent: handler("first")}, group_id="shared", runner_class=PausingRunner
     )
+    await first.start()
+    await wait_for(lambda: _count(platform, 3), message="the first runner under way")
+    assert len(await platform.effects()) == 3, "the first runner pauses mid-batch"
+    second = platform.runner({LeadErasedEvent: handler("second")}, group_id="shared")
+    await second.start()
+    # While the first is still stuck in its batch, the group rebalances and the second runner
+    # handles records the first had fetched: proof the rebalance fell in the middle of it.
+    await wait_for(
+        lambda: handled_by["second"], timeout_s=30, message="the second runner to handle records"
+    )
+    PausingRunner.resume.set()
+
+    await wait_for(
+        lambda: _count(platform, len(events)), timeout_s=60, message="every event's effect"
+    )
+    await _assert_quiet(platform, len(events), quiet_s=1.0)  # no late second effect
+    effects = await platform.effects()
     assert sorted(value for _, value in effects) == sorted(e.payload.reason for e in events)
+    assert sorted(handled_by["first"] + handled_by["second"]) == sorted(
+        e.event_id for e in events
+    ), "each event handled once, by one runner or the other"
     assert first.running and second.running
+
+
+async def _assert_quiet(platform: Platform, count: int, *, quiet_s: float) -> None:
+    """The effects stay at `count` for `quiet_s`."""
+    deadline = time.monotonic() + quiet_s
+    while time.monotonic() < deadline:
+        effects = await platform.effects()
+        assert len(effects) == count, f"{len(effects)} effects, expected {count}"
+        await asyncio.sleep(0.05)
 
 
 async def _all_of(platform: Platform, count: int):
@@ -259,8 +354,20 @@ async def test_a_poison_record_too_big_for_its_dlq_copy_is_dead_lettered_without
     assert [value for _, value in await wait_for(platform.effects)] == ["after"]
 
 
-async def test_event_ids_older_than_the_retention_are_forgotten(platform: Platform):
-    processed = "capture.processed_events"
+class JustBooted:
+    """A clock as `time` reads it on a machine up for five seconds: a prune timer that starts as
+    "last done at 0.0" would wait PRUNE_EVERY_S - 5 s more before its first prune."""
+
+    perf_counter = staticmethod(time.perf_counter)
+
+    @staticmethod
+    def monotonic() -> float:
+        return 5.0
+
+
+async def test_event_ids_older_than_the_retention_are_forgotten(platform: Platform, monkeypatch):
+    monkeypatch.setattr(consumer_module, "time", JustBooted)
+    processed = TABLES.processed_events.fullname
     async with platform.sessions() as session, session.begin():
         await session.execute(
             text(

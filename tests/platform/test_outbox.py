@@ -7,11 +7,13 @@ import uuid
 from collections import defaultdict
 
 import pytest
+from sqlalchemy import text
 
+from shared import relay as relay_module
 from shared.events import LeadErased, LeadErasedEvent
 from tests.brokers import Broker
 from tests.helpers import reading, wait_for
-from tests.platform.conftest import Platform
+from tests.platform.conftest import TABLES, Platform
 
 pytestmark = pytest.mark.asyncio
 
@@ -103,3 +105,35 @@ async def test_a_commit_wakes_the_relay_at_once_instead_of_its_slow_poll(platfor
         # well inside the 60 s poll: only the NOTIFY sent at commit can have woken the relay
         records = await topic.wait_for_count(2, timeout_s=10)
     assert sequences_by_lead(records)[str(lead)] == [1, 2]
+
+
+class JustBooted:
+    """`time` on a machine up for five seconds: a prune timer starting as "last done at 0.0"
+    would not prune before PRUNE_EVERY_S - 5 s more."""
+
+    @staticmethod
+    def monotonic() -> float:
+        return 5.0
+
+
+async def test_the_first_round_prunes_sent_rows_past_their_retention_whatever_the_uptime(
+    platform: Platform, monkeypatch
+):
+    monkeypatch.setattr(relay_module, "time", JustBooted)
+    outbox = TABLES.outbox.fullname
+    async with platform.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                f"INSERT INTO {outbox} (topic, key, value, sent_at) VALUES "
+                "('t', NULL, 'old', now() - interval '11 minutes'), "
+                "('t', NULL, 'recent', now() - interval '1 minute')"
+            )
+        )
+    await platform.relay().start()
+
+    async def remaining() -> list[bytes] | None:
+        async with platform.sessions() as session:
+            values = list((await session.execute(text(f"SELECT value FROM {outbox}"))).scalars())
+        return values if len(values) == 1 else None
+
+    assert await wait_for(remaining, message="the old sent row pruned") == [b"recent"]
