@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -79,6 +79,19 @@ def to_rep(row: Row[Any]) -> Rep:
         open_load=row.open_load,
         assigned_today=row.assigned_today,
         assigned_day=row.assigned_day.isoformat() if row.assigned_day else None,
+        rr_pass=row.rr_pass,
+    )
+
+
+_SETTINGS: dict[str, tuple[datetime, Rep]] = {}  # rep id -> (updated_at, settings), see team_reps
+
+
+def _with_load(settings: Rep, row: Row[Any]) -> Rep:
+    return replace(
+        settings,
+        open_load=row.open_load,
+        assigned_day=row.assigned_day.isoformat() if row.assigned_day else None,
+        assigned_today=row.assigned_today,
         rr_pass=row.rr_pass,
     )
 
@@ -163,8 +176,24 @@ class Repository:
         return [to_rule(r) for r in await self._rows(query)]
 
     async def team_reps(self, team_id: str) -> list[Rep]:
-        query = select(reps_t).where(reps_t.c.team_id == team_id).order_by(reps_t.c.id)
-        return [to_rep(r) for r in await self._rows(query)]
+        """The team's reps with their live load. Settings change rarely and loads on every
+        assignment, so only the live columns are read each time; a rep's settings are read again
+        when their `updated_at` moves (every settings write sets it)."""
+        live = (
+            reps_t.c.id,
+            reps_t.c.updated_at,
+            reps_t.c.open_load,
+            reps_t.c.assigned_day,
+            reps_t.c.assigned_today,
+            reps_t.c.rr_pass,
+        )
+        query = select(*live).where(reps_t.c.team_id == team_id).order_by(reps_t.c.id)
+        rows = await self._rows(query)
+        stale = [r.id for r in rows if _SETTINGS.get(r.id, (None,))[0] != r.updated_at]
+        if stale:
+            for full in await self._rows(select(reps_t).where(reps_t.c.id.in_(stale))):
+                _SETTINGS[full.id] = (full.updated_at, to_rep(full))
+        return [_with_load(_SETTINGS[r.id][1], r) for r in rows if r.id in _SETTINGS]
 
     async def reps(self, team_id: str | None = None) -> list[Rep]:
         query = select(reps_t).order_by(reps_t.c.id)
@@ -427,13 +456,15 @@ class Repository:
     # ---- administration ----------------------------------------------------------------------
 
     async def upsert(self, table: Any, rows: Sequence[dict[str, Any]], key: str) -> None:
-        """Insert or update settings rows; live columns (load, turn) are left as they are."""
-        for values in rows:
-            statement = pg_insert(table).values(**values)
-            changed = {k: statement.excluded[k] for k in values if k != key}
-            await self.session.execute(
-                statement.on_conflict_do_update(index_elements=[key], set_=changed)
-            )
+        """Insert or update settings rows, one statement for all; live columns (load, turn) are
+        left as they are, `updated_at` moves."""
+        if not rows:
+            return
+        statement = pg_insert(table)
+        changed: dict[str, Any] = {k: statement.excluded[k] for k in rows[0] if k != key}
+        changed["updated_at"] = func.now()
+        upsert = statement.on_conflict_do_update(index_elements=[key], set_=changed)
+        await self.session.execute(upsert, list(rows))
 
     async def replace_rules(self, rows: Iterable[dict[str, Any]]) -> None:
         await self.session.execute(delete(rules_t))

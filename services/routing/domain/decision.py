@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from services.routing.domain.criteria import Verdict
-from services.routing.domain.eligibility import Skip, on_duty, skips
+from services.routing.domain.eligibility import Moment, Probe, Skip, on_duty, skips
 from services.routing.domain.org import STICKY, Lead, Match, Rep, Strategy, Team
 from services.routing.domain.strategies import least_loaded, round_robin, team_clock
 
@@ -52,12 +52,13 @@ def place(
     sticky_rep: Rep | None = None,
 ) -> Placement:
     """Rank the reps who may take `lead` at `at`; `sticky_rep` owns the lead's account."""
-    considered = tuple(Considered(r.id, skips(r, lead, at)) for r in team_reps)
+    moment, probe = Moment(at), Probe.of(lead)
+    considered = tuple(Considered(r.id, skips(r, probe, moment)) for r in team_reps)
     eligible = [r for r, c in zip(team_reps, considered, strict=True) if not c.skipped]
     ranked: list[Choice] = []
     sticky = None
     if sticky_rep is not None:
-        sticky = Considered(sticky_rep.id, skips(sticky_rep, lead, at))
+        sticky = Considered(sticky_rep.id, skips(sticky_rep, probe, moment))
         if not sticky.skipped:
             ranked.append(Choice(sticky_rep, STICKY))
             eligible = [r for r in eligible if r.id != sticky_rep.id]
@@ -104,7 +105,8 @@ class Capacity:
 
 def capacity(team_reps: Sequence[Rep], at: datetime) -> Capacity:
     """A team's capacity now, over the reps on duty (active, present, in hours)."""
-    present = [r for r in team_reps if on_duty(r, at)]
+    moment = Moment(at)
+    present = [r for r in team_reps if on_duty(r, moment)]
     return Capacity(
         reps_available=len(present),
         total_capacity=sum(r.capacity for r in present),

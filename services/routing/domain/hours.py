@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
+MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 DEADLINE_HORIZON_DAYS = 400  # a rep with hours works at least once a week; this is a guard
 
 
@@ -39,8 +40,14 @@ class Period:
     start: datetime
     end: datetime
 
-    def covers(self, at: datetime) -> bool:
-        return self.start <= at < self.end
+    @cached_property
+    def span(self) -> tuple[float, float]:
+        return self.start.timestamp(), self.end.timestamp()
+
+    def covers(self, at: datetime | float) -> bool:
+        """`at` as an aware instant or as its POSIX timestamp (cheaper, for many periods)."""
+        start, end = self.span
+        return start <= (at if isinstance(at, float) else at.timestamp()) < end
 
 
 @dataclass(frozen=True)
@@ -52,11 +59,18 @@ class WorkingHours:
     def zone(self) -> ZoneInfo:
         return zone(self.timezone)
 
+    @cached_property
+    def week(self) -> bytes:
+        """One byte per minute of the local week, 1 when working: a lookup instead of a scan."""
+        minutes = bytearray(MINUTES_PER_WEEK)
+        for s in self.shifts:
+            minutes[s.day * MINUTES_PER_DAY + s.start : s.day * MINUTES_PER_DAY + s.end] = (
+                b"\x01" * (s.end - s.start)
+            )
+        return bytes(minutes)
+
     def is_working(self, at: datetime) -> bool:
-        local = at.astimezone(self.zone)
-        minute = local.hour * 60 + local.minute
-        day = local.weekday()
-        return any(s.day == day and s.start <= minute < s.end for s in self.shifts)
+        return self.week[minute_of_week(at.astimezone(self.zone))] == 1
 
     def local_date(self, at: datetime) -> date:
         return at.astimezone(self.zone).date()
@@ -73,6 +87,10 @@ class WorkingHours:
         day = on + timedelta(days=minute // MINUTES_PER_DAY)
         wall = time(minute % MINUTES_PER_DAY // 60, minute % 60)
         return datetime.combine(day, wall, tzinfo=self.zone).astimezone(UTC)
+
+
+def minute_of_week(local: datetime) -> int:
+    return local.weekday() * MINUTES_PER_DAY + local.hour * 60 + local.minute
 
 
 @lru_cache(maxsize=512)

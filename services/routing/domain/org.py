@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from services.routing.domain.hours import Period, WorkingHours
 
@@ -124,7 +125,13 @@ def within(value: str | None, allowed: frozenset[str]) -> bool:
 
 def _fold_sets(item: object, *names: str) -> None:
     for name in names:
-        object.__setattr__(item, name, frozenset(v.casefold() for v in getattr(item, name)))
+        object.__setattr__(item, name, _folded(frozenset(getattr(item, name))))
+
+
+@lru_cache(maxsize=8192)
+def _folded(values: frozenset[str]) -> frozenset[str]:
+    """Reps share territories and languages; each distinct set is folded once."""
+    return frozenset(v.casefold() for v in values)
 
 
 def match_rule(rules: Sequence[Rule], lead: Lead, fallback_team: str | None) -> Match:
