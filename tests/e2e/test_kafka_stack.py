@@ -118,7 +118,7 @@ def crm_read_and_commit(bootstrap: str, topic: str, group: str, timeout_s: float
             message = consumer.poll(0.2)
             if message is not None and message.error() is None:
                 read += 1
-                consumer.commit(message, asynchronous=False)
+                consumer.commit(message=message, asynchronous=False)
                 quiet_since = None
             elif consumer.assignment():
                 quiet_since = quiet_since or time.monotonic()

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from handoff import kafka
 from handoff.stack import choose_broker
@@ -48,7 +48,9 @@ def produce(bootstrap: str, topic: str, *values: bytes) -> None:
     assert producer.flush(30) == 0
 
 
-def consume(bootstrap: str, topic: str, group: str, count: int, timeout_s: float = 20) -> list:
+def consume(
+    bootstrap: str, topic: str, group: str, count: int, timeout_s: float = 20
+) -> list[bytes | None]:
     """Up to `count` values read by `group` (committed), polling until `timeout_s`."""
     consumer = Consumer(
         {
@@ -59,7 +61,7 @@ def consume(bootstrap: str, topic: str, group: str, count: int, timeout_s: float
             "session.timeout.ms": 6000,
         }
     )
-    values = []
+    values: list[bytes | None] = []
     try:
         consumer.subscribe([topic])
         deadline = time.monotonic() + timeout_s
@@ -67,7 +69,7 @@ def consume(bootstrap: str, topic: str, group: str, count: int, timeout_s: float
             message = consumer.poll(0.2)
             if message is not None and message.error() is None:
                 values.append(message.value())
-                consumer.commit(message, asynchronous=False)
+                consumer.commit(message=message, asynchronous=False)
     finally:
         consumer.close()
     return values

@@ -47,10 +47,10 @@ def read_one(bootstrap: str, topic: str, group: str, timeout_s: float) -> tuple[
             if message is None:
                 continue
             assert message.error() is None, message.error()
-            consumer.commit(message, asynchronous=False)
-            partition = TopicPartition(topic, message.partition())
+            consumer.commit(message=message, asynchronous=False)
+            partition = TopicPartition(topic, message.partition() or 0)
             [committed] = consumer.committed([partition], timeout=10)
-            return message, committed.offset
+            return message, int(committed.offset)
         raise AssertionError(f"nothing on {topic} within {timeout_s}s")
     finally:
         consumer.close()
@@ -78,7 +78,9 @@ async def test_confluent_kafka_reads_lead_captured_and_its_envelope(
         "event_type": b"lead.captured",
         "producer": b"capture",
     }
-    event = parse_event(message.value())
+    value, offset = message.value(), message.offset()
+    assert value is not None and offset is not None
+    event = parse_event(value)
     assert isinstance(event, LeadCapturedEvent)
     assert (event.event_type, event.schema_version, event.producer) == (
         "lead.captured",
@@ -88,4 +90,4 @@ async def test_confluent_kafka_reads_lead_captured_and_its_envelope(
     assert str(event.lead_id) == lead_id
     assert event.payload.contact.email == "grace.hopper@example.com"
     assert event.payload.merged is False
-    assert committed == message.offset() + 1, "the group's offset is kept by the broker"
+    assert committed == offset + 1, "the group's offset is kept by the broker"
