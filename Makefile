@@ -18,8 +18,12 @@ $(STAMP): $(BIN)/python requirements/development.lock pyproject.toml
 
 install: $(STAMP)
 
+# The broker: auto (Apache Kafka where Java 17+ and Maven or cached jars exist, else Tansu),
+# kafka or tansu: `make run BROKER=tansu`.
+BROKER ?= auto
+
 run: $(STAMP)
-	$(BIN)/handoff up
+	$(BIN)/handoff up --broker $(BROKER)
 
 test: $(STAMP) check
 	$(BIN)/python -m pytest
@@ -30,7 +34,8 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The same suite on a real Apache Kafka broker (Java 17+ and Maven; jars cached under .cache/kafka).
+# The same suite on a real Apache Kafka broker (Java 17+; Maven once, the jars are then cached
+# in ~/.cache/handoff/kafka, shared with `make run`).
 test-kafka: $(STAMP)
 	$(BIN)/python tools/kafka_tier/kafka_tier.py run -- $(BIN)/python -m pytest
 
