@@ -39,12 +39,18 @@ def _now() -> Column:  # type: ignore[type-arg]
     return Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
-def _dimensions(primary_key: bool) -> list[Column]:  # type: ignore[type-arg]
+def _dimensions() -> list[Column]:  # type: ignore[type-arg]
     names = ("source", "form", "utm_source", "utm_medium", "utm_campaign", "team", "rep")
     sizes = [(name, DIMENSION) for name in names] + [("model_version", 100)]
+    return [Column(name, String(size), nullable=False, server_default="") for name, size in sizes]
+
+
+def _rollup() -> list[Column]:  # type: ignore[type-arg]
+    """An aggregate row's key: the day, the grouping (`all` or a dimension) and its value."""
     return [
-        Column(name, String(size), primary_key=primary_key, nullable=False, server_default="")
-        for name, size in sizes
+        Column("day", Date, primary_key=True),
+        Column("dimension", String(20), primary_key=True),
+        Column("value", String(DIMENSION), primary_key=True),
     ]
 
 
@@ -91,7 +97,7 @@ lead_facts = Table(
     metadata,
     Column("lead_id", Uuid, primary_key=True),
     Column("day", Date, nullable=False),
-    *_dimensions(primary_key=False),
+    *_dimensions(),
     Column("steps", ARRAY(String(20)), nullable=False),
     Column("stage", String(20), nullable=False),
     Column("stage_at", DateTime(timezone=True)),
@@ -135,16 +141,14 @@ COUNTERS = (
 segment_day = Table(
     "segment_day",
     metadata,
-    Column("day", Date, primary_key=True),
-    *_dimensions(primary_key=True),
+    *_rollup(),
     *(Column(name, Integer, nullable=False, server_default="0") for name in COUNTERS),
 )
 
 reason_day = Table(
     "reason_day",
     metadata,
-    Column("day", Date, primary_key=True),
-    *_dimensions(primary_key=True),
+    *_rollup(),
     Column("verdict", String(20), primary_key=True),
     Column("reason_code", String(50), primary_key=True),
     Column("leads", Integer, nullable=False, server_default="0"),
@@ -153,8 +157,7 @@ reason_day = Table(
 revenue_day = Table(
     "revenue_day",
     metadata,
-    Column("day", Date, primary_key=True),
-    *_dimensions(primary_key=True),
+    *_rollup(),
     Column("currency", String(3), primary_key=True),
     Column("deals", Integer, nullable=False, server_default="0"),
     Column("amount", Numeric(18, 2), nullable=False, server_default="0"),

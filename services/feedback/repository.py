@@ -310,12 +310,18 @@ def _group(table: Any, group_by: str | None) -> list[Any]:
     return [table.c[group_by].label("group")] if group_by else []
 
 
+def _rollup(table: Any, since: date, until: date, group_by: str | None) -> tuple[list[Any], Any]:
+    """An aggregate's rows for one grouping: its value as `group`, and the filter."""
+    where = and_(_in_range(table, since, until), table.c.dimension == (group_by or "all"))
+    return ([table.c.value.label("group")] if group_by else []), where
+
+
 async def segment_sums(
     session: AsyncSession, since: date, until: date, group_by: str | None, columns: Sequence[str]
 ) -> Sequence[Any]:
-    group = _group(segment_day, group_by)
+    group, where = _rollup(segment_day, since, until, group_by)
     sums = [func.sum(segment_day.c[name]).label(name) for name in columns]
-    query = select(*group, *sums).where(_in_range(segment_day, since, until))
+    query = select(*group, *sums).where(where)
     if group_by:
         # A group left empty by leads that moved to another (say, from no rep to a rep) is
         # not a group: every lead counts 1 in `lead`.
@@ -326,7 +332,7 @@ async def segment_sums(
 async def reason_sums(
     session: AsyncSession, since: date, until: date, group_by: str | None
 ) -> Sequence[Any]:
-    group = _group(reason_day, group_by)
+    group, where = _rollup(reason_day, since, until, group_by)
     query = (
         select(
             *group,
@@ -334,7 +340,7 @@ async def reason_sums(
             reason_day.c.reason_code,
             func.sum(reason_day.c.leads).label("leads"),
         )
-        .where(_in_range(reason_day, since, until))
+        .where(where)
         .group_by(*group, reason_day.c.verdict, reason_day.c.reason_code)
     )
     return (await session.execute(query)).all()
@@ -343,10 +349,10 @@ async def reason_sums(
 async def revenue_sums(
     session: AsyncSession, since: date, until: date, group_by: str | None
 ) -> Sequence[Any]:
-    group = _group(revenue_day, group_by)
+    group, where = _rollup(revenue_day, since, until, group_by)
     query = (
         select(*group, revenue_day.c.currency, func.sum(revenue_day.c.amount).label("amount"))
-        .where(_in_range(revenue_day, since, until))
+        .where(where)
         .group_by(*group, revenue_day.c.currency)
     )
     return (await session.execute(query)).all()

@@ -284,13 +284,37 @@ def test_incremental_diffs_add_up_to_the_aggregates_from_scratch(leads: list) ->
 
 def test_diff_is_sorted_and_leaves_out_unchanged_rows() -> None:
     before = f.contribution(journey())
-    after = f.contribution(
-        f.assigned(journey(), T0 + timedelta(days=1), rep="rep-0", team="emea", due=T0, attempt=2)
+    moved = f.assigned(
+        journey(), T0 + timedelta(days=1), rep="rep-0", team="emea", due=T0, attempt=1
     )
-    changes = f.diff(before, after)
-    assert [c[0] for c in changes] == ["segment_day", "segment_day"]
+    changes = f.diff(before, f.contribution(moved))
+    day = T0.date()
+    # Only the rep grouping changes: the lead leaves rep-1's row and joins rep-0's.
+    assert [(table, key) for table, key, _ in changes] == [
+        ("segment_day", (day, "rep", "rep-0")),
+        ("segment_day", (day, "rep", "rep-1")),
+    ]
+    assert changes[0][2]["lead"] == 1 and changes[1][2]["lead"] == -1
     assert changes == sorted(changes, key=lambda c: (c[0], tuple(map(str, c[1]))))
     assert f.diff(before, before) == []
+
+
+def test_each_lead_counts_once_in_every_grouping() -> None:
+    rows = f.rows(f.contribution(journey()))
+    keys = sorted(key[1:] for table, key in rows if table == "segment_day")
+    assert keys == sorted(
+        [
+            ("all", ""),
+            ("source", "ads"),
+            ("form", "demo"),
+            ("utm_source", ""),
+            ("utm_medium", ""),
+            ("utm_campaign", "spring"),
+            ("team", "emea"),
+            ("rep", "rep-1"),
+            ("model_version", "m2"),
+        ]
+    )
 
 
 # ---- report arithmetic -------------------------------------------------------------------------

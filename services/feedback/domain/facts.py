@@ -252,16 +252,23 @@ Key = tuple[object, ...]
 Change = tuple[str, Key, dict[str, int | Decimal]]
 
 
+ROLLUPS = ("all", *DIMENSIONS)
+
+
 def rows(part: Contribution) -> dict[tuple[str, Key], dict[str, int | Decimal]]:
-    base: Key = (part.day, *dataclasses.astuple(part.segment))
-    out: dict[tuple[str, Key], dict[str, int | Decimal]] = {
-        ("segment_day", base): dict(part.counters)
-    }
-    if part.reason is not None:
-        out[("reason_day", (*base, *part.reason))] = {"leads": 1}
-    if part.revenue is not None:
-        currency, amount = part.revenue
-        out[("revenue_day", (*base, currency))] = {"deals": 1, "amount": amount}
+    """The aggregate rows a contribution adds to: one per report grouping (`all`, and each
+    dimension with the lead's value), so a report grouped by one dimension reads only its own
+    rows: a year of them per value, however many leads."""
+    values = dataclasses.asdict(part.segment)
+    out: dict[tuple[str, Key], dict[str, int | Decimal]] = {}
+    for rollup in ROLLUPS:
+        base: Key = (part.day, rollup, values.get(rollup, ""))
+        out[("segment_day", base)] = dict(part.counters)
+        if part.reason is not None:
+            out[("reason_day", (*base, *part.reason))] = {"leads": 1}
+        if part.revenue is not None:
+            currency, amount = part.revenue
+            out[("revenue_day", (*base, currency))] = {"deals": 1, "amount": amount}
     return out
 
 

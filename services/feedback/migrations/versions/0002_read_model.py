@@ -34,12 +34,19 @@ COUNTERS = (
 )
 
 
-def dimensions(primary_key: bool) -> list[sa.Column[str]]:
+def dimensions() -> list[sa.Column[str]]:
     names = ("source", "form", "utm_source", "utm_medium", "utm_campaign", "team", "rep")
     sizes = [(name, 300) for name in names] + [("model_version", 100)]
     return [
-        sa.Column(name, sa.String(size), primary_key=primary_key, nullable=False, server_default="")
-        for name, size in sizes
+        sa.Column(name, sa.String(size), nullable=False, server_default="") for name, size in sizes
+    ]
+
+
+def rollup() -> list[sa.Column[object]]:
+    return [
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("dimension", sa.String(20), primary_key=True),
+        sa.Column("value", sa.String(300), primary_key=True),
     ]
 
 
@@ -87,7 +94,7 @@ def upgrade() -> None:
         "lead_facts",
         sa.Column("lead_id", sa.Uuid, primary_key=True),
         sa.Column("day", sa.Date, nullable=False),
-        *dimensions(primary_key=False),
+        *dimensions(),
         sa.Column("steps", ARRAY(sa.String(20)), nullable=False),
         sa.Column("stage", sa.String(20), nullable=False),
         sa.Column("stage_at", sa.DateTime(timezone=True)),
@@ -110,15 +117,13 @@ def upgrade() -> None:
     op.create_index("lead_facts_listing", "lead_facts", ["stage", "day"], schema=SCHEMA)
     op.create_table(
         "segment_day",
-        sa.Column("day", sa.Date, primary_key=True),
-        *dimensions(primary_key=True),
+        *rollup(),
         *(sa.Column(name, sa.Integer, nullable=False, server_default="0") for name in COUNTERS),
         schema=SCHEMA,
     )
     op.create_table(
         "reason_day",
-        sa.Column("day", sa.Date, primary_key=True),
-        *dimensions(primary_key=True),
+        *rollup(),
         sa.Column("verdict", sa.String(20), primary_key=True),
         sa.Column("reason_code", sa.String(50), primary_key=True),
         sa.Column("leads", sa.Integer, nullable=False, server_default="0"),
@@ -126,8 +131,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "revenue_day",
-        sa.Column("day", sa.Date, primary_key=True),
-        *dimensions(primary_key=True),
+        *rollup(),
         sa.Column("currency", sa.String(3), primary_key=True),
         sa.Column("deals", sa.Integer, nullable=False, server_default="0"),
         sa.Column("amount", sa.Numeric(18, 2), nullable=False, server_default="0"),
