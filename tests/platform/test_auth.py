@@ -3,18 +3,19 @@ while, unknown keys are never cached."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.capture.models import platform as capture_tables
 from shared.auth import KeyRing, Role, new_key, revoke_key, store_key
 from shared.db import create_engine, session_factory
 from tests.helpers import wait_for
+from tests.platform.conftest import SCHEMA, TABLES, create_tables
 
 pytestmark = pytest.mark.asyncio
 
@@ -38,7 +39,7 @@ class Database:
         async with self.sessions.begin() as session:
             await store_key(
                 session,
-                capture_tables,
+                TABLES,
                 secret=SECRET,
                 key=key,
                 key_id=key_id,
@@ -50,18 +51,21 @@ class Database:
 
     async def revoke(self, key_id: uuid.UUID) -> None:
         async with self.sessions.begin() as session:
-            assert await revoke_key(session, capture_tables, key_id)
+            assert await revoke_key(session, TABLES, key_id)
 
 
 @pytest_asyncio.fixture
 async def database(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
+    async with database.engine.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
+        await connection.run_sync(create_tables)
     yield database
     await database.engine.dispose()
 
 
 async def test_a_key_created_after_a_miss_works_at_once(database: Database):
-    keys = KeyRing(capture_tables, SECRET)
+    keys = KeyRing(TABLES, SECRET)
     key = new_key()
     assert await keys.principal(database.sessions, key) is None
     key_id = await database.create_key(key)
@@ -70,7 +74,7 @@ async def test_a_key_created_after_a_miss_works_at_once(database: Database):
 
 
 async def test_a_flood_of_unknown_keys_does_not_push_a_known_key_out(database: Database):
-    keys = KeyRing(capture_tables, SECRET, max_keys=2)
+    keys = KeyRing(TABLES, SECRET, max_keys=2)
     known = new_key()
     await database.create_key(known)
     assert await keys.principal(database.sessions, known) is not None
@@ -82,14 +86,24 @@ async def test_a_flood_of_unknown_keys_does_not_push_a_known_key_out(database: D
 
 
 async def test_a_revoked_key_stops_working_once_its_cache_entry_expires(database: Database):
-    keys = KeyRing(capture_tables, SECRET, ttl_s=0.3)
+    ttl_s = 1.0
+    keys = KeyRing(TABLES, SECRET, ttl_s=ttl_s)
     key = new_key()
     key_id = await database.create_key(key)
     assert await keys.principal(database.sessions, key) is not None
+    cached_at = time.monotonic()
     await database.revoke(key_id)
+
+    before = database.statements
+    still = await keys.principal(database.sessions, key)
+    assert time.monotonic() - cached_at < ttl_s, "too slow to see the cache at work"
+    assert still is not None and still.key_id == key_id, "the cached key works until it expires"
+    assert database.statements == before, "answered from the cache, not the database"
+
     await wait_for(
         lambda: _refused(keys, database, key), timeout_s=5, message="the revoked key to be refused"
     )
+    assert time.monotonic() - cached_at >= ttl_s * 0.9, "refused before its cache entry expired"
 
 
 async def _refused(keys: KeyRing, database: Database, key: str) -> bool:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from handoff.embedded import free_port
 from services.capture.app import create_app
+from shared.events import LeadErased, LeadErasedEvent
+from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
+from shared.uow import UnitOfWork
 from tests.helpers import running, wait_for
+from tests.platform.conftest import TABLES, Platform, record_effect
 
 pytestmark = pytest.mark.asyncio
 
@@ -36,7 +42,7 @@ async def test_not_ready_while_the_database_is_unreachable(settings: Settings):
     async with running(
         create_app(settings.model_copy(update={"database_url": missing})), wait_ready=False
     ) as client:
-        answer = await wait_for(lambda: client.get("/readyz"), message="an answer")
+        answer = await client.get("/readyz")  # at once: nothing to wait for
     assert answer.status_code == 503
     assert answer.json()["checks"]["database"] is False
 
@@ -48,3 +54,27 @@ async def test_metrics_and_openapi_are_served(settings: Settings):
     assert 'handoff_outbox_pending{service="capture"} 0.0' in metrics
     assert "/v1/leads" in openapi["paths"]
     assert {"/healthz", "/readyz", "/metrics"} <= set(openapi["paths"])
+
+
+async def test_ready_only_while_the_consumer_runs(platform: Platform):
+    async def handle(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        await record_effect(str(event.lead_id), "seen")(uow.session)
+
+    spec = ServiceSpec(name="probe", tables=TABLES, handlers={LeadErasedEvent: handle})
+    app = create_service_app(spec, platform.settings)
+    async with running(app) as client:
+        ready = await client.get("/readyz")
+        await platform.send(
+            LeadErasedEvent(producer="test", lead_id=uuid.uuid4(), payload=LeadErased())
+        )
+        await wait_for(platform.effects, message="the consumer handling an event")
+        await app.state.runtime.consumer.stop()
+        stopped = await client.get("/readyz")
+    assert ready.json()["checks"]["consumer"] is True
+    assert stopped.status_code == 503
+    assert stopped.json()["checks"] == {
+        "database": True,
+        "broker": True,
+        "outbox_relay": True,
+        "consumer": False,
+    }
