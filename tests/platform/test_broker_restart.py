@@ -16,11 +16,10 @@ import pytest
 
 from shared.events import LeadErased, LeadErasedEvent
 from shared.uow import UnitOfWork
-from tests.brokers import Broker
+from tests.brokers import Broker, broker_from_environment
+from tests.conftest import fail_outages_without_control
 from tests.helpers import wait_for
 from tests.platform.conftest import Platform, record_effect
-
-pytestmark = pytest.mark.asyncio
 
 LEADS = 4
 EVENTS_PER_LEAD = 30
@@ -42,6 +41,7 @@ async def write_events(
         await asyncio.sleep(pause_s)  # pacing the writer, not waiting for a result
 
 
+@pytest.mark.asyncio
 async def test_a_broker_restart_during_a_run_loses_nothing_and_doubles_nothing(
     platform: Platform, broker: Broker, capsys
 ):
@@ -104,3 +104,16 @@ async def _effects_at_least(platform: Platform, count: int) -> bool:
 
 async def _pending_is(relay, count: int) -> bool:
     return await relay.pending() == count
+
+
+def test_an_outage_on_a_broker_without_its_control_command_fails_instead_of_skipping(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("HANDOFF_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9")
+    monkeypatch.delenv("HANDOFF_TEST_KAFKA_CONTROL", raising=False)
+    broker = fail_outages_without_control(broker_from_environment())
+    with (
+        pytest.raises(pytest.fail.Exception, match="HANDOFF_TEST_KAFKA_CONTROL"),
+        broker.outage(),
+    ):
+        raise AssertionError("the block must not run without a way to stop the broker")
