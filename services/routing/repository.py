@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -87,13 +87,17 @@ _SETTINGS: dict[str, tuple[datetime, Rep]] = {}  # rep id -> (updated_at, settin
 
 
 def _with_load(settings: Rep, row: Row[Any]) -> Rep:
-    return replace(
-        settings,
+    """The cached settings with this moment's load. Built without `dataclasses.replace`, which
+    re-runs validation the cached copy already passed (a tenth of a decision for 1,000 reps)."""
+    rep: Rep = object.__new__(Rep)
+    rep.__dict__.update(
+        settings.__dict__,
         open_load=row.open_load,
         assigned_day=row.assigned_day.isoformat() if row.assigned_day else None,
         assigned_today=row.assigned_today,
         rr_pass=row.rr_pass,
     )
+    return rep
 
 
 def to_rule(row: Row[Any]) -> Rule:
