@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -161,6 +162,15 @@ revenue_day = Table(
     Column("currency", String(3), primary_key=True),
     Column("deals", Integer, nullable=False, server_default="0"),
     Column("amount", Numeric(18, 2), nullable=False, server_default="0"),
+)
+
+speed_day = Table(
+    "speed_day",
+    metadata,
+    *_rollup(),
+    Column("metric", String(30), primary_key=True),
+    Column("bucket", SmallInteger, primary_key=True),
+    Column("leads", Integer, nullable=False, server_default="0"),
 )
 
 flow_day = Table(

@@ -25,11 +25,17 @@ from services.feedback.models import (
     reason_day,
     revenue_day,
     segment_day,
+    speed_day,
     timeline,
 )
 from shared.events import SalesCapacity
 
-AGGREGATES = {"segment_day": segment_day, "reason_day": reason_day, "revenue_day": revenue_day}
+AGGREGATES = {
+    "segment_day": segment_day,
+    "reason_day": reason_day,
+    "revenue_day": revenue_day,
+    "speed_day": speed_day,
+}
 DIMENSIONS = tuple(field.name for field in dataclasses.fields(Segment))
 
 # ---- erasure -----------------------------------------------------------------------------------
@@ -306,10 +312,6 @@ def _in_range(table: Any, since: date, until: date) -> Any:
     return and_(table.c.day >= since, table.c.day <= until)
 
 
-def _group(table: Any, group_by: str | None) -> list[Any]:
-    return [table.c[group_by].label("group")] if group_by else []
-
-
 def _rollup(table: Any, since: date, until: date, group_by: str | None) -> tuple[list[Any], Any]:
     """An aggregate's rows for one grouping: its value as `group`, and the filter."""
     where = and_(_in_range(table, since, until), table.c.dimension == (group_by or "all"))
@@ -358,36 +360,22 @@ async def revenue_sums(
     return (await session.execute(query)).all()
 
 
-def _seconds(later: Any, earlier: Any) -> Any:
-    return func.extract("epoch", later - earlier)
-
-
-SPEED_SPANS = {
-    "capture_to_mql": (lead_facts.c.mql_at, lead_facts.c.captured_at),
-    "mql_to_assignment": (lead_facts.c.first_assigned_at, lead_facts.c.mql_at),
-    "assignment_to_verdict": (lead_facts.c.first_verdict_at, lead_facts.c.assigned_at),
-}
-
-
-async def speed(
+async def speed_buckets(
     session: AsyncSession, since: date, until: date, group_by: str | None
 ) -> Sequence[Any]:
-    """p50/p90 seconds of each span (exact: percentile_cont over the cohort's lead facts) and
-    the SLA outcomes, per group."""
-    group = _group(lead_facts, group_by)
-    columns = []
-    for name, (later, earlier) in SPEED_SPANS.items():
-        span = _seconds(later, earlier)
-        for q in (50, 90):
-            columns.append(func.percentile_cont(q / 100).within_group(span).label(f"{name}_p{q}"))
-        columns.append(func.count(span).label(f"{name}_n"))
-    sla = [
-        func.count().filter(lead_facts.c.sla_met.is_(True)).label("sla_met"),
-        func.count().filter(lead_facts.c.sla_met.is_(False)).label("sla_missed"),
-    ]
-    query = select(*group, *columns, *sla).where(_in_range(lead_facts, since, until))
-    if group_by:
-        query = query.group_by(*group).order_by(*group)
+    """Each group's duration histogram per speed metric: (group, metric, bucket, leads)."""
+    group, where = _rollup(speed_day, since, until, group_by)
+    query = (
+        select(
+            *group,
+            speed_day.c.metric,
+            speed_day.c.bucket,
+            func.sum(speed_day.c.leads).label("leads"),
+        )
+        .where(where)
+        .group_by(*group, speed_day.c.metric, speed_day.c.bucket)
+        .having(func.sum(speed_day.c.leads) > 0)
+    )
     return (await session.execute(query)).all()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,12 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.feedback.domain import facts as f
+from services.feedback.domain import histogram
+from services.feedback.domain.histogram import bucket_of, bucket_value
 from services.feedback.domain.reports import (
     flow_row,
     funnel_row,
-    percentile,
     quality_row,
     sla_row,
+    speed_row,
     to_csv,
 )
 from services.feedback.domain.verdicts import (
@@ -289,11 +292,21 @@ def test_diff_is_sorted_and_leaves_out_unchanged_rows() -> None:
     )
     changes = f.diff(before, f.contribution(moved))
     day = T0.date()
-    # Only the rep grouping changes: the lead leaves rep-1's row and joins rep-0's.
-    assert [(table, key) for table, key, _ in changes] == [
+    # Only the rep grouping changes: the lead leaves rep-1's rows and joins rep-0's, its
+    # counts and its speed histograms alike.
+    assert {key[1] for _, key, _ in changes} == {"rep"}
+    assert [(table, key) for table, key, _ in changes if table == "segment_day"] == [
         ("segment_day", (day, "rep", "rep-0")),
         ("segment_day", (day, "rep", "rep-1")),
     ]
+    speed = [key[2:4] for table, key, _ in changes if table == "speed_day"]
+    assert sorted(speed) == sorted(
+        [
+            (rep, span)
+            for rep in ("rep-0", "rep-1")
+            for span in ("capture_to_mql", "mql_to_assignment")
+        ]
+    )
     assert changes[0][2]["lead"] == 1 and changes[1][2]["lead"] == -1
     assert changes == sorted(changes, key=lambda c: (c[0], tuple(map(str, c[1]))))
     assert f.diff(before, before) == []
@@ -348,19 +361,33 @@ def test_quality_row() -> None:
     assert row["revenue"] == {"EUR": "10.50", "USD": "5"}
 
 
-def test_percentile_interpolates_like_postgres() -> None:
-    assert percentile([], 0.5) is None
-    assert percentile([10.0], 0.9) == 10.0
-    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
-    assert (
-        percentile([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0], 0.9) == 90.0
-    )
+def exact_percentile(values: list[float], q: float) -> float:
+    """PostgreSQL's percentile_cont, written out for the comparison."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low, high = ordered[math.floor(position)], ordered[math.ceil(position)]
+    return low + (high - low) * (position - math.floor(position))
 
 
-@given(st.lists(st.floats(0, 1e6), min_size=1, max_size=50), st.floats(0, 1))
-def test_percentile_lies_within_the_values(values: list[float], q: float) -> None:
-    result = percentile(values, q)
-    assert result is not None and min(values) <= result <= max(values) * (1 + 1e-12)
+def test_buckets_cover_durations_in_order_and_stand_for_their_middle() -> None:
+    assert bucket_of(-5) == bucket_of(0) == bucket_of(0.99) == 0
+    assert bucket_of(1) == 1 and bucket_of(2) == 9 and bucket_of(365 * 86400) == 200
+    for seconds in (1.0, 7.5, 90.0, 3600.0, 86400.0 * 3):
+        assert abs(bucket_value(bucket_of(seconds)) / seconds - 1) <= 0.045
+    assert histogram.percentile({}, 0.5) is None
+    assert speed_row({}) == {"p50_s": None, "p90_s": None, "leads": 0}
+
+
+@given(st.lists(st.floats(1, 3e7), min_size=1, max_size=60), st.sampled_from([0.5, 0.9]))
+def test_a_percentile_from_buckets_is_within_the_bucket_resolution(
+    values: list[float], q: float
+) -> None:
+    counts: dict[int, int] = {}
+    for value in values:
+        counts[bucket_of(value)] = counts.get(bucket_of(value), 0) + 1
+    estimate = histogram.percentile(counts, q)
+    assert estimate is not None
+    assert abs(estimate / exact_percentile(values, q) - 1) <= 0.045
 
 
 def test_sla_and_flow_rows() -> None:

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from services.feedback.domain.histogram import bucket_of
 from services.feedback.domain.verdicts import Stage, stage_after_assignment
 from shared.events import Verdict
 
@@ -232,6 +233,24 @@ class Contribution:
     counters: Mapping[str, int] = field(default_factory=dict)
     reason: tuple[str, str] | None = None
     revenue: tuple[str, Decimal] | None = None
+    spans: Mapping[str, float] = field(default_factory=dict)  # speed metric -> seconds
+
+
+SPANS = ("capture_to_mql", "mql_to_assignment", "assignment_to_verdict")
+
+
+def spans(facts: LeadFacts) -> dict[str, float]:
+    """How long the lead took from each milestone to the next, where both are known."""
+    pairs = {
+        "capture_to_mql": (facts.captured_at, facts.mql_at),
+        "mql_to_assignment": (facts.mql_at, facts.first_assigned_at),
+        "assignment_to_verdict": (facts.assigned_at, facts.first_verdict_at),
+    }
+    return {
+        name: (end - start).total_seconds()
+        for name, (start, end) in pairs.items()
+        if start is not None and end is not None
+    }
 
 
 def contribution(facts: LeadFacts) -> Contribution:
@@ -244,7 +263,9 @@ def contribution(facts: LeadFacts) -> Contribution:
     counters["sla_met"] = int(facts.sla_met is True)
     counters["sla_missed"] = int(facts.sla_met is False)
     counters["reassigned"] = facts.reassigned
-    return Contribution(facts.day, facts.segment, counters, facts.reason, facts.revenue)
+    return Contribution(
+        facts.day, facts.segment, counters, facts.reason, facts.revenue, spans(facts)
+    )
 
 
 # One change to an aggregate row: (table, key, {column: amount to add}).
@@ -269,6 +290,8 @@ def rows(part: Contribution) -> dict[tuple[str, Key], dict[str, int | Decimal]]:
         if part.revenue is not None:
             currency, amount = part.revenue
             out[("revenue_day", (*base, currency))] = {"deals": 1, "amount": amount}
+        for metric, seconds in part.spans.items():
+            out[("speed_day", (*base, metric, bucket_of(seconds)))] = {"leads": 1}
     return out
 
 

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from itertools import pairwise
 
-from services.feedback.domain.facts import FUNNEL, Step
+from services.feedback.domain import histogram
+from services.feedback.domain.facts import FUNNEL, SPANS, Step
 
 RATE_DIGITS = 4
 GROUPS = ("source", "form", "utm_source", "utm_medium", "utm_campaign", "team", "rep")
 FUNNEL_GROUPS = (*GROUPS, "model_version")
-SPEED_GROUPS = ("rep", "team", *GROUPS[:5], "model_version")
-SPEED_METRICS = ("capture_to_mql", "mql_to_assignment", "assignment_to_verdict")
+SPEED_METRICS = SPANS
 
 
 def rate(part: float, whole: float) -> float | None:
@@ -61,14 +60,14 @@ def quality_row(
     }
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (PostgreSQL's percentile_cont)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+def speed_row(buckets: Mapping[int, int]) -> dict[str, object]:
+    """One span's p50 and p90 in seconds, from its histogram, and how many leads it covers."""
+    p50, p90 = histogram.percentile(buckets, 0.5), histogram.percentile(buckets, 0.9)
+    return {
+        "p50_s": None if p50 is None else round(p50, 1),
+        "p90_s": None if p90 is None else round(p90, 1),
+        "leads": sum(buckets.values()),
+    }
 
 
 def sla_row(met: int, missed: int) -> dict[str, object]:

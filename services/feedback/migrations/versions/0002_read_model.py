@@ -138,6 +138,14 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_table(
+        "speed_day",
+        *rollup(),
+        sa.Column("metric", sa.String(30), primary_key=True),
+        sa.Column("bucket", sa.SmallInteger, primary_key=True),
+        sa.Column("leads", sa.Integer, nullable=False, server_default="0"),
+        schema=SCHEMA,
+    )
+    op.create_table(
         "flow_day",
         sa.Column("day", sa.Date, primary_key=True),
         sa.Column("mqls", sa.Integer, nullable=False, server_default="0"),
@@ -166,6 +174,7 @@ def downgrade() -> None:
     for table in (
         "capacity_day",
         "flow_day",
+        "speed_day",
         "revenue_day",
         "reason_day",
         "segment_day",
