@@ -82,6 +82,14 @@ async def _save(
     return after
 
 
+DIMENSION_LIMIT, MODEL_LIMIT = 300, 100  # the report tables' column sizes
+
+
+def _dimension(value: str | None, limit: int = DIMENSION_LIMIT) -> str:
+    """A value reports group by: "" when unknown, cut to what the report tables hold."""
+    return (value or "")[:limit]
+
+
 async def _person(uow: UnitOfWork, lead_id: uuid.UUID, **values: object) -> None:
     if not await repository.is_erased(uow.session, lead_id):
         await repository.upsert_person(uow.session, lead_id, **values)
@@ -102,11 +110,11 @@ async def lead_captured(event: LeadCapturedEvent, uow: UnitOfWork) -> None:
         country=contact.country,
     )
     dimensions = {
-        "source": touch.source or "",
-        "form": touch.form_id or "",
-        "utm_source": touch.utm_source or "",
-        "utm_medium": touch.utm_medium or "",
-        "utm_campaign": touch.utm_campaign or "",
+        "source": _dimension(touch.source),
+        "form": _dimension(touch.form_id),
+        "utm_source": _dimension(touch.utm_source),
+        "utm_medium": _dimension(touch.utm_medium),
+        "utm_campaign": _dimension(touch.utm_campaign),
     }
     await _lead_event(
         event,
@@ -125,7 +133,8 @@ async def lead_scored(event: LeadScoredEvent, uow: UnitOfWork) -> None:
     assert event.lead_id is not None
     scored = event.payload
     await _person(uow, event.lead_id, score=scored.total_score, grade=scored.grade.value)
-    await _lead_event(event, uow, lambda f: fold.scored(f, model_version=scored.model_version))
+    model = _dimension(scored.model_version, MODEL_LIMIT)
+    await _lead_event(event, uow, lambda f: fold.scored(f, model_version=model))
     await repository.record_threshold(
         uow.session, event.occurred_at.date(), scored.threshold, event.occurred_at, mql=False
     )
@@ -136,7 +145,9 @@ async def lead_mql(event: LeadMqlEvent, uow: UnitOfWork) -> None:
     await _lead_event(
         event,
         uow,
-        lambda facts: fold.qualified(facts, event.occurred_at, model_version=mql.model_version),
+        lambda facts: fold.qualified(
+            facts, event.occurred_at, model_version=_dimension(mql.model_version, MODEL_LIMIT)
+        ),
     )
     await repository.record_threshold(
         uow.session, event.occurred_at.date(), mql.threshold, event.occurred_at, mql=True
@@ -148,7 +159,7 @@ async def lead_returned(event: LeadReturnedEvent, uow: UnitOfWork) -> None:
 
 
 async def lead_queued(event: LeadQueuedEvent, uow: UnitOfWork) -> None:
-    team = event.payload.team_id
+    team = _dimension(event.payload.team_id)
     await _lead_event(event, uow, lambda facts: fold.queued(facts, event.occurred_at, team=team))
 
 
@@ -160,8 +171,8 @@ async def lead_assigned(event: LeadAssignedEvent, uow: UnitOfWork) -> None:
         lambda facts: fold.assigned(
             facts,
             event.occurred_at,
-            rep=assigned.rep_id,
-            team=assigned.team_id,
+            rep=_dimension(assigned.rep_id),
+            team=_dimension(assigned.team_id),
             due=assigned.follow_up_due,
             attempt=assigned.attempt,
         ),
