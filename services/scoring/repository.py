@@ -1,15 +1,17 @@
 """All of scoring's SQL.
 
 Locks, in the one order every transaction takes them, so no two can wait on each other: a lead's
-own row (`lock_lead`), then the capacity ledger (`lock_ledger`); other leads' rows only with
-`SKIP LOCKED` while the ledger is held (`best_held`). Releases are conditional updates
-(`state = 'held'`), so a lead is never released twice, even by two instances.
+own row (`lock_lead`, `claim_lead`), then the capacity ledger (`capacity(lock=True)`); other
+leads' rows only with `SKIP LOCKED` while the ledger is held (`best_held`). Releases are
+conditional updates (`state = 'held'`), so a lead is never released twice, even by two instances.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,13 +33,32 @@ from services.scoring.models import (
 )
 
 PROFILE_FIELDS = tuple(Profile.__dataclass_fields__)
+ACTIVE_MODEL_TTL_S = 1.0  # another instance's activation is seen within this long
 _parsed: dict[str, ScoringModel] = {}  # versions are immutable once active: parse each once
+_active: tuple[float, ScoringModel | None] = (0.0, None)  # (valid until, model)
 
 
 # ---- models ----------------------------------------------------------------------------------
 
 
 async def active_model(session: AsyncSession) -> ScoringModel | None:
+    """The active model, read at most once a second per process: a lead scored meanwhile with the
+    model just retired is rescored by the rescoring job, which finds every lead whose version
+    is not the active one."""
+    global _active
+    if _active[0] > time.monotonic():
+        return _active[1]
+    model = await _read_active_model(session)
+    _active = (time.monotonic() + ACTIVE_MODEL_TTL_S, model)
+    return model
+
+
+def forget_active_model() -> None:
+    global _active
+    _active = (0.0, None)
+
+
+async def _read_active_model(session: AsyncSession) -> ScoringModel | None:
     row = (
         await session.execute(
             select(models.c.version, models.c.document).where(models.c.status == "active")
@@ -112,12 +133,20 @@ async def not_scored_with(session: AsyncSession, version: str, limit: int) -> li
 # ---- leads -----------------------------------------------------------------------------------
 
 
-async def ensure_lead(
-    session: AsyncSession, lead_id: uuid.UUID, correlation: uuid.UUID | None
-) -> None:
-    await session.execute(
-        insert(leads).values(lead_id=lead_id, correlation_id=correlation).on_conflict_do_nothing()
+async def claim_lead(
+    session: AsyncSession, lead_id: uuid.UUID, correlation: uuid.UUID | None, **profile: Any
+) -> Row[Any] | None:
+    """Create or update the lead and lock its row, in one statement; None once it is erased."""
+    statement = insert(leads).values(lead_id=lead_id, correlation_id=correlation, **profile)
+    excluded = statement.excluded
+    keep = {"correlation_id": func.coalesce(leads.c.correlation_id, excluded.correlation_id)}
+    statement = statement.on_conflict_do_update(
+        index_elements=[leads.c.lead_id],
+        set_=keep | {name: getattr(excluded, name) for name in profile},
+        where=leads.c.state != "erased",
     )
+    row: Row[Any] | None = (await session.execute(statement.returning(leads))).first()
+    return row
 
 
 async def lock_lead(session: AsyncSession, lead_id: uuid.UUID) -> Row[Any] | None:
@@ -216,18 +245,39 @@ async def add_learning_fact(session: AsyncSession, **values: Any) -> None:
 # ---- capacity and releases -------------------------------------------------------------------
 
 
-async def lock_ledger(session: AsyncSession) -> Row[Any]:
-    return (await session.execute(select(capacity_ledger).with_for_update())).one()
+@dataclass(frozen=True)
+class CapacityState:
+    """The ledger and every team's latest state, summed, read in one statement."""
+
+    released_total: int
+    teams: int
+    slots: int  # Σ free_slots − Σ queue_length
+    oldest_mark: int
+    held: int
+
+    def team_slots(self) -> list[TeamSlots]:
+        """The teams as one: k is the same (see `domain.threshold.free_slots`)."""
+        return [TeamSlots(self.slots, 0, self.oldest_mark)] if self.teams else []
+
+
+async def capacity(session: AsyncSession, *, lock: bool) -> CapacityState:
+    """With `lock`, the ledger row stays locked until the transaction ends."""
+    t = team_capacity.c
+    query = select(
+        capacity_ledger.c.released_total,
+        select(func.count()).select_from(team_capacity).scalar_subquery(),
+        select(func.coalesce(func.sum(t.free_slots - t.queue_length), 0)).scalar_subquery(),
+        select(func.coalesce(func.min(t.released_mark), 0)).scalar_subquery(),
+        select(func.count()).where(leads.c.state == "held").scalar_subquery(),
+    )
+    row = (
+        await session.execute(query.with_for_update(of=capacity_ledger) if lock else query)
+    ).one()
+    return CapacityState(*(int(value) for value in row))
 
 
 async def ledger(session: AsyncSession) -> Row[Any]:
     return (await session.execute(select(capacity_ledger))).one()
-
-
-async def teams(session: AsyncSession) -> list[TeamSlots]:
-    t = team_capacity.c
-    query = select(t.free_slots, t.queue_length, t.released_mark)
-    return [TeamSlots(*row) for row in (await session.execute(query)).all()]
 
 
 async def save_team(session: AsyncSession, event_id: uuid.UUID, at: datetime, **state: Any) -> bool:
@@ -250,10 +300,6 @@ async def change_ledger(session: AsyncSession, **values: Any) -> None:
 async def held_leads(session: AsyncSession, limit: int | None = None) -> list[Held]:
     query = _held().limit(limit)
     return [Held(*row) for row in (await session.execute(query)).all()]
-
-
-async def held_count(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).where(leads.c.state == "held")) or 0)
 
 
 async def best_held(session: AsyncSession, limit: int, floor: int) -> list[Held]:
@@ -312,7 +358,8 @@ async def install_active_model(database_url: str, text: str, *, by: str) -> bool
             )
             for action in ("created", "approved:marketing", "approved:sales", "activated"):
                 await record_history(session, model.version, action, by)
-            return True
+        forget_active_model()
+        return True
     finally:
         await engine.dispose()
 

@@ -8,13 +8,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff.demo_scoring import DEMO_MODEL
 from services.scoring.models import platform
-from services.scoring.repository import install_active_model
+from services.scoring.repository import forget_active_model, install_active_model
 from shared.db import create_engine, session_factory
 from shared.events import (
     ActivityProperties,
@@ -36,6 +37,12 @@ from shared.settings import Settings
 from shared.uow import UnitOfWork
 
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+@pytest.fixture(autouse=True)
+def no_cached_model() -> None:
+    """The active model is cached per process for a second; each test has its own database."""
+    forget_active_model()
 
 
 @pytest_asyncio.fixture

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scoring.handlers.leads import (
@@ -18,6 +19,7 @@ from services.scoring.handlers.leads import (
     rescore,
     sweep_decay,
 )
+from services.scoring.repository import forget_active_model
 from shared.events import (
     LeadErased,
     LeadErasedEvent,
@@ -178,7 +180,7 @@ async def test_recycle_then_requalify_only_with_fresh_activity_after_the_cooldow
     await sql(engine, "SELECT 1")
     async with uow() as unit:  # the cooldown ends (moved back rather than waiting 30 days)
         await unit.session.execute(
-            __import__("sqlalchemy").text(
+            text(
                 "UPDATE scoring.leads SET cooldown_until = now() - interval '1 minute', "
                 "engagement_since = now() - interval '1 minute' WHERE lead_id = :id"
             ),
@@ -241,15 +243,13 @@ async def test_leads_seen_before_any_model_are_scored_on_activation(
     lead = captured()
     await sql(engine, "SELECT 1")
     async with uow() as unit:
-        await unit.session.execute(
-            __import__("sqlalchemy").text("UPDATE scoring.models SET status = 'retired'")
-        )
+        await unit.session.execute(text("UPDATE scoring.models SET status = 'retired'"))
+    forget_active_model()
     await feed(uow, record_capture, lead)
     assert await published(engine, "lead.scored") == []
     async with uow() as unit:
-        await unit.session.execute(
-            __import__("sqlalchemy").text("UPDATE scoring.models SET status = 'active'")
-        )
+        await unit.session.execute(text("UPDATE scoring.models SET status = 'active'"))
+    forget_active_model()
     async with uow() as unit:
         assert await rescore(unit) == 1
     async with uow() as unit:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from services.scoring import repository as repo
-from services.scoring.handlers.qualify import current_threshold
+from services.scoring.handlers.qualify import threshold_in_force
 from services.scoring.schemas import LeadScoreOut, RuleOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody
@@ -28,7 +28,7 @@ async def lead_score(lead_id: uuid.UUID, session: SessionDep, _: Reader) -> Lead
     if row is None or row.state == "erased":
         raise NotFound.of(f"scoring knows no lead {lead_id}", "lead_id", "is unknown or erased")
     model = await repo.active_model(session)
-    threshold = (await current_threshold(session, model)).effective if model else None
+    threshold = (await threshold_in_force(session, model)).effective if model else None
     return LeadScoreOut(
         lead_id=str(lead_id),
         state=row.state,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from services.scoring import repository as repo
 from services.scoring.domain.threshold import released_since
-from services.scoring.handlers.qualify import current_threshold
+from services.scoring.handlers.qualify import threshold_in_force
 from services.scoring.schemas import TeamOut, ThresholdOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody
@@ -27,7 +27,8 @@ async def threshold(session: SessionDep, _: Reader) -> ThresholdOut:
     model = await repo.active_model(session)
     if model is None:
         raise NotFound.of("no scoring model is active", "model", "activate one first")
-    t = await current_threshold(session, model)
+    capacity = await repo.capacity(session, lock=False)
+    t = await threshold_in_force(session, model, capacity)
     ledger = await repo.ledger(session)
     return ThresholdOut(
         floor=model.threshold.floor,
@@ -36,7 +37,7 @@ async def threshold(session: SessionDep, _: Reader) -> ThresholdOut:
         effective=t.effective,
         free_slots=t.free_slots,
         held=t.held,
-        released_since_capacity=released_since(await repo.teams(session), ledger.released_total),
+        released_since_capacity=released_since(capacity.team_slots(), capacity.released_total),
         capacity_team=ledger.team_id,
         capacity_published_at=ledger.published_at,
         capacity_received_at=ledger.received_at,

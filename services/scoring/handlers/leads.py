@@ -35,14 +35,10 @@ def now() -> datetime:
 async def record_capture(event: LeadCapturedEvent, uow: UnitOfWork) -> None:
     contact, lead_id = event.payload.contact, event.lead_id
     assert lead_id is not None
-    await repo.ensure_lead(uow.session, lead_id, event.correlation_id)
-    current = await repo.lock_lead(uow.session, lead_id)
-    if current is None or current.state == "erased":
-        return
-    await repo.change_lead(
+    row = await repo.claim_lead(
         uow.session,
         lead_id,
-        correlation_id=current.correlation_id or event.correlation_id,
+        event.correlation_id,
         job_title=contact.job_title,
         company=contact.company,
         company_size=contact.company_size,
@@ -54,15 +50,15 @@ async def record_capture(event: LeadCapturedEvent, uow: UnitOfWork) -> None:
         disposable_email=contact.disposable_email,
         consent_given=event.payload.consent.given,
     )
-    await evaluate(uow, lead_id, now(), event)
+    if row is not None:  # None: the person was erased
+        await evaluate(uow, lead_id, now(), event, row=row)
 
 
 async def record_activity(event: LeadActivityEvent, uow: UnitOfWork) -> None:
     activity, lead_id = event.payload, event.lead_id
     assert lead_id is not None
-    await repo.ensure_lead(uow.session, lead_id, event.correlation_id)
-    current = await repo.lock_lead(uow.session, lead_id)
-    if current is None or current.state == "erased":
+    row = await repo.claim_lead(uow.session, lead_id, event.correlation_id)
+    if row is None:  # the person was erased
         return
     properties = activity.properties.model_dump(exclude_none=True)
     await repo.add_activity(
@@ -72,13 +68,14 @@ async def record_activity(event: LeadActivityEvent, uow: UnitOfWork) -> None:
     )
     if isinstance(product := properties.get("product"), str):
         await repo.change_lead(uow.session, lead_id, product_interest=product[:300])
-    await evaluate(uow, lead_id, now(), event)
+        row = None  # read again with it
+    await evaluate(uow, lead_id, now(), event, row=row)
 
 
 async def record_capacity(event: SalesCapacityEvent, uow: UnitOfWork) -> None:
     """Keep the team's newest state, marked with the release counter, and release against it."""
     state = event.payload
-    ledger = await repo.lock_ledger(uow.session)
+    ledger = await repo.capacity(uow.session, lock=True)
     kept = await repo.save_team(
         uow.session,
         event.event_id,

@@ -94,6 +94,7 @@ async def activate_model(command: ActivateModel, uow: UnitOfWork) -> None:
         uow.session, command.version, status=state.status, activated_by=command.by, activated_at=now
     )
     await repo.record_history(uow.session, command.version, "activated", command.by)
+    repo.forget_active_model()  # this instance sees it at once; others within a second
 
 
 async def _state(uow: UnitOfWork, version: str) -> ModelState:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -47,44 +48,39 @@ async def evaluate(
     now: datetime,
     cause: Envelope | None = None,
     model: ScoringModel | None = None,
+    row: Row[Any] | None = None,
 ) -> Score | None:
-    """Rescore one lead and act on it; nothing happens while no model is active."""
+    """Rescore one lead and act on it; nothing happens while no model is active. `row` is the
+    lead's row when the caller has locked it already."""
     session = uow.session
     model = model or await repo.active_model(session)
-    row = await repo.lock_lead(session, lead_id)
-    if model is None or row is None or row.state == "erased":
+    if model is None:
+        return None
+    row = row or await repo.lock_lead(session, lead_id)
+    if row is None or row.state == "erased":
         return None
     acts = await repo.activities_of(session, lead_id, row.engagement_since)
     score = score_lead(model, repo.profile_of(row), acts, now)
     standing = Standing(row.state, row.recycles, row.engagement_since, row.cooldown_until)
     policy = model.threshold
+    contends = standing.can_qualify(now) and score.total >= policy.floor
+    capacity = await repo.capacity(session, lock=contends)  # the lead's row, then the ledger
+    k = free_slots(capacity.team_slots(), capacity.released_total)
     state, held_since = row.state, row.held_since
     if standing.can_qualify(now):
-        if score.total < policy.floor:
-            state, held_since = "nurture", None
-        else:
-            ledger = await repo.lock_ledger(session)
-            k = free_slots(await repo.teams(session), ledger.released_total)
-            where = placement(policy, score.total, k)
-            if where == "held":
-                state, held_since = "held", held_since or now
-            else:
-                state = "mql"
+        where = placement(policy, score.total, k)
+        state = where
+        held_since = (held_since or now) if where == "held" else None
     elif row.state == "recycled" and row.cooldown_until and now >= row.cooldown_until:
         state = "nurture"
-    threshold = await current_threshold(session, model)
-    changed = (score.total, score.grade, score.model_version) != (
-        row.total,
-        row.grade,
-        row.model_version,
-    )
+    threshold = await threshold_in_force(session, model, capacity)
     becomes_mql = state == "mql" and row.state != "mql"
     qualified = {"mql_at": now, "qualifications": row.qualifications + 1} if becomes_mql else {}
     await repo.change_lead(
         session,
         lead_id,
         state=state,
-        held_since=held_since if state == "held" else None,
+        held_since=held_since,
         total=score.total,
         fit=score.fit,
         engagement=score.engagement,
@@ -95,59 +91,61 @@ async def evaluate(
         scored_at=now,
         **qualified,
     )
-    if changed:
+    if (score.total, score.grade, score.model_version) != (row.total, row.grade, row.model_version):
         await uow.publish(scored_event(row, score, threshold.effective, cause))
-    if becomes_mql:
-        await qualified_itself(uow, row, score, threshold.effective, cause)
-    if state in ("held", "mql") and row.state != "mql":
-        await release_best(uow, model, now, cause)
+    if becomes_mql:  # it reached the bar itself: it takes a slot like any release
+        released = capacity.released_total + 1
+        await repo.change_ledger(session, released_total=released)
+        await uow.publish(
+            mql_event(
+                row, score.total, score.grade, score.model_version, threshold.effective, cause
+            )
+        )
+        log.info("lead is an MQL", extra={"lead_id": str(lead_id), "score": score.total})
+        capacity = replace(capacity, released_total=released)
+    if contends and state in ("held", "mql"):
+        await release_best(uow, model, now, cause, capacity)
     return score
 
 
-async def qualified_itself(
-    uow: UnitOfWork, row: Row[Any], score: Score, threshold: int, cause: Envelope | None
-) -> None:
-    """The lead reached the bar itself (not released from the held): publish it, count it."""
-    ledger = await repo.lock_ledger(uow.session)  # every MQL takes a slot, however it came
-    await repo.change_ledger(uow.session, released_total=ledger.released_total + 1)
-    await uow.publish(
-        mql_event(row, score.total, score.grade, score.model_version, threshold, cause)
-    )
-    log.info("lead is an MQL", extra={"lead_id": str(row.lead_id), "score": score.total})
-
-
 async def release_best(
-    uow: UnitOfWork, model: ScoringModel, now: datetime, cause: Envelope | None
+    uow: UnitOfWork,
+    model: ScoringModel,
+    now: datetime,
+    cause: Envelope | None,
+    capacity: repo.CapacityState | None = None,
 ) -> int:
-    """Release the best held leads up to k, best first; the caller holds or takes the ledger."""
+    """Release the best held leads up to k, best first. `capacity` is given when the caller
+    holds the ledger already; otherwise it is taken here."""
     session = uow.session
-    ledger = await repo.lock_ledger(session)
-    k = free_slots(await repo.teams(session), ledger.released_total)
+    capacity = capacity or await repo.capacity(session, lock=True)
+    k = free_slots(capacity.team_slots(), capacity.released_total)
     if k is None or k <= 0:
         return 0
-    threshold = await current_threshold(session, model)
-    chosen = releases(await repo.best_held(session, k, model.threshold.floor), k)
-    released = await repo.release(session, [h.lead_id for h in chosen], now)
+    best = await repo.best_held(session, k, model.threshold.floor)
+    threshold = effective_threshold(model.threshold, k, best).effective
+    released = await repo.release(session, [h.lead_id for h in releases(best, k)], now)
     by_id = {row.lead_id: row for row in released}
-    for held in chosen:  # best first, as chosen
+    for held in releases(best, k):  # best first
         if (row := by_id.get(held.lead_id)) is not None:
             await uow.publish(
-                mql_event(row, row.total, row.grade, row.model_version, threshold.effective, cause)
+                mql_event(row, row.total, row.grade, row.model_version, threshold, cause)
             )
             log.info("held lead released as an MQL", extra={"lead_id": str(row.lead_id)})
-    await repo.change_ledger(session, released_total=ledger.released_total + len(released))
+    if released:
+        await repo.change_ledger(session, released_total=capacity.released_total + len(released))
     return len(released)
 
 
-async def current_threshold(session: AsyncSession, model: ScoringModel) -> Threshold:
-    ledger = await repo.ledger(session)
-    k = free_slots(await repo.teams(session), ledger.released_total)
-    count = await repo.held_count(session)
-    top = await repo.held_leads(session, k) if k is not None and 0 < k <= count else []
+async def threshold_in_force(
+    session: AsyncSession, model: ScoringModel, capacity: repo.CapacityState | None = None
+) -> Threshold:
+    capacity = capacity or await repo.capacity(session, lock=False)
+    k = free_slots(capacity.team_slots(), capacity.released_total)
+    top = await repo.held_leads(session, k) if k is not None and 0 < k <= capacity.held else []
     threshold = effective_threshold(model.threshold, k, top)
-    if top:  # only the best k were read; the count is of all
-        threshold = Threshold(threshold.effective, k, count, threshold.reason)
-    return threshold
+    # only the best k were read: the count is of them all
+    return replace(threshold, held=capacity.held)
 
 
 def explain(fired: Any) -> dict[str, Any]:
