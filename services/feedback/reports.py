@@ -84,7 +84,7 @@ async def quality(
 async def speed(
     session: AsyncSession, since: date, until: date, group_by: str | None
 ) -> list[dict[str, Any]]:
-    """p50/p90 of each span from the summed histograms (within ~4.4 %), and SLA compliance."""
+    """p50/p90 of each span from the summed histograms (within 4.43 %), and SLA compliance."""
     sla = await repository.segment_sums(session, since, until, group_by, ("sla_met", "sla_missed"))
     buckets: dict[Any, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
     for row in await repository.speed_buckets(session, since, until, group_by):

@@ -1,8 +1,8 @@
 """Durations kept as log-scale histograms, so speed percentiles come from summed buckets.
 
-A bucket is an eighth of a doubling (2^(1/8), about 9 % wide); a percentile read from the
-buckets is at most about 4.4 % off the exact one (each bucket stands for its geometric middle).
-Bucket 0 holds anything under a second. A year is bucket 200.
+A bucket is an eighth of a doubling (2^(1/8), about 9 % wide) and stands for its geometric
+middle, so a percentile read from the buckets is at most 2^(1/16) - 1 = 4.43 % off the exact
+one. Bucket 0 holds anything under a second (read as 0.5 s). A year is bucket 200.
 """
 
 from __future__ import annotations
