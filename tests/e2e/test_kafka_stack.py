@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from handoff import kafka
+from handoff.embedded import terminate_with_parent
 from tests.e2e.test_stack import alive, descendants, free_port_block, wait_until
 
 SERVICES = ("capture", "scoring", "routing", "feedback")
@@ -55,6 +56,8 @@ class Up:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # If pytest dies (a timeout, a kill), the stack stops instead of running on.
+            preexec_fn=terminate_with_parent,
         )
         try:
             wait_until(
