@@ -1,0 +1,51 @@
+"""All of feedback's SQL: the read model, lead facts and their aggregates, the reports."""
+
+from services.feedback.repository.facts import (
+    add_to_aggregates,
+    facts_for_update,
+    locked_facts,
+    save_facts,
+)
+from services.feedback.repository.readmodel import (
+    add_to_timeline,
+    erase,
+    events_of,
+    is_erased,
+    list_leads,
+    person,
+    upsert_person,
+)
+from services.feedback.repository.reports import (
+    as_decimal,
+    capacity,
+    flow,
+    reason_sums,
+    record_capacity,
+    record_threshold,
+    revenue_sums,
+    segment_sums,
+    speed_buckets,
+)
+
+__all__ = [
+    "add_to_aggregates",
+    "add_to_timeline",
+    "as_decimal",
+    "capacity",
+    "erase",
+    "events_of",
+    "facts_for_update",
+    "flow",
+    "is_erased",
+    "list_leads",
+    "locked_facts",
+    "person",
+    "reason_sums",
+    "record_capacity",
+    "record_threshold",
+    "revenue_sums",
+    "save_facts",
+    "segment_sums",
+    "speed_buckets",
+    "upsert_person",
+]

@@ -1,0 +1,121 @@
+"""The read model's SQL: the person, the timeline, the lead list, erasure."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback.domain.timeline import Entry
+from services.feedback.models import (
+    erased_leads,
+    lead_facts,
+    leads,
+    timeline,
+)
+
+# ---- erasure -----------------------------------------------------------------------------------
+
+
+async def is_erased(session: AsyncSession, lead_id: uuid.UUID) -> bool:
+    found = await session.execute(
+        select(erased_leads.c.lead_id).where(erased_leads.c.lead_id == lead_id)
+    )
+    return found.first() is not None
+
+
+async def erase(session: AsyncSession, lead_id: uuid.UUID, at: datetime) -> None:
+    """The person leaves the read model; the lead's facts (no personal data) stay for reports."""
+    await session.execute(
+        insert(erased_leads).values(lead_id=lead_id, erased_at=at).on_conflict_do_nothing()
+    )
+    await session.execute(delete(timeline).where(timeline.c.lead_id == lead_id))
+    await session.execute(delete(leads).where(leads.c.lead_id == lead_id))
+
+
+# ---- the read model ----------------------------------------------------------------------------
+
+
+async def upsert_person(session: AsyncSession, lead_id: uuid.UUID, **values: Any) -> None:
+    statement = insert(leads).values(lead_id=lead_id, **values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[leads.c.lead_id], set_={**values, "updated_at": func.now()}
+        )
+    )
+
+
+async def add_to_timeline(
+    session: AsyncSession,
+    *,
+    event_id: uuid.UUID,
+    lead_id: uuid.UUID,
+    occurred_at: datetime,
+    event_type: str,
+    entry: Entry,
+) -> None:
+    await session.execute(
+        insert(timeline)
+        .values(
+            event_id=event_id,
+            lead_id=lead_id,
+            occurred_at=occurred_at,
+            event_type=event_type,
+            actor=entry.actor[:300],
+            summary=entry.summary,
+            detail=entry.detail,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+PERSON = [column for column in leads.c if column.name != "lead_id"]
+
+
+async def person(session: AsyncSession, lead_id: uuid.UUID) -> Any | None:
+    """The lead's facts, and who the person is if they are known (and not erased)."""
+    query = (
+        select(lead_facts, *PERSON)
+        .select_from(lead_facts.outerjoin(leads, leads.c.lead_id == lead_facts.c.lead_id))
+        .where(lead_facts.c.lead_id == lead_id)
+    )
+    return (await session.execute(query)).first()
+
+
+async def events_of(session: AsyncSession, lead_id: uuid.UUID) -> Sequence[Any]:
+    query = (
+        select(timeline)
+        .where(timeline.c.lead_id == lead_id)
+        .order_by(timeline.c.occurred_at, timeline.c.id)
+    )
+    return (await session.execute(query)).all()
+
+
+async def list_leads(
+    session: AsyncSession,
+    *,
+    filters: dict[str, str],
+    since: date | None,
+    until: date | None,
+    limit: int,
+    after: tuple[date, uuid.UUID] | None,
+) -> Sequence[Any]:
+    """Newest cohort first, keyset-paginated on (day, lead_id); erased people are not listed."""
+    query = select(lead_facts, *PERSON).select_from(
+        lead_facts.join(leads, leads.c.lead_id == lead_facts.c.lead_id)
+    )
+    for column, value in filters.items():
+        query = query.where(lead_facts.c[column] == value)
+    if since is not None:
+        query = query.where(lead_facts.c.day >= since)
+    if until is not None:
+        query = query.where(lead_facts.c.day <= until)
+    if after is not None:
+        query = query.where(tuple_(lead_facts.c.day, lead_facts.c.lead_id) < tuple_(*after))
+    query = query.order_by(lead_facts.c.day.desc(), lead_facts.c.lead_id.desc()).limit(limit)
+    return (await session.execute(query)).all()
