@@ -77,6 +77,12 @@ def test_duplicate_rule_ids_and_bad_yaml_are_refused() -> None:
     with pytest.raises(Invalid) as refused:
         parse_model("version: [unclosed")
     assert refused.value.problems[0].field == "document"
+    with pytest.raises(Invalid) as refused:
+        parse_model("a: &x [1, 2]\nb: [*x, *x]\n")
+    assert "aliases" in refused.value.problems[0].reason
+    with pytest.raises(Invalid) as refused:
+        parse_model("just words")
+    assert refused.value.problems[0].field == "document"
 
 
 # ---- rules, caps, decay, grades -------------------------------------------------------------

@@ -180,10 +180,17 @@ class ScoringModel(Strict):
 def parse_model(text: str | bytes, *, fmt: Literal["yaml", "json"] = "yaml") -> ScoringModel:
     """Validate a document (YAML is a superset of JSON); `Invalid` names every problem's path."""
     try:
-        data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
+        data = json.loads(text) if fmt == "json" else _load_yaml(text)
     except (ValueError, yaml.YAMLError) as error:
         raise Invalid.of("the model document is not valid " + fmt, "document", str(error)) from None
     return model_from_data(data)
+
+
+def _load_yaml(text: str | bytes) -> Any:
+    """Plain YAML only: an alias can make a small document expand without bound."""
+    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, yaml.SafeLoader)):
+        raise ValueError("anchors and aliases (&, *) are not accepted; write the values out")
+    return yaml.safe_load(text)
 
 
 def model_from_data(data: Any) -> ScoringModel:
