@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from services.capture.api import router, web
+from services.capture.api import router
 from services.capture.models import platform
 from services.capture.ratelimit import SubmissionLimits
 from shared.service import ServiceSpec, create_service_app
@@ -25,5 +25,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limits = SubmissionLimits(
         settings.form_rate_per_ip_per_minute, settings.form_rate_per_form_per_minute
     )
-    app.dependency_overrides[web.submission_limits] = lambda: limits  # this app's own counts
+    app.state.submission_limits = limits  # this app's own counts: see api.web.submission_limits
     return app
