@@ -184,7 +184,7 @@ async def test_connections_cut_by_the_database_are_replaced_without_an_error(
     database = settings.database_url.rsplit("/", 1)[1].split("?")[0]
     headers = auth(api_keys["marketing"])
     async with running(create_app(settings)) as client:
-        for attempt in range(3):  # a new lead, a merge, and the ORM path's connections
+        for _attempt in range(3):  # a new lead, a merge, and the ORM path's connections
             answer = await client.post("/v1/leads", json=LEAD, headers=headers)
             assert answer.status_code == 202
         await sql(

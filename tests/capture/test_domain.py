@@ -4,14 +4,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.capture.cleaning import FieldProblem, InvalidLead, clean_contact, identity_email
 from services.capture.domain import (
-    FieldProblem,
-    InvalidLead,
     attribution_from,
     changed_fields,
-    clean_contact,
     consent_from,
-    identity_email,
     map_form_fields,
     merge_contact,
     missing_required,
