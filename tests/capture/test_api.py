@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import uuid
 
 import pytest
@@ -277,3 +279,38 @@ async def test_sent_attribution_is_stored_clean_and_consent_not_given_has_no_tim
     assert lead["first_touch"]["utm_source"] == "news letter"
     assert "utm_medium" not in lead["first_touch"] or lead["first_touch"]["utm_medium"] is None
     assert lead["consent"]["given"] is False and lead["consent"]["given_at"] is None
+
+
+async def test_each_answer_carries_a_request_id_logged_once_and_counted_by_route(
+    settings: Settings, api_keys, caplog
+):
+    caplog.set_level(logging.INFO, logger="handoff.http")
+    headers = auth(api_keys["marketing"])
+    async with running(create_app(settings)) as client:
+        before = posted_leads((await client.get("/metrics")).text)
+        chosen = await client.post(
+            "/v1/leads", json=LEAD, headers=headers | {"X-Request-ID": "from-the-caller-1"}
+        )
+        fresh = await client.post("/v1/leads", json=LEAD, headers=headers)
+        odd = await client.get("/v1/leads/x", headers=headers | {"X-Request-ID": "x" * 129})
+        after = posted_leads((await client.get("/metrics")).text)
+    assert chosen.headers["X-Request-ID"] == "from-the-caller-1"
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh.headers["X-Request-ID"])
+    assert re.fullmatch(r"[0-9a-f]{32}", odd.headers["X-Request-ID"]), "too long: replaced"
+    lines = [r for r in caplog.records if r.name == "handoff.http"]
+    by_id = {getattr(r, "request_id", None): r for r in lines}
+    assert by_id["from-the-caller-1"].getMessage() == "POST /v1/leads 202"
+    assert by_id[fresh.headers["X-Request-ID"]].status == 202
+    assert by_id[odd.headers["X-Request-ID"]].route == "/v1/leads/{lead_id}"
+    assert sum(getattr(r, "request_id", None) == "from-the-caller-1" for r in lines) == 1
+    assert after - before == 2, "both posts counted under the route template"
+
+
+def posted_leads(scraped: str) -> float:
+    """The request counter for POST /v1/leads answered 202, from the /metrics text."""
+    counted = re.search(
+        r'handoff_http_requests_total\{[^}]*method="POST",route="/v1/leads",'
+        r'service="capture",status="202"\} ([0-9.e+]+)',
+        scraped,
+    )
+    return float(counted.group(1)) if counted else 0.0
