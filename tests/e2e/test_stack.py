@@ -1,24 +1,45 @@
-"""`handoff up`: the embedded stack starts, answers, and stops cleanly with nothing left behind,
-however often it is told to stop and even when it is killed."""
+"""`handoff up` on the embedded broker: the stack starts, a posted lead reaches
+`lead.captured.v1`, stopping drains the pipeline (every consumer has handled every event
+before the in-memory broker goes) and leaves nothing behind however often it is told to stop,
+and killing `handoff up` takes its services and broker with it.
+
+Whatever a test asserts, its cleanup kills every process the stack started, so a failure never
+leaves a stack running.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psutil
 import pytest
 
-from handoff.embedded import port_is_free
+from handoff.embedded import EmbeddedPostgres, port_is_free
+from shared.db import asyncpg_dsn
+from shared.events import LeadCapturedEvent
+from shared.settings import Settings
+from tests.helpers import reading
 
 SERVICES = ("capture", "scoring", "routing", "feedback")
+LEADS = 10
+BURST = 40
+CLI = Path(sys.executable).with_name("handoff")
 
 
 def wait_until(condition, timeout_s: float, message: str):
@@ -40,10 +61,6 @@ def free_port_block(size: int) -> int:
     raise RuntimeError(f"no {size} consecutive free ports between 20000 and 32000")
 
 
-def descendants(pid: int) -> list[psutil.Process]:
-    return psutil.Process(pid).children(recursive=True)
-
-
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     """Those still running; a zombie has died and only waits for init to reap it."""
     running = []
@@ -61,39 +78,131 @@ def service_process(processes: list[psutil.Process], name: str) -> psutil.Proces
     return process
 
 
-@pytest.fixture
-def stack_env(tmp_path: Path) -> dict[str, str]:
+@dataclass
+class RunningStack:
+    up: subprocess.Popen[str]
+    home: Path
+    state: dict = field(default_factory=dict)
+    children: list[psutil.Process] = field(default_factory=list)  # services and the broker
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "stack.json"
+
+    @property
+    def postmaster_file(self) -> Path:
+        return self.home / "pgdata" / "postmaster.pid"
+
+    def postmaster(self) -> psutil.Process | None:
+        """PostgreSQL daemonises, so it is not among the children: found by its pid file."""
+        with suppress(FileNotFoundError, ValueError, psutil.NoSuchProcess):
+            return psutil.Process(int(self.postmaster_file.read_text().splitlines()[0]))
+        return None
+
+
+@contextmanager
+def handoff_up(tmp_path: Path) -> Iterator[RunningStack]:
+    """`handoff up --broker tansu` in its own home, until every service is ready."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
     env["HANDOFF_HOME"] = str(tmp_path / "home")
-    return env
-
-
-def test_handoff_up_starts_every_service_and_repeated_signals_stop_all_of_it(stack_env, tmp_path):
-    first_port = free_port_block(len(SERVICES))
-    cli = Path(sys.executable).with_name("handoff")
-    started = time.monotonic()
     up = subprocess.Popen(
-        [str(cli), "up", "--first-port", str(first_port)],
-        env=stack_env,
+        [str(CLI), "up", "--broker", "tansu", "--first-port", str(free_port_block(4))],
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    children: list[psutil.Process] = []
-    capture: psutil.Process | None = None
+    stack = RunningStack(up, tmp_path / "home")
     try:
-        state_file = tmp_path / "home" / "stack.json"
+        wait_until(
+            lambda: stack.state_file.exists() or up.poll() is not None,
+            90,
+            "stack.json (all services ready)",
+        )
+        if not stack.state_file.exists():
+            raise AssertionError(f"handoff up ended early:\n{up.communicate(timeout=5)[0]}")
+        stack.state = json.loads(stack.state_file.read_text())
+        stack.children = psutil.Process(up.pid).children(recursive=True)
+        yield stack
+    finally:
+        kill_everything(stack)
+
+
+def kill_everything(stack: RunningStack) -> None:
+    """Cleanup that cannot leave anything running, whatever state the test left it in."""
+    with suppress(psutil.NoSuchProcess):
+        stack.children += psutil.Process(stack.up.pid).children(recursive=True)
+    if (postmaster := stack.postmaster()) is not None:
+        stack.children.append(postmaster)
+    if stack.up.poll() is None:
+        stack.up.kill()
+    with suppress(subprocess.TimeoutExpired):
+        stack.up.communicate(timeout=10)
+    for process in alive(stack.children):
+        with suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(stack.children, timeout=5)
+
+
+def read_captured(bootstrap: str, topic: str, count: int) -> list[dict]:
+    async def read() -> list[dict]:
+        async with reading(bootstrap, topic) as records:
+            found = await records.wait_for_count(count, timeout_s=30)
+            await records.assert_no_more(count, quiet_s=0.3)
+        return [json.loads(record.value) for record in found]
+
+    return asyncio.run(read())
+
+
+def consumers_of(event_type: type) -> dict[str, str]:
+    """{service: its processed_events table} for each service with a handler for the event."""
+    return {
+        name: spec.tables.processed_events.fullname
+        for name in SERVICES
+        if event_type in (spec := importlib.import_module(f"services.{name}.app").SPEC).handlers
+    }
+
+
+def after_the_stop(
+    pgdata: Path, tables: dict[str, str], topic: str
+) -> tuple[dict[str, set[str]], int, set[str]]:
+    """What each consumer recorded as processed, capture's unsent outbox rows, and the ids of
+    the events capture wrote for `topic`, read from the stopped stack's database (started again
+    on its data for the check)."""
+
+    async def query(url: str) -> tuple[dict[str, set[str]], int, set[str]]:
+        connection = await asyncpg.connect(asyncpg_dsn(url))
         try:
-            wait_until(
-                lambda: state_file.exists() or up.poll() is not None,
-                60,
-                "stack.json (all services ready)",
+            handled = {
+                name: {str(row[0]) for row in await connection.fetch(f"SELECT event_id FROM {t}")}
+                for name, t in tables.items()
+            }
+            unsent = await connection.fetchval(
+                "SELECT count(*) FROM capture.outbox WHERE sent_at IS NULL"
             )
-            assert state_file.exists()
-        except AssertionError:
-            up.send_signal(signal.SIGTERM)
-            raise AssertionError(up.communicate(timeout=15)[0]) from None
-        state = json.loads(state_file.read_text())
+            published = {
+                json.loads(row[0])["event_id"]
+                for row in await connection.fetch(
+                    "SELECT value FROM capture.outbox WHERE topic = $1", topic
+                )
+            }
+            return handled, unsent, published
+        finally:
+            await connection.close()
+
+    server = EmbeddedPostgres(pgdata)
+    try:
+        return asyncio.run(query(server.start()))
+    finally:
+        server.stop()
+
+
+def test_a_lead_goes_through_handoff_up_and_repeated_signals_stop_it_all_after_draining(
+    tmp_path: Path,
+):
+    started = time.monotonic()
+    with handoff_up(tmp_path) as stack:
+        state, up = stack.state, stack.up
         assert set(state["services"]) == set(SERVICES)
         for name, url in state["services"].items():
             assert httpx.get(f"{url}/readyz").status_code == 200, name
@@ -101,48 +210,106 @@ def test_handoff_up_starts_every_service_and_repeated_signals_stop_all_of_it(sta
             assert "handoff_" in httpx.get(f"{url}/metrics").text
             assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == f"Handoff {name}"
         assert state["kafka_bootstrap"].startswith("127.0.0.1:")
+        assert state["broker"]["kind"] == "tansu"
         assert "pgdata" in state["database_url"]
-        assert state["admin_key"].startswith("hk_")
         demo_page = httpx.get(state["demo_form"])
         assert demo_page.status_code == 200 and 'name="consent"' in demo_page.text
+        print(f"ready in {time.monotonic() - started:.1f}s")
+
         created = subprocess.run(
-            [str(cli), "keys", "create", "--role", "marketing"],
-            env=stack_env,
+            [str(CLI), "keys", "create", "--role", "marketing"],
+            env={k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+            | {"HANDOFF_HOME": str(stack.home)},
             capture_output=True,
             text=True,
             check=True,
+            timeout=60,
         )
         marketing_key = created.stdout.strip().splitlines()[-1]
-        lead = httpx.post(
-            f"{state['services']['capture']}/v1/leads",
-            json={"email": "stack@example.com"},
-            headers={"Authorization": f"Bearer {marketing_key}"},
-        )
-        assert lead.status_code == 202, lead.text
-        postmaster = tmp_path / "home" / "pgdata" / "postmaster.pid"
-        # PostgreSQL daemonises, so it is not among the children: find it by its pid file.
-        children = [
-            *descendants(up.pid),
-            psutil.Process(int(postmaster.read_text().splitlines()[0])),
-        ]
-        assert len(children) >= 6, "four services, a broker and PostgreSQL"
-        capture = service_process(children, "capture")
-        print(f"ready in {time.monotonic() - started:.1f}s")
-    finally:
-        stopping = time.monotonic()
-        up.send_signal(signal.SIGINT)
-        # Ctrl-C again, then SIGTERM, while stopping: capture is down, the rest not yet.
-        if capture is not None:
-            wait_until(lambda: not alive([capture]), 10, "capture to stop first")
+        lead_ids = set()
+        for n in range(LEADS):
+            lead = httpx.post(
+                f"{state['services']['capture']}/v1/leads",
+                json={"email": f"stack{n}@example.com"},
+                headers={"Authorization": f"Bearer {marketing_key}"},
+            )
+            assert lead.status_code == 202, lead.text
+            lead_ids.add(lead.json()["lead_id"])
+        topic = Settings.model_fields["topic_prefix"].default + LeadCapturedEvent.topic
+        events = read_captured(state["kafka_bootstrap"], topic, LEADS)
+        assert {event["lead_id"] for event in events} == lead_ids
+        assert {event["payload"]["contact"]["email"] for event in events} == {
+            f"stack{n}@example.com" for n in range(LEADS)
+        }
+
+        assert len(stack.children) >= 5, "four services and a broker"
+        postmaster = stack.postmaster()
+        assert postmaster is not None and alive([postmaster])
+        every_process = [*stack.children, postmaster]
+        capture = service_process(stack.children, "capture")
+
+        # A backlog at the stop: the consumers are frozen while a burst of leads comes in, and
+        # thawed only once capture has stopped. Their events are still unhandled when the stop
+        # begins, so they are handled before the in-memory broker goes only if the stop drains.
+        consumers = [service_process(stack.children, name) for name in SERVICES[1:]]
+        for process in consumers:
+            process.suspend()
+        try:
+            with (
+                httpx.Client(headers={"Authorization": f"Bearer {marketing_key}"}) as http,
+                ThreadPoolExecutor(4) as pool,
+            ):
+                answers = pool.map(
+                    lambda n: http.post(
+                        f"{state['services']['capture']}/v1/leads",
+                        json={"email": f"stack{n}@example.com"},
+                    ),
+                    range(LEADS, LEADS + BURST),
+                )
+                assert [a.status_code for a in answers] == [202] * BURST
+            stopping = time.monotonic()
             up.send_signal(signal.SIGINT)
-            up.send_signal(signal.SIGTERM)
-        output, _ = up.communicate(timeout=15)
-    assert time.monotonic() - stopping < 10, "stops within 10 s"
-    assert up.returncode == 0, output
-    gone, left = psutil.wait_procs(children, timeout=2)
-    assert not left, f"left behind: {[p.cmdline() for p in left]}"
-    assert not state_file.exists()
-    assert not postmaster.exists()
+            # Ctrl-C again, then SIGTERM, while stopping: capture is down, the rest not yet.
+            wait_until(lambda: not alive([capture]), 10, "capture to stop first")
+        finally:
+            for process in alive(consumers):
+                process.resume()
+        up.send_signal(signal.SIGINT)
+        up.send_signal(signal.SIGTERM)
+        output, _ = up.communicate(timeout=20)
+        stopped_in = time.monotonic() - stopping
+        assert up.returncode == 0, output
+        assert stopped_in < 10, f"stops within 10 s, took {stopped_in:.1f}s"
+        _, left = psutil.wait_procs(every_process, timeout=2)
+        assert not left, f"left behind: {[p.cmdline() for p in left]}"
+        assert not stack.state_file.exists()
+        assert not stack.postmaster_file.exists()
+
+    # The broker kept its records in memory only: each consumer must have handled every event
+    # before it was stopped (the drain to zero lag), or those events are lost.
+    consumers = consumers_of(LeadCapturedEvent)
+    assert consumers, "some service consumes lead.captured.v1"
+    handled, unsent, event_ids = after_the_stop(stack.home / "pgdata", consumers, topic)
+    assert unsent == 0, "capture's outbox was not drained"
+    assert len(event_ids) == LEADS + BURST
+    for name, ids in handled.items():
+        assert event_ids <= ids, f"{name} had not handled {len(event_ids - ids)} events at stop"
+
+
+def test_killing_handoff_up_takes_its_services_and_broker_with_it(tmp_path: Path):
+    with handoff_up(tmp_path) as stack:
+        children = list(stack.children)
+        assert {p.pid for p in children} >= {
+            service_process(children, name).pid for name in SERVICES
+        }
+        assert len(children) >= 5, "four services and a broker"
+        stack.up.kill()
+        stack.up.wait(timeout=10)
+        wait_until(
+            lambda: not alive(children),
+            10,
+            f"the services and the broker to die with handoff up: {alive(children)}",
+        )
 
 
 def test_the_broker_dies_with_the_process_that_started_it():
@@ -157,10 +324,15 @@ def test_the_broker_dies_with_the_process_that_started_it():
         stdout=subprocess.PIPE,
         text=True,
     )
+    broker = None
     try:
+        readable, _, _ = select.select([parent.stdout], [], [], 30)
+        assert readable, "the parent never printed the broker's pid"
         broker = psutil.Process(int(parent.stdout.readline()))
         assert alive([broker])
     finally:
         parent.kill()
         parent.wait()
+    if broker is None:
+        pytest.fail("no broker started")
     wait_until(lambda: not alive([broker]), 5, "the broker to die with its parent")
