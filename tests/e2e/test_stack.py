@@ -61,6 +61,10 @@ def free_port_block(size: int) -> int:
     raise RuntimeError(f"no {size} consecutive free ports between 20000 and 32000")
 
 
+def descendants(pid: int) -> list[psutil.Process]:
+    return psutil.Process(pid).children(recursive=True)
+
+
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     """Those still running; a zombie has died and only waits for init to reap it."""
     running = []
@@ -122,7 +126,7 @@ def handoff_up(tmp_path: Path) -> Iterator[RunningStack]:
         if not stack.state_file.exists():
             raise AssertionError(f"handoff up ended early:\n{up.communicate(timeout=5)[0]}")
         stack.state = json.loads(stack.state_file.read_text())
-        stack.children = psutil.Process(up.pid).children(recursive=True)
+        stack.children = descendants(up.pid)
         yield stack
     finally:
         kill_everything(stack)
@@ -131,7 +135,7 @@ def handoff_up(tmp_path: Path) -> Iterator[RunningStack]:
 def kill_everything(stack: RunningStack) -> None:
     """Cleanup that cannot leave anything running, whatever state the test left it in."""
     with suppress(psutil.NoSuchProcess):
-        stack.children += psutil.Process(stack.up.pid).children(recursive=True)
+        stack.children += descendants(stack.up.pid)
     if (postmaster := stack.postmaster()) is not None:
         stack.children.append(postmaster)
     if stack.up.poll() is None:
@@ -251,8 +255,8 @@ def test_a_lead_goes_through_handoff_up_and_repeated_signals_stop_it_all_after_d
         # A backlog at the stop: the consumers are frozen while a burst of leads comes in, and
         # thawed only once capture has stopped. Their events are still unhandled when the stop
         # begins, so they are handled before the in-memory broker goes only if the stop drains.
-        consumers = [service_process(stack.children, name) for name in SERVICES[1:]]
-        for process in consumers:
+        frozen = [service_process(stack.children, name) for name in SERVICES[1:]]
+        for process in frozen:
             process.suspend()
         try:
             with (
@@ -272,7 +276,7 @@ def test_a_lead_goes_through_handoff_up_and_repeated_signals_stop_it_all_after_d
             # Ctrl-C again, then SIGTERM, while stopping: capture is down, the rest not yet.
             wait_until(lambda: not alive([capture]), 10, "capture to stop first")
         finally:
-            for process in alive(consumers):
+            for process in alive(frozen):
                 process.resume()
         up.send_signal(signal.SIGINT)
         up.send_signal(signal.SIGTERM)
@@ -287,9 +291,9 @@ def test_a_lead_goes_through_handoff_up_and_repeated_signals_stop_it_all_after_d
 
     # The broker kept its records in memory only: each consumer must have handled every event
     # before it was stopped (the drain to zero lag), or those events are lost.
-    consumers = consumers_of(LeadCapturedEvent)
-    assert consumers, "some service consumes lead.captured.v1"
-    handled, unsent, event_ids = after_the_stop(stack.home / "pgdata", consumers, topic)
+    inboxes = consumers_of(LeadCapturedEvent)
+    assert inboxes, "some service consumes lead.captured.v1"
+    handled, unsent, event_ids = after_the_stop(stack.home / "pgdata", inboxes, topic)
     assert unsent == 0, "capture's outbox was not drained"
     assert len(event_ids) == LEADS + BURST
     for name, ids in handled.items():
@@ -326,6 +330,7 @@ def test_the_broker_dies_with_the_process_that_started_it():
     )
     broker = None
     try:
+        assert parent.stdout is not None
         readable, _, _ = select.select([parent.stdout], [], [], 30)
         assert readable, "the parent never printed the broker's pid"
         broker = psutil.Process(int(parent.stdout.readline()))
