@@ -93,6 +93,9 @@ def up(
         raise typer.Exit(1)
     except KeyboardInterrupt:
         console.print("stopping…")
+    except kafka.BrokerError as error:  # Maven or the broker failed: its own words, no trace
+        console.print(str(error), style="red", markup=False)
+        raise typer.Exit(1) from error
     finally:
         _ignore_stop_signals()
         stack.stop()
@@ -105,7 +108,7 @@ def _broker_kind(wanted: BrokerOption) -> Literal["kafka", "tansu"]:
     try:
         kind, reason = choose_broker(wanted.value)
     except kafka.BrokerError as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(str(error), style="red", markup=False)
         raise typer.Exit(2) from error
     if kind == "tansu":
         why = f" ({reason})" if reason else ""
@@ -301,7 +304,7 @@ def _kafka_tool(tool: str) -> None:
         try:
             command = kafka.tool_command(tool, args)
         except kafka.BrokerError as error:
-            console.print(f"[red]{error}[/red]")
+            console.print(str(error), style="red", markup=False)
             raise typer.Exit(2) from error
         os.execv(command[0], command)
 
