@@ -12,10 +12,13 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from services.routing.admin import approve_criteria, draft_criteria
 from services.routing.app import create_app
+from services.routing.handlers import publish_all_capacity, publish_capacity_changes
 from services.routing.models import platform
+from services.routing.repository import Repository
 from services.routing.schemas import CriteriaIn
 from shared.auth import Principal, Role
 from shared.events import (
@@ -206,6 +209,31 @@ async def test_the_queue_moves_when_a_rep_comes_back_or_gets_more_room(routing: 
         await routing.load(reps=[rep("ann", capacity=2)])
         events = values(await assigned.wait_for_count(2, timeout_s=10))
         assert events[1]["lead_id"] == str(second.lead_id)
+
+
+async def test_capacity_changes_are_coalesced_into_one_event_per_team(routing: Routing) -> None:
+    await routing.load(teams=[team("emea"), team("apac")], reps=[rep("ann", capacity=5)])
+    outbox = Outbox(platform, routing.settings, "routing")
+
+    async def in_transaction(job: Any) -> None:
+        async with routing.sessions() as session, session.begin():
+            await job(UnitOfWork(session, outbox, routing.settings))
+
+    async def burst(uow: UnitOfWork) -> None:
+        repo = Repository(uow.session)
+        for _ in range(1_000):
+            await repo.capacity_changed("emea")
+
+    await in_transaction(publish_capacity_changes)  # what the import itself changed
+    await in_transaction(lambda uow: uow.session.execute(text("DELETE FROM routing.outbox")))
+    await in_transaction(burst)
+    await in_transaction(publish_capacity_changes)
+    await in_transaction(publish_capacity_changes)  # nothing new: nothing sent
+    sent = await routing.rows("SELECT topic, key FROM routing.outbox")
+    assert sent == [(routing.topic(SalesCapacityEvent), b"emea")]
+    await in_transaction(publish_all_capacity)  # the heartbeat: every team
+    sent = await routing.rows("SELECT key FROM routing.outbox ORDER BY id")
+    assert [key for (key,) in sent] == [b"emea", b"apac", b"emea"]
 
 
 # Last in the file on purpose: every test's service joins the same consumer group
