@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 import os
@@ -137,13 +138,20 @@ def java_binary() -> str:
     java = str(Path(java_home, "bin", "java")) if java_home else shutil.which("java")
     if not java or not Path(java).exists():
         raise BrokerError(f"java not found: Apache Kafka needs Java {MIN_JAVA}+")
+    major, quoted = _java_version(java)
+    if major < MIN_JAVA:
+        raise BrokerError(f"{java} is Java {quoted or '?'}; Apache Kafka needs Java {MIN_JAVA}+")
+    return java
+
+
+@functools.cache
+def _java_version(java: str) -> tuple[int, str]:
+    """The major version and the quoted version of `java -version` (asked once per binary)."""
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     quoted = out.split('"')[1] if out.count('"') >= 2 else ""
     parts = quoted.split(".")
     major = int(parts[1] if parts[0] == "1" else parts[0]) if parts[0].isdigit() else 0
-    if major < MIN_JAVA:
-        raise BrokerError(f"{java} is Java {quoted or '?'}; Apache Kafka needs Java {MIN_JAVA}+")
-    return java
+    return major, quoted
 
 
 def unavailable_reason(version: str = VERSION) -> str | None:
