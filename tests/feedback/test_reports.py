@@ -218,6 +218,18 @@ async def test_every_report_matches_the_hand_computed_numbers(
         },
     ]
 
+    quality_csv = await feedback.get(
+        "/v1/reports/quality",
+        params=RANGE | {"group_by": "utm_campaign", "format": "csv"},
+        headers=auth(key),
+    )
+    assert quality_csv.text.splitlines() == [
+        "utm_campaign,leads,judged,accepted,acceptance_rate,rejected,recycled,mean_rating,won,"
+        "win_rate,reasons.lost.competitor,reasons.rejected.no_budget,revenue.EUR",
+        "autumn,2,0,0,,0,0,,0,,,,",
+        "spring,4,3,2,0.6667,1,0,3.67,1,0.5,1,1,1000.00",
+    ]
+
     speed = {r["rep"]: r for r in (await report(feedback, key, "speed", group_by="rep"))["rows"]}
     first_verdict = {
         "rep-1": sorted(
