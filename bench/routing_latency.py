@@ -1,0 +1,236 @@
+"""Form post -> lead.assigned.v1 latency through the whole embedded stack at a steady rate.
+
+    PYTHONPATH=. .venv/bin/python bench/routing_latency.py [--rate 200] [--seconds 20]
+        [--warmup 3] [--gap-ms 200]
+
+Starts what `handoff up` starts (embedded PostgreSQL, the embedded broker, the four services as
+uvicorn processes), loads the demo scoring model and, for routing, one fallback team of 20 reps
+with room for every lead of the run (so what is measured is the pipeline, not a full sales
+team), plus the demo SQL criteria. Then, open loop at `--rate` leads a second: each lead is
+`POST /v1/leads` (a good fit: senior title, target size, industry and country, consent given)
+then, `--gap-ms` later, `POST /v1/activities` with a `demo_request`, and its latency is from the
+start of the demo request's post to the moment a reader assigned to every partition of
+lead.assigned.v1 sees it. The gap is there because the lead and its activity travel on two
+topics: posted back to back, scoring may see the demo request first and qualify a lead it knows
+nothing about yet (no consent, no profile), which routing's criteria then return to marketing.
+Leads of the first `--warmup` seconds are not counted. Prints where the leads ended up (scoring's
+states, routing's outcomes), p50/p90/p99/max and how many were assigned; stops everything it
+started. Run from the repository root with `PYTHONPATH=.` (it reads topics with tests/helpers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from handoff.demo_routing import CRITERIA
+from handoff.demo_scoring import load_scoring_demo
+from handoff.embedded import port_is_free
+from handoff.keys import create_api_key
+from handoff.stack import Stack
+from services.routing.admin import approve_criteria, draft_criteria, import_org
+from services.routing.models import platform
+from services.routing.schemas import CriteriaIn, OrgIn
+from shared.auth import Principal, Role
+from shared.db import create_engine, session_factory
+from shared.outbox import Outbox
+from shared.settings import Settings
+from shared.uow import UnitOfWork
+from tests.helpers import partitions_of
+
+BENCH_ORG = {
+    "teams": [{"id": "bench", "name": "Bench", "fallback": True, "sla_minutes": 60}],
+    "reps": [
+        {
+            "id": f"rep-{i:02d}",
+            "email": f"rep{i}@bench.example",
+            "name": f"Rep {i}",
+            "team": "bench",
+            "capacity": 10_000,
+            "timezone": "UTC",
+            "working_hours": "always",
+        }
+        for i in range(20)
+    ],
+    "rules": [],
+}
+
+
+async def load_routing(settings: Settings) -> None:
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            uow = UnitOfWork(session, Outbox(platform, settings, "routing"), settings)
+            await import_org(OrgIn.model_validate(BENCH_ORG), uow)
+            draft = await draft_criteria(CriteriaIn.model_validate(CRITERIA), uow)
+            for role in (Role.marketing, Role.sales):
+                await approve_criteria(
+                    draft.version, Principal(uuid.uuid4(), "bench", role, None), uow
+                )
+    finally:
+        await engine.dispose()
+
+
+def free_ports(count: int, start: int = 18300) -> int:
+    port = start
+    while not all(port_is_free(port + i) for i in range(count)):
+        port += count
+    return port
+
+
+class Assigned:
+    """Reads lead.assigned.v1 from the start of every partition and notes when each lead came."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.seen: dict[str, float] = {}
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10
+        )
+
+    async def run(self) -> None:
+        partitions = await partitions_of(self.bootstrap, self.topic)
+        await self.consumer.start()
+        self.consumer.assign([TopicPartition(self.topic, p) for p in partitions])
+        await self.consumer.seek_to_beginning()
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=20)
+            now = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    self.seen.setdefault(json.loads(record.value)["lead_id"], now)
+
+
+async def one_lead(client: httpx.AsyncClient, key: str, i: int, gap_s: float) -> tuple[str, float]:
+    headers = {"Authorization": f"Bearer {key}"}
+    lead = await client.post(
+        "/v1/leads",
+        headers=headers,
+        json={
+            "email": f"head{i}-{uuid.uuid4().hex[:8]}@company{i % 997}.example",
+            "job_title": "Head of Engineering",
+            "company": f"Company {i % 997}",
+            "company_size": "51-200",
+            "industry": "software",
+            "country": "GB",
+            "consent": {"given": True, "text_version": "2026-01"},
+        },
+    )
+    lead.raise_for_status()
+    lead_id = lead.json()["lead_id"]
+    await asyncio.sleep(gap_s)
+    started = time.perf_counter()
+    activity = await client.post(
+        "/v1/activities",
+        headers=headers,
+        json={"lead_id": lead_id, "activity_type": "demo_request"},
+    )
+    activity.raise_for_status()
+    return lead_id, started
+
+
+async def offer(
+    capture: str, key: str, rate: float, seconds: float, gap_s: float
+) -> list[tuple[str, float]]:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=capture, limits=limits, timeout=30) as client:
+        begin = time.perf_counter()
+        tasks = []
+        for i in range(int(rate * seconds)):
+            delay = begin + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one_lead(client, key, i, gap_s)))
+        return await asyncio.gather(*tasks)
+
+
+async def measure(stack: Stack, settings: Settings, key: str, args: argparse.Namespace) -> None:
+    reader = Assigned(stack.bootstrap, settings.topic("lead.assigned.v1"))
+    reading = asyncio.create_task(reader.run())
+    try:
+        seconds = args.warmup + args.seconds
+        sent = await offer(stack.urls["capture"], key, args.rate, seconds, args.gap_ms / 1000)
+        for _ in range(300):  # the stragglers: up to 30 s
+            if all(lead in reader.seen for lead, _ in sent):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        reading.cancel()
+        await reader.consumer.stop()
+    print("where the leads are:", await whereabouts(stack.database_url))
+    counted = sent[int(args.rate * args.warmup) :]
+    latencies = [(reader.seen[lead] - t) * 1000 for lead, t in counted if lead in reader.seen]
+    missing = len(counted) - len(latencies)
+    q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
+    print(
+        f"rate {args.rate:.0f} leads/s for {args.seconds:.0f} s (+{args.warmup:.0f} s warm-up); "
+        f"load average at start {args.load:.2f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"demo request post -> lead.assigned.v1 ms: p50 {q[49]:.1f}  p90 {q[89]:.1f}  "
+        f"p99 {q[98]:.1f}  max {max(latencies):.1f}  "
+        f"(assigned {len(latencies)}/{len(counted)}, missing {missing})"
+    )
+
+
+async def whereabouts(database_url: str) -> dict[str, int]:
+    """Scoring's lead states and routing's outcomes, to tell where missing leads stopped."""
+    from sqlalchemy import text
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            states = await connection.execute(
+                text("SELECT 'scoring:' || state, count(*) FROM scoring.leads GROUP BY state")
+            )
+            outcomes = await connection.execute(
+                text(
+                    "SELECT 'routing:' || outcome || coalesce(' '"
+                    " || (explanation->'criteria'->>'failed_criterion'), ''), count(*)"
+                    " FROM routing.decisions GROUP BY 1"
+                )
+            )
+            return {name: n for name, n in [*states, *outcomes]}
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--gap-ms", type=float, default=200.0)
+    args = parser.parse_args()
+    args.load = os.getloadavg()[0]
+    settings = Settings()
+    with tempfile.TemporaryDirectory(prefix="routing-latency-") as home:
+        stack = Stack(home=Path(home), broker_kind="tansu", first_port=free_ports(4))
+        try:
+            stack.start_infrastructure(settings)
+            load_scoring_demo(stack.database_url, settings.secret_key)
+            asyncio.run(load_routing(Settings(database_url=stack.database_url)))
+            _, key = asyncio.run(
+                create_api_key(
+                    stack.database_url, settings.secret_key, role=Role.marketing, name="bench"
+                )
+            )
+            stack.start_services()
+            stack.wait_until_ready(timeout_s=120)
+            asyncio.run(measure(stack, settings, key, args))
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()
