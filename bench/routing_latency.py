@@ -28,6 +28,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -88,12 +89,14 @@ def free_ports(count: int, start: int = 18300) -> int:
     return port
 
 
-class Assigned:
-    """Reads lead.assigned.v1 from the start of every partition and notes when each lead came."""
+class Arrivals:
+    """Reads a topic from the start of every partition and notes, per lead, when its first event
+    came (perf_counter) and when it was written (the envelope's occurred_at, epoch seconds)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
         self.seen: dict[str, float] = {}
+        self.written: dict[str, float] = {}
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10
         )
@@ -108,10 +111,16 @@ class Assigned:
             now = time.perf_counter()
             for records in batches.values():
                 for record in records:
-                    self.seen.setdefault(json.loads(record.value)["lead_id"], now)
+                    event = json.loads(record.value)
+                    if event["lead_id"] not in self.seen:
+                        self.seen[event["lead_id"]] = now
+                        written = datetime.fromisoformat(event["occurred_at"]).timestamp()
+                        self.written[event["lead_id"]] = written
 
 
-async def one_lead(client: httpx.AsyncClient, key: str, i: int, gap_s: float) -> tuple[str, float]:
+async def one_lead(
+    client: httpx.AsyncClient, key: str, i: int, gap_s: float
+) -> tuple[str, float, float]:
     headers = {"Authorization": f"Bearer {key}"}
     lead = await client.post(
         "/v1/leads",
@@ -129,19 +138,19 @@ async def one_lead(client: httpx.AsyncClient, key: str, i: int, gap_s: float) ->
     lead.raise_for_status()
     lead_id = lead.json()["lead_id"]
     await asyncio.sleep(gap_s)
-    started = time.perf_counter()
+    started, started_epoch = time.perf_counter(), time.time()
     activity = await client.post(
         "/v1/activities",
         headers=headers,
         json={"lead_id": lead_id, "activity_type": "demo_request"},
     )
     activity.raise_for_status()
-    return lead_id, started
+    return lead_id, started, started_epoch
 
 
 async def offer(
     capture: str, key: str, rate: float, seconds: float, gap_s: float
-) -> list[tuple[str, float]]:
+) -> list[tuple[str, float, float]]:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=capture, limits=limits, timeout=30) as client:
         begin = time.perf_counter()
@@ -155,22 +164,30 @@ async def offer(
 
 
 async def measure(stack: Stack, settings: Settings, key: str, args: argparse.Namespace) -> None:
-    reader = Assigned(stack.bootstrap, settings.topic("lead.assigned.v1"))
-    reading = asyncio.create_task(reader.run())
+    reader = Arrivals(stack.bootstrap, settings.topic("lead.assigned.v1"))
+    mqls = Arrivals(stack.bootstrap, settings.topic("lead.mql.v1"))
+    readers = [asyncio.create_task(r.run()) for r in (reader, mqls)]
     try:
         seconds = args.warmup + args.seconds
         sent = await offer(stack.urls["capture"], key, args.rate, seconds, args.gap_ms / 1000)
         for _ in range(300):  # the stragglers: up to 30 s
-            if all(lead in reader.seen for lead, _ in sent):
+            if all(lead in reader.seen for lead, _, _ in sent):
                 break
             await asyncio.sleep(0.1)
     finally:
-        reading.cancel()
+        for task in readers:
+            task.cancel()
         await reader.consumer.stop()
+        await mqls.consumer.stop()
     print("where the leads are:", await whereabouts(stack.database_url))
     counted = sent[int(args.rate * args.warmup) :]
-    latencies = [(reader.seen[lead] - t) * 1000 for lead, t in counted if lead in reader.seen]
+    latencies = [(reader.seen[lead] - t) * 1000 for lead, t, _ in counted if lead in reader.seen]
     missing = len(counted) - len(latencies)
+    stages = [  # (post -> MQL written, MQL written -> assignment written), wall clock
+        (mqls.written[lead] - epoch, reader.written[lead] - mqls.written[lead])
+        for lead, _, epoch in counted
+        if lead in reader.seen and lead in mqls.written
+    ]
     q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
     print(
         f"rate {args.rate:.0f} leads/s for {args.seconds:.0f} s (+{args.warmup:.0f} s warm-up); "
@@ -181,6 +198,13 @@ async def measure(stack: Stack, settings: Settings, key: str, args: argparse.Nam
         f"p99 {q[98]:.1f}  max {max(latencies):.1f}  "
         f"(assigned {len(latencies)}/{len(counted)}, missing {missing})"
     )
+    if stages:
+        to_mql = statistics.median(a for a, _ in stages) * 1000
+        routing = statistics.median(b for _, b in stages) * 1000
+        print(
+            f"medians: demo request post -> lead.mql.v1 written {to_mql:.1f} ms; "
+            f"lead.mql.v1 written -> lead.assigned.v1 written (routing) {routing:.1f} ms"
+        )
 
 
 async def whereabouts(database_url: str) -> dict[str, int]:
