@@ -6,6 +6,7 @@ from services.feedback.repository.facts import (
     locked_facts,
     save_facts,
 )
+from services.feedback.repository.pages import latest_scores, rep_leads
 from services.feedback.repository.readmodel import (
     add_to_timeline,
     erase,
@@ -37,12 +38,14 @@ __all__ = [
     "facts_for_update",
     "flow",
     "is_erased",
+    "latest_scores",
     "list_leads",
     "locked_facts",
     "person",
     "reason_sums",
     "record_capacity",
     "record_threshold",
+    "rep_leads",
     "revenue_sums",
     "save_facts",
     "segment_sums",
