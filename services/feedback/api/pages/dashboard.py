@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from services.feedback import reports
-from services.feedback.api.pages.present import funnel_bars, plot
+from services.feedback.api.pages.present import Plot, funnel_bars, plot
 from services.feedback.api.pages.session import Visit, VisitDep
 from services.feedback.domain.facts import FUNNEL, SPANS
 from services.feedback.domain.reports import to_csv
@@ -79,14 +79,7 @@ async def dashboard(
     tables = await _tables(session, first, last)
     funnel = tables["funnel"][0] if tables["funnel"] else {}
     days = tables["capacity"]
-    flow = plot(
-        [day["day"] for day in days],
-        {
-            "mqls": [day["mqls"] for day in days],
-            "capacity": [day["capacity"] for day in days],
-            "threshold": [day["threshold"]["last"] for day in days],
-        },
-    )
+    flow = _flow(first, last, days)
     queue = next((d["queue_length"] for d in reversed(days) if d["queue_length"] is not None), None)
     return visit.render(
         "dashboard.html",
@@ -100,6 +93,21 @@ async def dashboard(
         queue=queue,
         spans=SPANS,
         query=f"from={first.isoformat()}&to={last.isoformat()}",
+    )
+
+
+def _flow(first: date, last: date, days: list[dict[str, Any]]) -> Plot:
+    """Every day of the range on the x axis: a day without MQLs is 0, without capacity a gap."""
+    by_day = {day["day"]: day for day in days}
+    every = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    known = [by_day.get(day) for day in every]
+    return plot(
+        every,
+        {
+            "mqls": [day["mqls"] if day else 0 for day in known],
+            "capacity": [day["capacity"] if day else None for day in known],
+            "threshold": [day["threshold"]["last"] if day else None for day in known],
+        },
     )
 
 

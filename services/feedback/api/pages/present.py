@@ -89,7 +89,8 @@ class Plot:
     width: int
     height: int
     top: float
-    lines: dict[str, str]  # series name -> SVG points "x,y x,y …" (gaps split into segments)
+    lines: dict[str, str]  # series name -> SVG points "x,y x,y …" (a missing value left out)
+    dots: dict[str, list[tuple[float, float]]]  # the same points, marked (one day is a dot)
     days: list[str]
 
 
@@ -104,11 +105,13 @@ def plot(
     values = [v for values in series.values() for v in values if v is not None]
     top = max([*values, 1.0])
     step = width / max(len(days) - 1, 1)
-    lines = {}
-    for name, points in series.items():
-        lines[name] = " ".join(
-            f"{index * step:.1f},{height - height * value / top:.1f}"
+    dots = {
+        name: [
+            (round(index * step, 1), round(height - height * value / top, 1))
             for index, value in enumerate(points)
             if value is not None
-        )
-    return Plot(width, height, top, lines, list(days))
+        ]
+        for name, points in series.items()
+    }
+    lines = {name: " ".join(f"{x},{y}" for x, y in marks) for name, marks in dots.items()}
+    return Plot(width, height, top, lines, dots, list(days))
