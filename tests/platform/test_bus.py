@@ -108,7 +108,7 @@ async def test_redelivery_after_crash_between_db_commit_and_offset_commit_has_no
 async def test_poison_message_goes_to_the_dlq_with_its_error_and_the_next_is_processed(
     platform: Platform,
 ):
-    attempts, backoff_ms = 4, 100
+    attempts, backoff_ms = 4, 250  # sleeps of 0.25, 0.5 and 1 s: far above a busy machine's noise
     platform.settings = platform.settings.model_copy(
         update={"consumer_max_attempts": attempts, "consumer_retry_backoff_ms": backoff_ms}
     )
@@ -151,9 +151,8 @@ async def test_poison_message_goes_to_the_dlq_with_its_error_and_the_next_is_pro
 
     assert len(calls) == attempts, "the handler ran exactly the configured number of times"
     gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
-    for retry, gap in enumerate(gaps):  # 100 ms, 200 ms, 400 ms: the backoff doubles
+    for retry, gap in enumerate(gaps):  # the backoff doubles (a constant one fails retry 2)
         assert gap >= backoff_ms / 1000 * 2**retry, f"retry {retry + 1} came after {gaps}"
-    assert gaps[-1] > 2 * gaps[0], f"the backoff does not grow: {gaps}"
 
     assert failing.value == boom_at.value and failing.key == boom_at.key
     failing_headers = dict(failing.headers)
