@@ -25,6 +25,8 @@ import httpx
 
 from handoff import kafka
 from handoff.demo import DEMO_FORM_ID, load_demo
+from handoff.demo_routing import load_routing_demo
+from handoff.demo_scoring import load_scoring_demo
 from handoff.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
@@ -202,9 +204,12 @@ class Stack:
             time.sleep(0.1)
 
     def load_demo(self) -> None:
-        """In development, the demo form (with its page) so a real form can be tried at once."""
+        """In development, the demo form (with its page), an approved scoring model and a sales
+        organisation with approved SQL criteria, so a lead posted at once reaches a rep."""
         if "admin_key" in self.extra:
             load_demo(self.urls["capture"], str(self.extra["admin_key"]))
+            load_scoring_demo(self.database_url, Settings().secret_key)
+            load_routing_demo(self.database_url, Settings().secret_key)
             self.extra["demo_form"] = f"{self.urls['capture']}/v1/forms/{DEMO_FORM_ID}/page"
 
     def _fail_if_exited(self, name: str) -> None:
