@@ -1,9 +1,10 @@
 """Signing in to the pages: a session cookie, CSRF tokens, and rendering a page.
 
-A person signs in once with their API key. The session cookie holds only the key's id and an
-expiry, signed with the service's secret (HMAC-SHA256); each page checks that the key still
-exists and is not revoked, so revoking a key ends its sessions. Both cookies are `HttpOnly`,
-`SameSite=Strict`, and `Secure` over HTTPS.
+A person signs in once with their API key. The session cookie holds the key's id and the key,
+encrypted and authenticated with a key derived from the service's secret (Fernet: AES-CBC +
+HMAC, with its time); the pages act on scoring and routing with the person's own key. Each page
+checks that the key still exists and is not revoked, so revoking a key ends its sessions. Both
+cookies are `HttpOnly`, `SameSite=Strict`, and `Secure` over HTTPS.
 
 CSRF: a second cookie holds a random nonce; every form carries `csrf_token`, the HMAC of that
 nonce. Another site can make a browser post, but can neither read the cookie nor compute the
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -45,24 +47,36 @@ def _mac(secret: str, purpose: str, data: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def session_value(secret: str, key_id: uuid.UUID, now: float | None = None) -> str:
-    """The signed cookie value: the key's id and when the session ends."""
-    body = json.dumps({"k": str(key_id), "e": int((now or time.time()) + SESSION_SECONDS)})
-    data = base64.urlsafe_b64encode(body.encode()).rstrip(b"=").decode()
-    return f"{data}.{_mac(secret, 'session', data)}"
+def _fernet(secret: str) -> Fernet:
+    key = hashlib.sha256(f"handoff pages session|{secret}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
-def session_key_id(secret: str, value: str | None, now: float | None = None) -> uuid.UUID | None:
-    """The key id a cookie value carries, if its signature holds and it has not expired."""
-    data, _, signature = (value or "").partition(".")
-    if not data or not hmac.compare_digest(signature, _mac(secret, "session", data)):
+@dataclass(frozen=True)
+class Session:
+    key_id: uuid.UUID
+    key: str  # the person's own API key: the pages call scoring and routing with it
+
+
+def session_value(secret: str, key_id: uuid.UUID, key: str, now: float | None = None) -> str:
+    """The cookie value: the key's id and the key, encrypted and authenticated (Fernet)."""
+    body = json.dumps({"k": str(key_id), "key": key}).encode()
+    return _fernet(secret).encrypt_at_time(body, int(now or time.time())).decode()
+
+
+def read_session(secret: str, value: str | None, now: float | None = None) -> Session | None:
+    """The session a cookie value carries, if it is ours, untouched and under a day old."""
+    if not value:
         return None
     try:
-        body = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
-        key_id, expires = uuid.UUID(body["k"]), float(body["e"])
-    except (ValueError, KeyError, TypeError):
+        body = json.loads(
+            _fernet(secret).decrypt_at_time(
+                value.encode(), SESSION_SECONDS, int(now or time.time())
+            )
+        )
+        return Session(uuid.UUID(body["k"]), str(body["key"]))
+    except (InvalidToken, ValueError, KeyError, TypeError):
         return None
-    return key_id if expires > (now or time.time()) else None
 
 
 def csrf_token(secret: str, nonce: str) -> str:
@@ -76,6 +90,7 @@ class Visit:
     request: Request
     runtime: Runtime
     principal: Principal | None
+    key: str | None  # the signed-in person's API key
     nonce: str
     fresh_nonce: bool
 
@@ -130,9 +145,10 @@ class Visit:
         if self.fresh_nonce:
             set_cookie(self.request, response, CSRF_COOKIE, self.nonce)
 
-    def start_session(self, response: Response, principal: Principal) -> None:
+    def start_session(self, response: Response, principal: Principal, key: str) -> None:
         secret = self.runtime.settings.secret_key
-        set_cookie(self.request, response, SESSION_COOKIE, session_value(secret, principal.key_id))
+        value = session_value(secret, principal.key_id, key)
+        set_cookie(self.request, response, SESSION_COOKIE, value)
         # A new nonce at sign-in: a token seen before signing in is worth nothing after.
         self.nonce, self.fresh_nonce = secrets.token_urlsafe(24), True
         set_cookie(self.request, response, CSRF_COOKIE, self.nonce)
@@ -174,12 +190,17 @@ async def _principal(runtime: Runtime, key_id: uuid.UUID) -> Principal | None:
 
 async def visit(request: Request, runtime: RuntimeDep) -> Visit:
     secret = runtime.settings.secret_key
-    key_id = session_key_id(secret, request.cookies.get(SESSION_COOKIE))
-    principal = await _principal(runtime, key_id) if key_id else None
+    session = read_session(secret, request.cookies.get(SESSION_COOKIE))
+    principal = await _principal(runtime, session.key_id) if session else None
     nonce = request.cookies.get(CSRF_COOKIE)
     fresh = not nonce or len(nonce) > 100
     return Visit(
-        request, runtime, principal, secrets.token_urlsafe(24) if fresh else str(nonce), fresh
+        request,
+        runtime,
+        principal,
+        session.key if session and principal else None,
+        secrets.token_urlsafe(24) if fresh else str(nonce),
+        fresh,
     )
 
 

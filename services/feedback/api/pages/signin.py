@@ -65,7 +65,7 @@ async def signin(request: Request, visit: VisitDep) -> Response:
             "use a marketing, sales or admin key.",
         )
     response = RedirectResponse(target, status_code=303)
-    visit.start_session(response, principal)
+    visit.start_session(response, principal, key)
     return response
 
 
