@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -31,7 +32,7 @@ from services.routing.app import create_app as create_routing
 from services.scoring.app import create_app as create_scoring
 from shared.auth import Role
 from shared.settings import Settings
-from tests.helpers import auth, reading, running, wait_for
+from tests.helpers import auth, reading, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -95,16 +96,17 @@ async def snap(page: Page, folder: Path, name: str) -> None:
 @pytest.mark.browser
 @needs_chromium
 async def test_a_lead_from_the_form_to_a_rejection_in_the_inbox_and_on_the_dashboard(
-    settings: Settings, api_keys: dict[str, str], tmp_path: Path
+    settings: Settings, api_keys: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await asyncio.to_thread(load_scoring_demo, settings.database_url, settings.secret_key)
     await asyncio.to_thread(load_routing_demo, settings.database_url, settings.secret_key)
     marketing = api_keys["marketing"]
     async with (
         served(create_capture(settings)) as capture_url,
+        served(create_scoring(settings)) as scoring_url,
+        served(create_routing(settings)) as routing_url,
         served(create_feedback(settings)) as feedback_url,
-        running(create_scoring(settings)),
-        running(create_routing(settings)) as routing,
+        httpx.AsyncClient(base_url=routing_url) as routing,
         reading(settings.kafka_bootstrap, settings.topic("lead.captured.v1")) as captured,
         reading(settings.kafka_bootstrap, settings.topic("lead.assigned.v1")) as assigned,
         reading(settings.kafka_bootstrap, settings.topic("lead.feedback.v1")) as verdicts,
@@ -112,6 +114,9 @@ async def test_a_lead_from_the_form_to_a_rejection_in_the_inbox_and_on_the_dashb
     ):
         await asyncio.to_thread(load_demo, capture_url, api_keys["admin"])
         page = await browser.new_page()
+        # /models asks scoring and routing over HTTP (read per request)
+        monkeypatch.setenv("HANDOFF_SCORING_URL", scoring_url)
+        monkeypatch.setenv("HANDOFF_ROUTING_URL", routing_url)
 
         # 1. a person asks for a demo in the browser
         await page.goto(f"{capture_url}/v1/forms/{DEMO_FORM_ID}/page?utm_campaign=journey")
@@ -129,7 +134,7 @@ async def test_a_lead_from_the_form_to_a_rejection_in_the_inbox_and_on_the_dashb
         lead_id = json.loads(record.value)["lead_id"]
 
         # ... and, as the product site reports, watches the pricing page and asks for the demo
-        async with running(create_capture(settings), wait_ready=False) as capture_api:
+        async with httpx.AsyncClient(base_url=capture_url) as capture_api:
             for activity in ("pricing_page_view", "demo_request"):
                 answer = await capture_api.post(
                     "/v1/activities",
@@ -206,3 +211,10 @@ async def test_a_lead_from_the_form_to_a_rejection_in_the_inbox_and_on_the_dashb
         reasons = await page.locator("#h-reasons + div tbody tr").all_text_contents()
         assert any("no budget" in r and "rejected" in r for r in reasons), reasons
         await snap(page, tmp_path, "6-dashboard")
+
+        # 6. both teams read the model and criteria behind the decision
+        await page.get_by_role("link", name="Models").click()
+        await page.wait_for_url("**/models")
+        await page.get_by_text("Active: demo-1").wait_for()
+        await page.get_by_text("Grade C or better").wait_for()
+        await snap(page, tmp_path, "7-models")

@@ -163,7 +163,7 @@ def model_lines(document: Mapping[str, Any]) -> dict[str, list[str]]:
         if threshold
         else [],
         "Recycling": [
-            f"a recycled lead waits {recycle.get('cooldown_days')} days, at most "
+            f"a recycled lead waits {float(recycle.get('cooldown_days') or 0):g} days, at most "
             f"{recycle.get('max_recycles')} times; never again after: "
             + ", ".join(str(r) for r in recycle.get("disqualifying_reasons", []))
         ]
