@@ -5,6 +5,12 @@ latest score and its standing; `activities` the engagement history; `team_capaci
 sales.capacity.v1 state per team and `capacity_ledger` (one row) the count of MQLs ever released,
 locked by every release so that no two instances spend the same slot. `learning_facts` keep what
 fired and how it ended, with no lead id: nothing there leads back to a person.
+
+Learning (0003): `outcomes` is one row per lead that sales (or routing) judged: the score, grade,
+model version and rules that fired when the first verdict came, the latest stage, its reason and
+value, the first-touch source and campaign. On erasure its `lead_id` is cleared and its time cut
+to the day, so it still counts and nothing leads back. `capacity_history` keeps every
+sales.capacity.v1 state (the backtest compares against it); `backtests` the background jobs.
 """
 
 from sqlalchemy import (
@@ -17,6 +23,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Uuid,
@@ -92,6 +99,8 @@ leads = Table(
     Column("disposable_email", Boolean, nullable=False, server_default=text("false")),
     Column("consent_given", Boolean, nullable=False, server_default=text("false")),
     Column("product_interest", String(300)),
+    Column("source", String(100)),  # first-touch attribution (0003)
+    Column("utm_campaign", String(200)),
     # the latest score
     Column("total", Integer),
     Column("fit", Integer),
@@ -165,4 +174,53 @@ learning_facts = Table(
     Column("fired", JSONB, nullable=False),
     Column("outcome", String(16)),
     _now("recorded_at"),
+)
+
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("lead_id", Uuid, unique=True),  # NULL once the person is erased
+    Column("model_version", String(63), nullable=False),
+    Column("fired", JSONB, nullable=False),  # rule ids, when the first verdict came
+    Column("total", Integer, nullable=False),
+    Column("grade", String(1), nullable=False),
+    Column("mql", Boolean, nullable=False),
+    Column("source", String(100)),
+    Column("utm_campaign", String(200)),
+    Column("stage", String(16), nullable=False),
+    Column("reason", String(60)),
+    Column("value", Numeric(18, 2)),
+    _at("occurred_at", nullable=False),
+)
+Index("outcomes_by_version", outcomes.c.model_version, outcomes.c.occurred_at)
+
+capacity_history = Table(
+    "capacity_history",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("team_id", String(100), nullable=False),
+    Column("total_capacity", Integer, nullable=False),
+    Column("free_slots", Integer, nullable=False),
+    _at("published_at", nullable=False),
+)
+Index("capacity_history_by_time", capacity_history.c.published_at)
+
+backtests = Table(
+    "backtests",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("version", String(63), nullable=False),
+    Column("baseline", String(63)),  # the version active when it was asked for
+    _at("range_from", nullable=False),
+    _at("range_to", nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'queued'")),
+    Column("done", Integer, nullable=False, server_default=text("0")),
+    Column("total", Integer, nullable=False, server_default=text("0")),
+    Column("cursor", Uuid),
+    Column("tally", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("result", JSONB),
+    Column("requested_by", String(200), nullable=False),
+    _now("requested_at"),
+    _at("finished_at"),
 )

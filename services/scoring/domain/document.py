@@ -57,6 +57,13 @@ class CountryRule(RuleBase):
     countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = Field(min_length=1)
 
 
+class CampaignRule(RuleBase):
+    """Fires when the lead's first-touch UTM campaign is one of `campaigns` (any case)."""
+
+    kind: Literal["campaign"]
+    campaigns: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1)
+
+
 class FreeMailRule(RuleBase):
     kind: Literal["free_mail"]
 
@@ -82,6 +89,7 @@ FitRule = Annotated[
     | CompanySizeRule
     | IndustryRule
     | CountryRule
+    | CampaignRule
     | FreeMailRule
     | DisposableEmailRule
     | CompetitorDomainRule
@@ -94,6 +102,7 @@ FIT_KINDS = frozenset(
         "company_size",
         "industry",
         "country",
+        "campaign",
         "free_mail",
         "disposable_email",
         "competitor_domain",

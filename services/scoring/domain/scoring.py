@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from services.scoring.domain.document import (
+    CampaignRule,
     CompanySizeRule,
     CompetitorDomainRule,
     ConsentRule,
@@ -50,6 +51,8 @@ class Profile:
     disposable_email: bool = False
     consent_given: bool = False
     product_interest: str | None = None
+    source: str | None = None  # first touch: attribution, not the person
+    utm_campaign: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ def fits(rule: FitRule, p: Profile) -> bool:
             return _lower(p.industry) in {i.lower() for i in rule.industries}
         case CountryRule():
             return p.country in rule.countries
+        case CampaignRule():
+            return _lower(p.utm_campaign) in {c.lower() for c in rule.campaigns}
         case FreeMailRule():
             return p.free_mail
         case DisposableEmailRule():

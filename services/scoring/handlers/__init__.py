@@ -11,6 +11,7 @@ from services.scoring.handlers.leads import (
     rescore,
     sweep_decay,
 )
+from services.scoring.handlers.learning import refresh_drift, run_backtests
 from shared.events import (
     Envelope,
     LeadActivityEvent,
@@ -41,7 +42,13 @@ async def _rescore(uow: UnitOfWork) -> None:
     await rescore(uow)
 
 
+async def _backtest(uow: UnitOfWork) -> None:
+    await run_backtests(uow)
+
+
 JOBS = [
+    Job("backtest", 1.0, _backtest),
+    Job("drift", 300.0, refresh_drift),
     Job("decay-sweep", 300.0, _sweep),
     Job("rescore-after-activation", 2.0, _rescore),
 ]

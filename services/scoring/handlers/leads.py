@@ -34,6 +34,7 @@ def now() -> datetime:
 
 async def record_capture(event: LeadCapturedEvent, uow: UnitOfWork) -> None:
     contact, lead_id = event.payload.contact, event.lead_id
+    first = event.payload.first_touch
     assert lead_id is not None
     row = await repo.claim_lead(
         uow.session,
@@ -49,9 +50,15 @@ async def record_capture(event: LeadCapturedEvent, uow: UnitOfWork) -> None:
         free_mail=contact.free_mail,
         disposable_email=contact.disposable_email,
         consent_given=event.payload.consent.given,
+        source=_cut(first.source or first.utm_source, 100),
+        utm_campaign=_cut(first.utm_campaign, 200),
     )
     if row is not None:  # None: the person was erased
         await evaluate(uow, lead_id, now(), event, row=row)
+
+
+def _cut(text: str | None, length: int) -> str | None:
+    return text[:length] if text else None
 
 
 async def record_activity(event: LeadActivityEvent, uow: UnitOfWork) -> None:
@@ -75,6 +82,14 @@ async def record_activity(event: LeadActivityEvent, uow: UnitOfWork) -> None:
 async def record_capacity(event: SalesCapacityEvent, uow: UnitOfWork) -> None:
     """Keep the team's newest state, marked with the release counter, and release against it."""
     state = event.payload
+    await repo.record_capacity_state(
+        uow.session,
+        event.event_id,
+        state.team_id,
+        state.total_capacity,
+        state.free_slots,
+        event.occurred_at,
+    )
     ledger = await repo.capacity(uow.session, lock=True)
     kept = await repo.save_team(
         uow.session,
@@ -109,12 +124,21 @@ TEAM_FIELDS = {
 async def apply_feedback(event: LeadFeedbackEvent, uow: UnitOfWork) -> None:
     verdict, reason = event.payload.verdict.value, event.payload.reason_code
     if verdict == "recycled":
-        await _comes_back(event, uow, outcome="recycled")
+        await _comes_back(event, uow, "recycled", reason.value if reason else None)
         return
     assert event.lead_id is not None
     current = await repo.lock_lead(uow.session, event.lead_id)
     if current is None or current.state == "erased":
         return
+    if current.explanation is not None:  # a label for learning (domain.learning)
+        await repo.record_outcome(
+            uow.session,
+            current,
+            verdict,
+            reason.value if reason else None,
+            event.payload.deal_value,
+            event.occurred_at,
+        )
     model = await repo.active_model(uow.session)
     values: dict[str, object] = {"outcome": verdict}
     if model and disqualifies(model.recycle, verdict, reason.value if reason else None):
@@ -124,13 +148,15 @@ async def apply_feedback(event: LeadFeedbackEvent, uow: UnitOfWork) -> None:
 
 
 async def apply_return(event: LeadReturnedEvent, uow: UnitOfWork) -> None:
-    await _comes_back(event, uow, outcome="returned")
+    await _comes_back(event, uow, "returned", event.payload.failed_criterion[:60])
 
 
-async def _comes_back(event: Envelope, uow: UnitOfWork, outcome: str) -> None:
+async def _comes_back(event: Envelope, uow: UnitOfWork, outcome: str, reason: str | None) -> None:
     """The recycle policy: engagement resets, a cooldown runs, too many recycles end it."""
     assert event.lead_id is not None
     current = await repo.lock_lead(uow.session, event.lead_id)
+    if current is not None and current.explanation is not None and current.state != "erased":
+        await repo.record_outcome(uow.session, current, outcome, reason, None, event.occurred_at)
     model = await repo.active_model(uow.session)
     if current is None or model is None or current.state in FINAL:
         return
@@ -167,6 +193,7 @@ async def erase(event: LeadErasedEvent, uow: UnitOfWork) -> None:
             fired=[{"rule": f["rule"], "points": f["points"]} for f in current.explanation],
             outcome=current.outcome or current.state,
         )
+    await repo.unlink_outcome(uow.session, event.lead_id)
     await repo.erase(uow.session, event.lead_id)
     log.info("lead erased", extra={"lead_id": str(event.lead_id)})
 

@@ -1,0 +1,303 @@
+"""What sales' verdicts say about a model: labels, recency weights, per-rule calibration with
+proposals, a reliability table, and ROC AUC. Pure: no I/O, no framework.
+
+**Labels.** Every stage of the funnel is a label: `returned` (by routing), `rejected` (with its
+reason), `recycled`, `accepted`, `converted`, `won` (with value), `lost` (with reason). A lead's
+label is its latest stage. It was *accepted* when that stage is accepted, converted, won or lost
+(a lost deal was worked first); *won* when it is won; *good* (the positive class of the AUC and
+of the proposals) when it is accepted, converted or won, *bad* when rejected, returned, recycled
+or lost.
+
+**Recency.** An outcome weighs `0.5 ** (age_days / HALF_LIFE_DAYS)`: with a half-life of 90 days
+an outcome from a quarter ago counts half, one from a year ago about a sixteenth. Weighted counts
+enter the rates; the evidence minimum counts outcomes themselves (so old outcomes cannot be
+inflated into evidence, and recent ones are not discounted out of it).
+
+**Method: a Bayesian rate per rule, no dependency.** For each rule, the good rate among leads
+that fired it and among those that did not are Beta(1, 1)-prior rates updated with the weighted
+counts; intervals are the posterior's 95 % (normal approximation of the Beta). The rule's
+observed effect is the log-odds lift between the two. The model's own scale, points per unit of
+log-odds, comes from a weighted one-variable logistic regression of the good label on the total
+score (Newton steps, a handful of lines); the proposed points are lift × scale, proposed only
+when the current points lie outside the lift's 95 % interval and at least `MIN_OUTCOMES`
+outcomes stand on each side (fired / not fired), otherwise "not enough evidence". The one-rule
+contrast ignores correlation between rules (a multivariate L2 logistic regression would not);
+it is chosen because it is transparent to the two people who approve it — each number is a rate
+they can check — and needs neither numpy nor scikit-learn. The AUC is Mann-Whitney's U, computed
+by hand from integer scores (ties count one half).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+HALF_LIFE_DAYS = 90.0
+MIN_OUTCOMES = 30  # on each side of a rule (fired / not fired) before anything is proposed
+Z95 = 1.959964
+DEFAULT_POINTS_PER_LOGIT = 20.0  # when the data cannot give the model's scale
+SCALE_BOUNDS = (5.0, 100.0)
+POINTS_BOUNDS = (-1000, 1000)
+
+STAGES = ("returned", "rejected", "recycled", "accepted", "converted", "won", "lost")
+ACCEPTED = frozenset({"accepted", "converted", "won", "lost"})
+GOOD = frozenset({"accepted", "converted", "won"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One judged lead, anonymous: what fired, what it scored, how it ended and when."""
+
+    fired: frozenset[str]
+    total: int
+    grade: str
+    stage: str
+    occurred_at: datetime
+
+    @property
+    def accepted(self) -> bool:
+        return self.stage in ACCEPTED
+
+    @property
+    def won(self) -> bool:
+        return self.stage == "won"
+
+    @property
+    def good(self) -> bool:
+        return self.stage in GOOD
+
+
+def recency_weight(
+    occurred_at: datetime, now: datetime, half_life_days: float = HALF_LIFE_DAYS
+) -> float:
+    age_days = max(0.0, (now - occurred_at).total_seconds() / 86_400.0)
+    return float(0.5 ** (age_days / half_life_days))
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A Beta(1, 1)-prior rate from weighted successes and failures, with a 95 % interval."""
+
+    n: int  # outcomes behind it
+    successes: float  # weighted
+    failures: float  # weighted
+
+    @property
+    def alpha(self) -> float:
+        return 1.0 + self.successes
+
+    @property
+    def beta(self) -> float:
+        return 1.0 + self.failures
+
+    @property
+    def mean(self) -> float:
+        return self.alpha / (self.alpha + self.beta)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        a, b = self.alpha, self.beta
+        sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+        return max(0.0, self.mean - Z95 * sd), min(1.0, self.mean + Z95 * sd)
+
+    @property
+    def logit(self) -> float:
+        return math.log(self.alpha / self.beta)
+
+    @property
+    def logit_variance(self) -> float:
+        return 1.0 / self.alpha + 1.0 / self.beta
+
+
+def rate(weighted: Iterable[tuple[float, bool]]) -> Rate:
+    n, yes, no = 0, 0.0, 0.0
+    for weight, success in weighted:
+        n += 1
+        if success:
+            yes += weight
+        else:
+            no += weight
+    return Rate(n, yes, no)
+
+
+@dataclass(frozen=True)
+class RuleCalibration:
+    rule: str
+    points: int
+    outcomes: int  # behind the rule: leads that fired it
+    acceptance: Rate
+    win: Rate
+    good_when_fired: Rate
+    good_otherwise: Rate
+    proposed_points: int | None
+    note: str
+
+    @property
+    def change(self) -> int | None:
+        return None if self.proposed_points is None else self.proposed_points - self.points
+
+
+@dataclass(frozen=True)
+class Band:
+    key: str
+    acceptance: Rate
+    win: Rate
+
+
+@dataclass(frozen=True)
+class Calibration:
+    outcomes: int
+    points_per_logit: float
+    scale_from_data: bool
+    rules: list[RuleCalibration]
+    grades: list[Band] = field(default_factory=list)
+    bands: list[Band] = field(default_factory=list)
+
+
+def calibrate(
+    rules: Mapping[str, tuple[int, int]],
+    outcomes: Sequence[Outcome],
+    now: datetime,
+    *,
+    half_life_days: float = HALF_LIFE_DAYS,
+    minimum: int = MIN_OUTCOMES,
+) -> Calibration:
+    """`rules`: rule id -> (current points, the least points it may have)."""
+    weights = [recency_weight(o.occurred_at, now, half_life_days) for o in outcomes]
+    scale = points_per_logit(outcomes, weights)
+    per_rule = [
+        _rule(rule, points, least, outcomes, weights, scale[0], minimum)
+        for rule, (points, least) in rules.items()
+    ]
+    return Calibration(
+        outcomes=len(outcomes),
+        points_per_logit=scale[0],
+        scale_from_data=scale[1],
+        rules=per_rule,
+        grades=_bands(outcomes, weights, lambda o: o.grade),
+        bands=_bands(outcomes, weights, score_band),
+    )
+
+
+def _rule(
+    rule: str,
+    points: int,
+    least: int,
+    outcomes: Sequence[Outcome],
+    weights: Sequence[float],
+    scale: float,
+    minimum: int,
+) -> RuleCalibration:
+    fired = [(w, o) for w, o in zip(weights, outcomes, strict=True) if rule in o.fired]
+    other = [(w, o) for w, o in zip(weights, outcomes, strict=True) if rule not in o.fired]
+    good_fired = rate((w, o.good) for w, o in fired)
+    good_other = rate((w, o.good) for w, o in other)
+    proposed, note = None, ""
+    if len(fired) < minimum or len(other) < minimum:
+        note = (
+            f"not enough evidence: {len(fired)} outcomes fired it and {len(other)} did not; "
+            f"at least {minimum} each are needed"
+        )
+    else:
+        lift = good_fired.logit - good_other.logit
+        margin = Z95 * math.sqrt(good_fired.logit_variance + good_other.logit_variance)
+        if abs(points / scale - lift) <= margin:
+            note = "the evidence agrees with the current points"
+        else:
+            proposed = max(least, min(POINTS_BOUNDS[1], round(lift * scale)))
+            note = f"leads that fire it do {'better' if lift > 0 else 'worse'} than its points say"
+            if proposed == points:
+                proposed, note = None, "the evidence agrees with the current points"
+    return RuleCalibration(
+        rule=rule,
+        points=points,
+        outcomes=len(fired),
+        acceptance=rate((w, o.accepted) for w, o in fired),
+        win=rate((w, o.won) for w, o in fired),
+        good_when_fired=good_fired,
+        good_otherwise=good_other,
+        proposed_points=proposed,
+        note=note,
+    )
+
+
+def score_band(outcome: Outcome, width: int = 10) -> str:
+    low = math.floor(outcome.total / width) * width
+    return f"{low}..{low + width - 1}"
+
+
+def _bands(outcomes: Sequence[Outcome], weights: Sequence[float], key: object) -> list[Band]:
+    groups: dict[str, list[tuple[float, Outcome]]] = {}
+    for w, o in zip(weights, outcomes, strict=True):
+        groups.setdefault(key(o), []).append((w, o))  # type: ignore[operator]
+    ordered = sorted(groups, key=lambda k: (_band_order(k), k))
+    return [
+        Band(
+            k,
+            rate((w, o.accepted) for w, o in groups[k]),
+            rate((w, o.won) for w, o in groups[k]),
+        )
+        for k in ordered
+    ]
+
+
+def _band_order(key: str) -> float:
+    head = key.split("..")[0]
+    try:
+        return float(head)
+    except ValueError:
+        return 0.0
+
+
+def points_per_logit(outcomes: Sequence[Outcome], weights: Sequence[float]) -> tuple[float, bool]:
+    """The model's scale: 1 / slope of a weighted logistic regression of `good` on the total.
+    (DEFAULT_POINTS_PER_LOGIT, False) when the slope is not positive or cannot be fitted."""
+    goods = sum(1 for o in outcomes if o.good)
+    if goods == 0 or goods == len(outcomes):
+        return DEFAULT_POINTS_PER_LOGIT, False
+    mean = sum(o.total for o in outcomes) / len(outcomes)
+    xs = [o.total - mean for o in outcomes]
+    a, b = 0.0, 0.0
+    for _ in range(25):  # Newton on (intercept, slope)
+        ga = gb = haa = hab = hbb = 0.0
+        for x, o, w in zip(xs, outcomes, weights, strict=True):
+            p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, a + b * x))))
+            r, v = w * ((1.0 if o.good else 0.0) - p), w * p * (1.0 - p)
+            ga, gb = ga + r, gb + r * x
+            haa, hab, hbb = haa + v, hab + v * x, hbb + v * x * x
+        det = haa * hbb - hab * hab
+        if det <= 1e-12:
+            return DEFAULT_POINTS_PER_LOGIT, False
+        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
+        a, b = a + da, b + db
+        if abs(da) + abs(db) < 1e-9:
+            break
+    if not b > 0:
+        return DEFAULT_POINTS_PER_LOGIT, False
+    low, high = SCALE_BOUNDS
+    return max(low, min(high, 1.0 / b)), True
+
+
+def auc(scored: Iterable[tuple[float, bool]]) -> float | None:
+    """ROC AUC as Mann-Whitney's U / (positives × negatives); ties count one half. None without
+    both classes."""
+    histogram: dict[float, list[int]] = {}
+    for score, positive in scored:
+        histogram.setdefault(score, [0, 0])[0 if positive else 1] += 1
+    return auc_of_histogram(histogram)
+
+
+def auc_of_histogram(histogram: Mapping[float, Sequence[int]]) -> float | None:
+    """`histogram`: score -> (positives, negatives)."""
+    below = total = 0.0
+    positives = negatives = 0
+    for score in sorted(histogram):
+        pos, neg = histogram[score][0], histogram[score][1]
+        total += pos * below + 0.5 * pos * neg
+        below += neg
+        positives, negatives = positives + pos, negatives + neg
+    if positives == 0 or negatives == 0:
+        return None
+    return total / (positives * negatives)
