@@ -127,8 +127,10 @@ class CalibrationOut(BaseModel):
     outcomes: int
     half_life_days: float
     minimum_outcomes: int
-    points_per_logit: float = Field(description="The model's scale, fitted on its own outcomes.")
-    scale_from_data: bool
+    points_per_logit: float = Field(
+        description="The model's scale: (ceiling - floor) / ln 81 (floor to ceiling read as "
+        "1-in-10 to 9-in-10 odds)."
+    )
     rules: list[RuleCalibrationOut]
     grades: list[BandOut]
     score_bands: list[BandOut]

@@ -54,7 +54,6 @@ async def get_calibration(version: str, session: SessionDep, _: Editor) -> Calib
         half_life_days=HALF_LIFE_DAYS,
         minimum_outcomes=MIN_OUTCOMES,
         points_per_logit=round(found.points_per_logit, 2),
-        scale_from_data=found.scale_from_data,
         rules=[
             RuleCalibrationOut(
                 rule=r.rule,

@@ -17,8 +17,10 @@ inflated into evidence, and recent ones are not discounted out of it).
 that fired it and among those that did not are Beta(1, 1)-prior rates updated with the weighted
 counts; intervals are the posterior's 95 % (normal approximation of the Beta). The rule's
 observed effect is the log-odds lift between the two. The model's own scale, points per unit of
-log-odds, comes from a weighted one-variable logistic regression of the good label on the total
-score (Newton steps, a handful of lines); the proposed points are lift × scale, proposed only
+log-odds, comes from its threshold policy: the climb from floor to ceiling is read as going from
+1-in-10 to 9-in-10 odds (ln 81; 11.4 points per unit for a 30..80 policy). A scale fitted on the
+outcomes was tried and rejected: the worse the model, the flatter the fit and the wilder the
+proposals. The proposed points are lift × scale, proposed only
 when the current points lie outside the lift's 95 % interval and at least `MIN_OUTCOMES`
 outcomes stand on each side (fired / not fired), otherwise "not enough evidence". The one-rule
 contrast ignores correlation between rules (a multivariate L2 logistic regression would not);
@@ -37,8 +39,6 @@ from datetime import datetime
 HALF_LIFE_DAYS = 90.0
 MIN_OUTCOMES = 30  # on each side of a rule (fired / not fired) before anything is proposed
 Z95 = 1.959964
-DEFAULT_POINTS_PER_LOGIT = 20.0  # when the data cannot give the model's scale
-SCALE_BOUNDS = (5.0, 100.0)
 POINTS_BOUNDS = (-1000, 1000)
 
 STAGES = ("returned", "rejected", "recycled", "accepted", "converted", "won", "lost")
@@ -150,7 +150,6 @@ class Band:
 class Calibration:
     outcomes: int
     points_per_logit: float
-    scale_from_data: bool
     rules: list[RuleCalibration]
     grades: list[Band] = field(default_factory=list)
     bands: list[Band] = field(default_factory=list)
@@ -161,20 +160,19 @@ def calibrate(
     outcomes: Sequence[Outcome],
     now: datetime,
     *,
+    scale: float,
     half_life_days: float = HALF_LIFE_DAYS,
     minimum: int = MIN_OUTCOMES,
 ) -> Calibration:
     """`rules`: rule id -> (current points, the least points it may have)."""
     weights = [recency_weight(o.occurred_at, now, half_life_days) for o in outcomes]
-    scale = points_per_logit(outcomes, weights)
     per_rule = [
-        _rule(rule, points, least, outcomes, weights, scale[0], minimum)
+        _rule(rule, points, least, outcomes, weights, scale, minimum)
         for rule, (points, least) in rules.items()
     ]
     return Calibration(
         outcomes=len(outcomes),
-        points_per_logit=scale[0],
-        scale_from_data=scale[1],
+        points_per_logit=scale,
         rules=per_rule,
         grades=_bands(outcomes, weights, lambda o: o.grade),
         bands=_bands(outcomes, weights, score_band),
@@ -207,7 +205,8 @@ def _rule(
             note = "the evidence agrees with the current points"
         else:
             proposed = max(least, min(POINTS_BOUNDS[1], round(lift * scale)))
-            note = f"leads that fire it do {'better' if lift > 0 else 'worse'} than its points say"
+            better = proposed > points
+            note = f"leads that fire it do {'better' if better else 'worse'} than its points say"
             if proposed == points:
                 proposed, note = None, "the evidence agrees with the current points"
     return RuleCalibration(
@@ -251,33 +250,10 @@ def _band_order(key: str) -> float:
         return 0.0
 
 
-def points_per_logit(outcomes: Sequence[Outcome], weights: Sequence[float]) -> tuple[float, bool]:
-    """The model's scale: 1 / slope of a weighted logistic regression of `good` on the total.
-    (DEFAULT_POINTS_PER_LOGIT, False) when the slope is not positive or cannot be fitted."""
-    goods = sum(1 for o in outcomes if o.good)
-    if goods == 0 or goods == len(outcomes):
-        return DEFAULT_POINTS_PER_LOGIT, False
-    mean = sum(o.total for o in outcomes) / len(outcomes)
-    xs = [o.total - mean for o in outcomes]
-    a, b = 0.0, 0.0
-    for _ in range(25):  # Newton on (intercept, slope)
-        ga = gb = haa = hab = hbb = 0.0
-        for x, o, w in zip(xs, outcomes, weights, strict=True):
-            p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, a + b * x))))
-            r, v = w * ((1.0 if o.good else 0.0) - p), w * p * (1.0 - p)
-            ga, gb = ga + r, gb + r * x
-            haa, hab, hbb = haa + v, hab + v * x, hbb + v * x * x
-        det = haa * hbb - hab * hab
-        if det <= 1e-12:
-            return DEFAULT_POINTS_PER_LOGIT, False
-        da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
-        a, b = a + da, b + db
-        if abs(da) + abs(db) < 1e-9:
-            break
-    if not b > 0:
-        return DEFAULT_POINTS_PER_LOGIT, False
-    low, high = SCALE_BOUNDS
-    return max(low, min(high, 1.0 / b)), True
+def points_per_logit(floor: int, ceiling: int) -> float:
+    """The model's own scale: climbing from its floor to its ceiling is read as going from 1-in-10
+    to 9-in-10 odds, a change of ln 81 in log-odds."""
+    return max(1.0, (ceiling - floor) / math.log(81.0))
 
 
 def auc(scored: Iterable[tuple[float, bool]]) -> float | None:

@@ -24,7 +24,7 @@ from services.scoring.domain.evaluation import (
     week_of,
     weekly_capacity,
 )
-from services.scoring.domain.learning import GOOD, Calibration, calibrate
+from services.scoring.domain.learning import GOOD, Calibration, calibrate, points_per_logit
 from services.scoring.domain.scoring import score_lead
 from services.scoring.handlers.models import CreateModel, create_model
 from shared.problems import Conflict, Invalid, NotFound, Problem
@@ -61,7 +61,8 @@ async def calibration(session: AsyncSession, version: str) -> Calibration:
     model = await load_model(session, version)
     rules: dict[str, tuple[int, int]] = {r.id: (r.points, -1000) for r in model.fit_rules}
     rules |= {r.id: (r.points, 1) for r in model.engagement_rules}
-    return calibrate(rules, await repo.outcomes_of(session, version), now())
+    scale = points_per_logit(model.threshold.floor, model.threshold.ceiling)
+    return calibrate(rules, await repo.outcomes_of(session, version), now(), scale=scale)
 
 
 @dataclass(frozen=True)
