@@ -1,0 +1,115 @@
+"""The synthetic truth through the broker: lead.captured.v1 and lead.activity.v1 envelopes as
+capture publishes them, scoring scores them, sales' verdicts arrive on lead.feedback.v1; the
+calibration finds the planted facts, the proposal becomes a draft that still needs both
+approvals, and its backtest separates better than the active model's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.scoring import synthetic
+from services.scoring.app import create_app
+from services.scoring.repository import install_active_model
+from shared.settings import Settings
+from tests.helpers import auth, running, wait_for
+from tests.scoring.conftest import capacity, sql
+
+pytestmark = pytest.mark.asyncio
+LEADS = 360
+
+
+async def count(engine: AsyncEngine, statement: str) -> int:
+    [(n,)] = await sql(engine, statement)
+    return int(n)
+
+
+async def test_calibration_finds_the_planted_truth_and_the_draft_backtests_better(
+    settings: Settings,
+    api_keys: dict[str, str],
+    engine: AsyncEngine,
+    produce: Callable[..., Any],
+) -> None:
+    assert await install_active_model(settings.database_url, synthetic.MODEL, by="test")
+    leads = synthetic.generate(LEADS, seed=7)
+    marketing, sales = auth(api_keys["marketing"]), auth(api_keys["sales"])
+    async with running(create_app(settings)) as client:
+        await produce(capacity("team-a", 40, at=datetime.now(UTC) - timedelta(minutes=5)))
+        await produce(*(synthetic.captured(lead) for lead in leads))
+        await produce(*(a for lead in leads for a in synthetic.activities(lead)))
+        demos = sum(1 for lead in leads if lead.demo)
+        await _until(engine, LEADS, demos)
+        await produce(*(synthetic.verdict(lead) for lead in leads))
+        await _until_outcomes(engine, LEADS)
+
+        found = await client.get("/v1/models/synthetic-1/calibration", headers=sales)
+        assert found.status_code == 200, found.text
+        body = found.json()
+        assert body["outcomes"] == LEADS and body["minimum_outcomes"] == 30
+        rules = {r["rule"]: r for r in body["rules"]}
+        assert rules["blast_campaign"]["change"] < 0, rules["blast_campaign"]
+        assert rules["architect_title"]["change"] > 0, rules["architect_title"]
+        blast = rules["blast_campaign"]
+        assert (
+            blast["acceptance"]["low"] <= blast["acceptance"]["rate"] <= blast["acceptance"]["high"]
+        )
+        assert {b["band"] for b in body["grades"]} <= {"A", "B", "C", "D"}
+        assert sum(b["acceptance"]["outcomes"] for b in body["score_bands"]) == LEADS
+
+        proposed = await client.post(
+            "/v1/models/synthetic-1/proposals", json={"version": "synthetic-2"}, headers=marketing
+        )
+        assert proposed.status_code == 201, proposed.text
+        draft = proposed.json()
+        assert (draft["status"], draft["missing_approvals"]) == ("draft", ["marketing", "sales"])
+        points = {r["id"]: r["points"] for r in draft["document"]["fit_rules"]}
+        assert points["blast_campaign"] < 10 and points["architect_title"] > 5
+        refused = await client.post("/v1/models/synthetic-2/activate", headers=marketing)
+        assert refused.status_code == 409  # still needs both approvals
+
+        now = datetime.now(UTC)
+        window = {
+            "from": (now - timedelta(days=1)).isoformat(),
+            "to": (now + timedelta(days=1)).isoformat(),
+        }
+        asked = await client.post("/v1/models/synthetic-2/backtest", json=window, headers=sales)
+        assert asked.status_code == 202, asked.text
+        assert (asked.json()["baseline"], asked.json()["total"]) == ("synthetic-1", LEADS)
+        address = f"/v1/backtests/{asked.json()['id']}"
+        result = await wait_for(
+            lambda: _done(client, address, sales), timeout_s=60, message="backtest done"
+        )
+        mine, active = result["version"], result["baseline"]
+        assert (mine["version"], active["version"]) == ("synthetic-2", "synthetic-1")
+        assert mine["leads"] == active["leads"] == LEADS and mine["judged"] == LEADS
+        assert mine["auc"] > active["auc"] + 0.05, (mine["auc"], active["auc"])
+        [week] = [w for w in mine["weeks"] if w["leads"]]
+        assert week["capacity"] == 40 and week["precision_at_capacity"] is not None
+
+
+async def _until(engine: AsyncEngine, leads: int, demos: int) -> None:
+    async def ready() -> bool:
+        scored = await count(
+            engine, "SELECT count(*) FROM scoring.leads WHERE explanation IS NOT NULL"
+        )
+        kept = await count(engine, "SELECT count(*) FROM scoring.activities")
+        return scored == leads and kept == demos
+
+    await wait_for(ready, timeout_s=120, message="every lead scored, every demo request kept")
+
+
+async def _until_outcomes(engine: AsyncEngine, leads: int) -> None:
+    async def ready() -> bool:
+        return await count(engine, "SELECT count(*) FROM scoring.outcomes") == leads
+
+    await wait_for(ready, timeout_s=120, message="every verdict kept as an outcome")
+
+
+async def _done(client: httpx.AsyncClient, address: str, key: dict[str, str]) -> Any:
+    answer = (await client.get(address, headers=key)).json()
+    return answer["result"] if answer["status"] == "done" else None
