@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from handoff import kafka
+from handoff.demo_traffic import demo
 from handoff.reps import reps_app
 from handoff.stack import FIRST_PORT, TANSU_LIMITS, Stack, choose_broker
 from shared.auth import Role
@@ -232,6 +233,7 @@ def _settings_for_running_stack(home: Path = Path(".handoff")) -> Settings:
 keys_app = typer.Typer(help="API keys (admin, marketing, sales bound to a rep, crm).")
 app.add_typer(keys_app, name="keys")
 app.add_typer(reps_app, name="reps")
+app.command()(demo)
 
 
 @keys_app.command("create")
