@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.scoring import synthetic
-from services.scoring.domain.document import parse_model
+from services.scoring.domain.document import ScoringModel, parse_model
 from services.scoring.domain.evaluation import Tally, add, drift, summarize, weekly_capacity
 from services.scoring.domain.learning import (
     HALF_LIFE_DAYS,
@@ -21,7 +21,7 @@ from services.scoring.domain.learning import (
     points_per_logit,
     recency_weight,
 )
-from services.scoring.domain.scoring import Activity, Profile, score_lead
+from services.scoring.domain.scoring import Activity, Profile, Score, score_lead
 from services.scoring.handlers.learning import apply
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -144,7 +144,7 @@ def test_synthetic_truth_is_found_and_the_proposal_separates_better() -> None:
     model = parse_model(synthetic.MODEL)
     leads = synthetic.generate(400, seed=3)
 
-    def total(m, lead):  # type: ignore[no-untyped-def]
+    def total(m: ScoringModel, lead: synthetic.SyntheticLead) -> Score:
         profile = Profile(
             job_title=lead.job_title,
             company_size=lead.company_size,

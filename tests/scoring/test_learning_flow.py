@@ -61,6 +61,20 @@ async def test_calibration_finds_the_planted_truth_and_the_draft_backtests_bette
         assert {b["band"] for b in body["grades"]} <= {"A", "B", "C", "D"}
         assert sum(b["acceptance"]["outcomes"] for b in body["score_bands"]) == LEADS
 
+        drift = (await client.get("/v1/drift", headers=marketing)).json()["items"]
+        campaigns = {d["key"]: d for d in drift if d["dimension"] == "utm_campaign"}
+        assert set(campaigns) == set(synthetic.CAMPAIGNS)
+        assert (
+            sum(
+                d["counts"]["this"]["good"] + d["counts"]["this"]["bad"] for d in campaigns.values()
+            )
+            == LEADS
+        )
+        metrics = (await client.get("/metrics")).text
+        assert (
+            'handoff_scoring_separation_auc{dimension="source",key="paid",month="this"}' in metrics
+        )
+
         proposed = await client.post(
             "/v1/models/synthetic-1/proposals", json={"version": "synthetic-2"}, headers=marketing
         )

@@ -157,11 +157,10 @@ async def run_backtests(uow: UnitOfWork, budget_s: float = BACKTEST_BUDGET_S) ->
     cursor, done = job.cursor, job.done
     deadline = time.monotonic() + budget_s
     finished = False
-    while time.monotonic() < deadline:
+    while not finished and (done == job.done or time.monotonic() < deadline):  # a page at least
         page = await repo.replay_page(session, cursor, job.range_from, job.range_to, BACKTEST_PAGE)
-        if not page:
+        if len(page) < BACKTEST_PAGE:
             finished = True
-            break
         for row, acts, stage, judged_at in page:
             as_of = judged_at or min(job.range_to, now())
             seen = [a for a in acts if a.happened_at <= as_of]
@@ -171,7 +170,8 @@ async def run_backtests(uow: UnitOfWork, budget_s: float = BACKTEST_BUDGET_S) ->
                 add(
                     tally[name], row.created_at, score_lead(model, profile, seen, as_of).total, good
                 )
-        cursor, done = page[-1][0].lead_id, done + len(page)
+        if page:
+            cursor, done = page[-1][0].lead_id, done + len(page)
     values: dict[str, Any] = {"tally": tally, "cursor": cursor, "done": done, "status": "running"}
     if finished:
         values |= {
