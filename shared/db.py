@@ -122,10 +122,10 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 class StatementPool:
-    """Plain driver connections for a hot path that writes in single statements (capture's
-    intake): no ORM, no session, no greenlet, and no reset query when a connection goes back,
-    since such statements leave no session state behind. Connects on first use, so a service
-    can start while the database is still away."""
+    """Plain driver connections for a hot path that writes in single statements (a unit of
+    work's `lone_statement`, e.g. capture's new leads): no ORM, no session, no greenlet, and no
+    reset query when a connection goes back, since such statements leave no session state
+    behind. Connects on first use, so a service can start while the database is still away."""
 
     def __init__(self, database_url: str, size: int) -> None:
         self._dsn, self._size = asyncpg_dsn(database_url), size

@@ -11,6 +11,7 @@ own, can send it with `lone_statement`, on a plain driver connection without the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,8 @@ class UnitOfWork:
     """One transaction: `session` for the ORM and `publish` for events, both in it.
 
     `UnitOfWork(session, outbox, settings)` wraps a session the caller has begun and will end.
-    `UnitOfWork.on_demand(...)` opens its session at first use; the edge then calls `end`.
+    `UnitOfWork.on_demand(...)` opens its session at first use; the edge ends it (`end`, or
+    `async with`).
     """
 
     def __init__(
@@ -95,6 +97,20 @@ class UnitOfWork:
         self, *, topic: str, key: bytes | None, value: bytes, headers: Headers
     ) -> None:
         await self.outbox.add_raw(self.session, topic=topic, key=key, value=value, headers=headers)
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        error_type: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        """`async with UnitOfWork.on_demand(...) as uow:` (or an exit stack) ends it: committed
+        unless the block raised."""
+        await self.end(commit=error_type is None)
+        return False
 
     async def end(self, *, commit: bool) -> None:
         """The edge's part for a lazy unit of work: commit (or roll back) what was done, if

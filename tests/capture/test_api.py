@@ -13,6 +13,8 @@ from sqlalchemy import text
 from handoff.embedded import free_port
 from services.capture.app import create_app
 from shared.db import create_engine
+from shared.problems import Conflict
+from shared.service import UowDep
 from shared.settings import Settings
 from tests.helpers import auth, reading, running
 
@@ -314,3 +316,33 @@ def posted_leads(scraped: str) -> float:
         scraped,
     )
     return float(counted.group(1)) if counted else 0.0
+
+
+async def test_the_request_edge_commits_a_route_s_writes_or_rolls_them_back_when_it_raises(
+    settings: Settings,
+):
+    app = create_app(settings)
+
+    async def write(form_id: str, uow: UowDep, fail: bool = False) -> dict[str, str]:
+        await uow.session.execute(
+            text(
+                "INSERT INTO capture.forms (id, name, field_mapping, required_fields, "
+                "allowed_origins, consent_required, honeypot_field) "
+                "VALUES (:id, 'Edge', '{}', '[]', '[]', false, 'website')"
+            ),
+            {"id": form_id},
+        )
+        if fail:
+            raise Conflict.of("refused after writing", "fail", "was set")
+        return {"written": form_id}
+
+    app.add_api_route("/test/edge/{form_id}", write, methods=["POST"])
+    async with running(app) as client:
+        kept = await client.post("/test/edge/kept")
+        assert kept.status_code == 200, kept.text
+        assert await count_rows(settings, "forms", "id = 'kept'") == 1, (
+            "committed before the answer"
+        )
+        refused = await client.post("/test/edge/refused", params={"fail": "true"})
+    assert refused.status_code == 409, refused.text
+    assert await count_rows(settings, "forms", "id = 'refused'") == 0, "rolled back"

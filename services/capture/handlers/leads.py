@@ -89,7 +89,9 @@ async def capture_submission(submission: Submission, uow: UnitOfWork) -> LeadAcc
         if (lead := await repository.lock_lead_by_identity(uow.session, identity)) is not None:
             await _merge(uow, lead, submission)
             return LeadAccepted(lead_id=lead.id, merged=True)
-    raise Conflict.of("the lead changed while it was captured; retry", "email", "retry")
+    raise Conflict.of(
+        "the lead changed while it was captured", "email", "was erased meanwhile; send it again"
+    )
 
 
 async def _merge(uow: UnitOfWork, lead: Lead, submission: Submission) -> None:
