@@ -161,6 +161,11 @@ class Stack:
             **os.environ,
             "HANDOFF_DATABASE_URL": self.database_url,
             "HANDOFF_KAFKA_BOOTSTRAP": self.bootstrap,
+            # feedback's /models page asks scoring and routing (services/feedback/api/pages)
+            **{
+                f"HANDOFF_{name.upper()}_URL": f"http://{self.host}:{self.first_port + offset}"
+                for offset, name in enumerate(SERVICES)
+            },
         }
         for offset, name in enumerate(SERVICES):
             port = self.first_port + offset
