@@ -218,3 +218,16 @@ def test_drift_flags_a_fall_beyond_the_margin_with_enough_evidence() -> None:
     same = [("paid", this, score, good) for _, _, score, good in rows[:20]]
     [steady] = drift("source", rows[:20] + same, now)
     assert (steady.this_month, steady.degraded, steady.note) == (1.0, False, "holding")
+
+
+def test_a_rules_effect_holds_the_others_fixed() -> None:
+    """`a` truly helps (45 % good against 30 % with neither rule), but the leads that fire `b`
+    (90 % good) sit in a's "not fired" group: a one-rule contrast would call `a` bad. The joint
+    fit does not, and raises it."""
+    rows = [*outcomes("", 30, 70), *outcomes("a", 45, 55), *outcomes("b", 90, 10)]
+    found = {
+        r.rule: r
+        for r in calibrate({"a": (0, -1000), "b": (0, -1000)}, rows, NOW, scale=SCALE).rules
+    }
+    assert found["a"].good_when_fired.mean < found["a"].good_otherwise.mean  # the raw contrast
+    assert (found["a"].change or 0) > 0 and (found["b"].change or 0) > (found["a"].change or 0)

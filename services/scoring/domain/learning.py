@@ -13,20 +13,23 @@ an outcome from a quarter ago counts half, one from a year ago about a sixteenth
 enter the rates; the evidence minimum counts outcomes themselves (so old outcomes cannot be
 inflated into evidence, and recent ones are not discounted out of it).
 
-**Method: a Bayesian rate per rule, no dependency.** For each rule, the good rate among leads
-that fired it and among those that did not are Beta(1, 1)-prior rates updated with the weighted
-counts; intervals are the posterior's 95 % (normal approximation of the Beta). The rule's
-observed effect is the log-odds lift between the two. The model's own scale, points per unit of
-log-odds, comes from its threshold policy: the climb from floor to ceiling is read as going from
-1-in-10 to 9-in-10 odds (ln 81; 11.4 points per unit for a 30..80 policy). A scale fitted on the
-outcomes was tried and rejected: the worse the model, the flatter the fit and the wilder the
-proposals. The proposed points are lift × scale, proposed only
-when the current points lie outside the lift's 95 % interval and at least `MIN_OUTCOMES`
-outcomes stand on each side (fired / not fired), otherwise "not enough evidence". The one-rule
-contrast ignores correlation between rules (a multivariate L2 logistic regression would not);
-it is chosen because it is transparent to the two people who approve it — each number is a rate
-they can check — and needs neither numpy nor scikit-learn. The AUC is Mann-Whitney's U, computed
-by hand from integer scores (ties count one half).
+**Method, no dependency.** Rates (acceptance, win, good) are Beta(1, 1)-prior rates updated with
+the weighted counts; their intervals are the posterior's 95 % (normal approximation of the
+Beta). A rule's *effect* is its coefficient in a weighted logistic regression of the good label
+on the rule indicators (which rules fired), fitted as the MAP under a Normal(0, 1) prior on each
+coefficient — an L2 penalty — by Newton steps on the pooled indicator patterns (`rule_effects`);
+its interval is ±1.96 posterior standard deviations (the inverse Hessian). Holding the other
+rules fixed matters: a one-rule contrast was tried and proposed cutting a truly good seniority
+rule because the truly better architects sat in its "not fired" group. The model's scale, points
+per unit of log-odds, comes from its threshold policy: the climb from floor to ceiling is read as
+going from 1-in-10 to 9-in-10 odds (ln 81; 11.4 points per unit for a 30..80 policy); a scale
+fitted on the outcomes was tried and rejected, as the worse the model, the flatter the fit and the
+wilder the proposals. The proposed points are effect × scale, proposed only when the current
+points lie outside the effect's 95 % interval and at least `MIN_OUTCOMES` outcomes stand on each
+side (fired / not fired) — otherwise "not enough evidence". The fit has a handful of parameters
+and is pooled by pattern, so pure Python is fast enough and numpy / scikit-learn are not worth a
+dependency. The AUC is Mann-Whitney's U, computed by hand from integer scores (ties count one
+half).
 """
 
 from __future__ import annotations
@@ -36,8 +39,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.scoring.domain.regression import rule_effects
+
 HALF_LIFE_DAYS = 90.0
 MIN_OUTCOMES = 30  # on each side of a rule (fired / not fired) before anything is proposed
+PRIOR_SD = 1.0  # Normal(0, 1) prior on each rule's log-odds effect: the L2 penalty
 Z95 = 1.959964
 POINTS_BOUNDS = (-1000, 1000)
 
@@ -163,11 +169,13 @@ def calibrate(
     scale: float,
     half_life_days: float = HALF_LIFE_DAYS,
     minimum: int = MIN_OUTCOMES,
+    prior_sd: float = PRIOR_SD,
 ) -> Calibration:
     """`rules`: rule id -> (current points, the least points it may have)."""
     weights = [recency_weight(o.occurred_at, now, half_life_days) for o in outcomes]
+    effects = rule_effects(list(rules), outcomes, weights, prior_sd)
     per_rule = [
-        _rule(rule, points, least, outcomes, weights, scale, minimum)
+        _rule(rule, points, least, outcomes, weights, effects.get(rule), scale, minimum)
         for rule, (points, least) in rules.items()
     ]
     return Calibration(
@@ -185,23 +193,21 @@ def _rule(
     least: int,
     outcomes: Sequence[Outcome],
     weights: Sequence[float],
+    effect: tuple[float, float] | None,
     scale: float,
     minimum: int,
 ) -> RuleCalibration:
     fired = [(w, o) for w, o in zip(weights, outcomes, strict=True) if rule in o.fired]
     other = [(w, o) for w, o in zip(weights, outcomes, strict=True) if rule not in o.fired]
-    good_fired = rate((w, o.good) for w, o in fired)
-    good_other = rate((w, o.good) for w, o in other)
     proposed, note = None, ""
-    if len(fired) < minimum or len(other) < minimum:
+    if len(fired) < minimum or len(other) < minimum or effect is None:
         note = (
             f"not enough evidence: {len(fired)} outcomes fired it and {len(other)} did not; "
             f"at least {minimum} each are needed"
         )
     else:
-        lift = good_fired.logit - good_other.logit
-        margin = Z95 * math.sqrt(good_fired.logit_variance + good_other.logit_variance)
-        if abs(points / scale - lift) <= margin:
+        lift, sd = effect
+        if abs(points / scale - lift) <= Z95 * sd:
             note = "the evidence agrees with the current points"
         else:
             proposed = max(least, min(POINTS_BOUNDS[1], round(lift * scale)))
@@ -215,8 +221,8 @@ def _rule(
         outcomes=len(fired),
         acceptance=rate((w, o.accepted) for w, o in fired),
         win=rate((w, o.won) for w, o in fired),
-        good_when_fired=good_fired,
-        good_otherwise=good_other,
+        good_when_fired=rate((w, o.good) for w, o in fired),
+        good_otherwise=rate((w, o.good) for w, o in other),
         proposed_points=proposed,
         note=note,
     )
