@@ -224,7 +224,7 @@ def test_a_rules_effect_holds_the_others_fixed() -> None:
     """`a` truly helps (45 % good against 30 % with neither rule), but the leads that fire `b`
     (90 % good) sit in a's "not fired" group: a one-rule contrast would call `a` bad. The joint
     fit does not, and raises it."""
-    rows = [*outcomes("", 30, 70), *outcomes("a", 45, 55), *outcomes("b", 90, 10)]
+    rows = [*outcomes("", 60, 140), *outcomes("a", 90, 110), *outcomes("b", 180, 20)]
     found = {
         r.rule: r
         for r in calibrate({"a": (0, -1000), "b": (0, -1000)}, rows, NOW, scale=SCALE).rules
