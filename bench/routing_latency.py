@@ -152,6 +152,7 @@ async def offer(
     capture: str, key: str, rate: float, seconds: float, gap_s: float
 ) -> list[tuple[str, float, float]]:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    done: list[tuple[str, float, float] | BaseException]
     async with httpx.AsyncClient(base_url=capture, limits=limits, timeout=30) as client:
         begin = time.perf_counter()
         tasks = []
@@ -160,7 +161,11 @@ async def offer(
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one_lead(client, key, i, gap_s)))
-        return await asyncio.gather(*tasks)
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+    failed = [d for d in done if isinstance(d, BaseException)]
+    if failed:
+        print(f"{len(failed)} leads not posted, e.g. {failed[0]!r}")
+    return [d for d in done if not isinstance(d, BaseException)]
 
 
 async def measure(stack: Stack, settings: Settings, key: str, args: argparse.Namespace) -> None:
