@@ -139,7 +139,8 @@ async def publish_capacity_changes(uow: UnitOfWork) -> None:
 
 
 async def publish_all_capacity(uow: UnitOfWork) -> None:
-    """The heartbeat: every team's capacity, also when nothing changed (one instance a run)."""
+    """The heartbeat: every team's capacity, also when nothing changed. Each instance sends it on
+    its own schedule; the advisory lock only keeps two from sending it at the same moment."""
     repo = Repository(uow.session)
     if await repo.try_lock("routing.capacity-heartbeat"):
         await _publish_capacity(uow, repo, {t.id for t in await repo.teams()})
