@@ -44,6 +44,9 @@ def _parse_csv(content: str) -> OrgIn:
     reps, problems = [], []
     for i, row in enumerate(reader):
         line = reader.line_num
+        if None in row:  # DictReader keeps cells beyond the header under None
+            problems.append(Problem(f"reps[{i}]", f"line {line}: more cells than columns"))
+            continue
         values = _csv_values(row)
         try:
             reps.append(RepIn.model_validate(values))
@@ -55,7 +58,9 @@ def _parse_csv(content: str) -> OrgIn:
 
 
 def _csv_values(row: dict[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {k: v.strip() for k, v in row.items() if k and v and v.strip()}
+    values: dict[str, Any] = {
+        k: v.strip() for k, v in row.items() if k and isinstance(v, str) and v.strip()
+    }
     for column in LIST_COLUMNS:
         if column in values:
             values[column] = [x.strip() for x in values[column].split("|") if x.strip()]

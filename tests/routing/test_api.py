@@ -127,6 +127,10 @@ async def test_a_bad_file_names_each_line_and_changes_nothing(
         assert refused["body"]["errors"] == [{"field": "reps[0].team", "reason": "no team 'emea'"}]
         reps = await client.get("/v1/reps", headers=auth(api_keys["admin"]))
         assert reps.json() == []
+        ragged = await _import(client, api_keys["admin"], "id,email\nx,y,z\n", "text/csv")
+        assert ragged["body"]["errors"] == [
+            {"field": "reps[0]", "reason": "line 2: more cells than columns"}
+        ]
         garbage = await _import(client, api_keys["admin"], "teams: [", "application/yaml")
         assert garbage["status"] == 422
         wrong = await _import(client, api_keys["admin"], "x", "text/plain")
