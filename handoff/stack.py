@@ -47,8 +47,8 @@ KAFKA_HEAP_MB = 256  # the JVM's heap; the broker process idles at ~320 MiB resi
 BrokerKind = Literal["kafka", "tansu"]
 TANSU_LIMITS = (
     "Tansu keeps everything in memory (stopping the stack loses every topic, record and "
-    "consumer offset) and librdkafka clients (kcat, confluent-kafka, Go/.NET/Node clients) "
-    "cannot connect to it"
+    "consumer offset), and older librdkafka clients such as Debian's kcat (librdkafka 2.0.2) "
+    "cannot connect to it (confluent-kafka 2.16's newer librdkafka can)"
 )
 
 

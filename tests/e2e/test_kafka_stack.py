@@ -249,7 +249,7 @@ def status_all_up(env: dict[str, str]) -> subprocess.CompletedProcess[str] | Non
 
 
 async def records_on(bootstrap: str, topic: str, count: int) -> list[ConsumerRecord]:
-    """aiokafka, the client Tansu serves (librdkafka clients cannot connect to it)."""
+    """The records, read with aiokafka (Debian's kcat cannot connect to Tansu)."""
     async with reading(bootstrap, topic) as reader:
         return await reader.wait_for_count(count, timeout_s=30)
 
