@@ -16,7 +16,7 @@ from services.routing import metrics
 from services.routing.domain.criteria import Candidate, evaluate
 from services.routing.domain.decision import capacity, explain
 from services.routing.domain.org import Lead, match_rule
-from services.routing.placement import PRODUCER, Placer, Sql
+from services.routing.placement import DRAIN_BATCH, PRODUCER, Placer, Sql
 from services.routing.repository import QueueStats, Repository
 from shared.events import (
     LeadErasedEvent,
@@ -151,9 +151,21 @@ async def drain_queues(uow: UnitOfWork) -> None:
     repo, now = Repository(uow.session), datetime.now(UTC)
     stats = await repo.queue_stats()
     _set_queue_gauges(stats, now)
+    if None in stats:  # the rules may name a team for them by now
+        await _find_teams(repo)
+        stats = await repo.queue_stats()
     placer = Placer(uow, now)
     for team_id in sorted(t for t in stats if t is not None):
         await placer.drain(team_id)
+
+
+async def _find_teams(repo: Repository) -> None:
+    rules, fallback = await repo.rules(), await repo.fallback_team_id()
+    for row in await repo.without_team(DRAIN_BATCH):
+        match = match_rule(rules, Sql.from_queue(row).lead, fallback)
+        if match.team_id is not None:
+            await repo.queue_for(row.lead_id, match.team_id, match.rule)
+            await repo.capacity_changed(match.team_id)
 
 
 async def _publish_capacity(uow: UnitOfWork, repo: Repository, team_ids: set[str]) -> None:

@@ -232,6 +232,32 @@ async def test_the_queue_moves_when_a_rep_comes_back_or_gets_more_room(routing: 
         assert (await _leads_in(assigned, 2))[1] == str(second.lead_id)
 
 
+async def test_a_lead_no_rule_placed_waits_until_a_team_takes_it(routing: Routing) -> None:
+    await routing.load(
+        teams=[team("dach")],
+        reps=[rep("ann", "dach")],
+        rules=[{"name": "dach", "team": "dach", "countries": ["DE", "AT", "CH"]}],
+    )
+    lead = mql(country="GB")
+    bootstrap = routing.settings.kafka_bootstrap
+    async with (
+        running(create_app(routing.settings)),
+        reading(bootstrap, routing.topic(LeadAssignedEvent)) as assigned,
+        reading(bootstrap, routing.topic(LeadQueuedEvent)) as queued,
+    ):
+        await routing.send(lead)
+        [waiting] = values(await queued.wait_for_count(1))
+        assert waiting["payload"] == {
+            "reason": "no rule matched and there is no fallback team",
+            "queue_position": 1,
+        }
+        await routing.load(teams=[team("dach", fallback=True)])  # now the fallback
+        await wait_for(lambda: _leads_in(assigned, 1), message="assigned through the fallback")
+    assert await routing.rows("SELECT rule, team_id FROM routing.assignments") == [
+        ("fallback", "dach")
+    ]
+
+
 async def test_capacity_changes_are_coalesced_into_one_event_per_team(routing: Routing) -> None:
     await routing.load(teams=[team("emea"), team("apac")], reps=[rep("ann", capacity=5)])
     outbox = Outbox(platform, routing.settings, "routing")

@@ -178,6 +178,23 @@ class WorkQueries(Queries):
         )
         return {team: QueueStats(n, oldest) for team, n, oldest in await self._rows(query)}
 
+    async def without_team(self, limit: int) -> list[Row[Any]]:
+        """Queued leads no rule matched when they came (and no fallback team existed)."""
+        query = (
+            select(queue_t)
+            .where(queue_t.c.team_id.is_(None))
+            .order_by(queue_t.c.score.desc(), queue_t.c.queued_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._rows(query)
+
+    async def queue_for(self, lead_id: uuid.UUID, team_id: str, rule: str) -> None:
+        statement = (
+            update(queue_t).where(queue_t.c.lead_id == lead_id).values(team_id=team_id, rule=rule)
+        )
+        await self.session.execute(statement)
+
     # ---- decisions ---------------------------------------------------------------------------
 
     async def record_decision(
