@@ -4,7 +4,7 @@
 and the routing rules into routing's tables unless a team already exists, and makes the demo SQL
 criteria active (approved by marketing and sales, recorded as `demo`) unless some criteria
 already are; running it again changes nothing. It needs the migrated database; `secret_key` is
-accepted for symmetry with the other demo loaders and not used.
+the stack's (it only completes the settings used to open the database).
 
 Every team has someone on duty at every hour of the week, DST included (overlapping 9-10 hour
 shifts in three zones), and the rules give every country a team (`global` is the fallback), so a
@@ -81,11 +81,10 @@ def demo_org() -> dict[str, Any]:
 
 def load_routing_demo(database_url: str, secret_key: str) -> None:
     """Load the demo organisation and criteria unless there already are some; safe to rerun."""
-    del secret_key  # not needed: everything goes straight into routing's tables
-    asyncio.run(_load(database_url))
+    asyncio.run(_load(database_url, secret_key))
 
 
-async def _load(database_url: str) -> None:
+async def _load(database_url: str, secret_key: str) -> None:
     import uuid
 
     from services.routing.admin import approve_criteria, draft_criteria, import_org
@@ -98,7 +97,7 @@ async def _load(database_url: str) -> None:
     from shared.settings import Settings
     from shared.uow import UnitOfWork
 
-    settings = Settings(database_url=database_url)
+    settings = Settings(database_url=database_url, secret_key=secret_key)
     engine = create_engine(database_url, pool_size=1)
     try:
         async with session_factory(engine)() as session, session.begin():
