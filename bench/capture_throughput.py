@@ -723,6 +723,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     parser.add_argument(
+        "--capture-log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default="INFO",
+        help="capture's HANDOFF_LOG_LEVEL; INFO (the default, as deployed) writes one JSON line "
+        "per request, WARNING measures capture without it",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="sample capture's worker with py-spy while measuring (pip install "
@@ -786,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
                 "HANDOFF_KAFKA_BOOTSTRAP": bootstrap,
                 "HANDOFF_ENVIRONMENT": "development",
                 "HANDOFF_SECRET_KEY": secret,
+                "HANDOFF_LOG_LEVEL": args.capture_log_level,
             }
             activity_before = asyncio.run(pg_activity(database_url))
             capture = bench.run_side(
