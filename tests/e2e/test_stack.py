@@ -38,7 +38,7 @@ from tests.helpers import reading
 
 SERVICES = ("capture", "scoring", "routing", "feedback")
 LEADS = 10
-BURST = 40
+BURST = 20
 CLI = Path(sys.executable).with_name("handoff")
 
 
