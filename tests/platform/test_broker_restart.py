@@ -17,7 +17,6 @@ import pytest
 from shared.events import LeadErased, LeadErasedEvent
 from shared.uow import UnitOfWork
 from tests.brokers import Broker, broker_from_environment
-from tests.conftest import fail_outages_without_control
 from tests.helpers import wait_for
 from tests.platform.conftest import Platform, record_effect
 
@@ -111,7 +110,7 @@ def test_an_outage_on_a_broker_without_its_control_command_fails_instead_of_skip
 ):
     monkeypatch.setenv("HANDOFF_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9")
     monkeypatch.delenv("HANDOFF_TEST_KAFKA_CONTROL", raising=False)
-    broker = fail_outages_without_control(broker_from_environment())
+    broker = broker_from_environment()
     message = ""
     try:
         with broker.outage():
