@@ -262,6 +262,8 @@ async def test_a_verdict_from_the_inbox_follows_the_apis_rules(
     }
     after = await feedback.get("/inbox?done=rejected")
     assert "now rejected" in after.text and str(lead.lead_id) not in after.text
+    made_up = await feedback.get("/inbox", params={"done": "hacked, call 555"})
+    assert "hacked" not in made_up.text  # a link cannot put its own words on the page
 
 
 @pytest.mark.asyncio

@@ -57,6 +57,7 @@ async def inbox(visit: VisitDep, session: SessionDep) -> Response:
     now = datetime.now(UTC)
     leads = [_card(row, scores.get(row.lead_id), now) for row in rows]
     done = visit.request.query_params.get("done")
+    done = done if done in {verdict.value for verdict in Verdict} else None  # no made-up text
     return visit.render(
         "inbox.html", rep=rep, leads=leads, reasons=REASONS, actions=ACTIONS, done=done
     )

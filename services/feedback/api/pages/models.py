@@ -8,6 +8,7 @@ signed-in person's own key, so an approval is theirs and follows the owning serv
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any
 
 import httpx
@@ -104,7 +105,8 @@ async def models(visit: VisitDep) -> Response:
             log.warning("models page: routing: %s", error)
             routing["error"] = "Routing is not answering just now; try again in a moment."
     side = visit.principal.role.value if visit.principal and visit.principal.role in SIDES else None
-    done = visit.request.query_params.get("approved")
+    approved = visit.request.query_params.get("approved", "")
+    done = approved if re.fullmatch(r"(scoring|criteria)-[A-Za-z0-9._-]{1,100}", approved) else None
     return visit.render("models.html", scoring=scoring, routing=routing, side=side, done=done)
 
 
