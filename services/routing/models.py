@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     String,
+    Text,
     func,
     text,
 )
@@ -49,6 +50,8 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(200))
     strategy: Mapped[str] = mapped_column(String(32))
     sla_minutes: Mapped[int]
+    sla_seconds: Mapped[int | None]  # overrides sla_minutes when set (sub-minute SLAs)
+    max_attempts: Mapped[int] = mapped_column(server_default=text("3"))
     escalation_contact: Mapped[str | None] = mapped_column(String(320))
     fallback: Mapped[bool] = mapped_column(server_default=text("false"))
     updated_at: Mapped[datetime] = _now()
@@ -119,6 +122,7 @@ class Assignment(Base):
             unique=True,
             postgresql_where=text("status <> 'closed'"),
         ),
+        Index("assignments_due", "follow_up_due", postgresql_where=text("status = 'assigned'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -134,6 +138,11 @@ class Assignment(Base):
     follow_up_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     assigned_at: Mapped[datetime] = _now()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    previous_rep_id: Mapped[str | None] = mapped_column(String(64))
+    # the routing profile, kept so an SLA breach can reassign the lead (erasure clears it)
+    lead: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    correlation_id: Mapped[uuid.UUID | None]
+    cause_event_id: Mapped[uuid.UUID | None]
 
 
 class Queued(Base):
@@ -173,3 +182,78 @@ class CapacityChange(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     team_id: Mapped[str] = mapped_column(String(64))
+
+
+class SlaBreach(Base):
+    """A rep who let a lead's follow-up deadline pass without a verdict."""
+
+    __tablename__ = "sla_breaches"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    rep_id: Mapped[str] = mapped_column(String(64), index=True)
+    team_id: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int]
+    due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    late_by_s: Mapped[float] = mapped_column(Float)
+    breached_at: Mapped[datetime] = _now()
+
+
+class Escalation(Base):
+    """A lead that used up its team's attempts (or found no other rep): for a human now."""
+
+    __tablename__ = "escalations"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(64))
+    last_rep_id: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(200))
+    escalated_at: Mapped[datetime] = _now()
+
+
+class Webhook(Base):
+    """A CRM's subscription: where to send which events, signed with its secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[list[str]] = mapped_column(JSONB)
+    active: Mapped[bool]
+    secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _now()
+
+
+class Delivery(Base):
+    """One event for one subscription, written in the transaction that made the event; the
+    sender job posts it, retries it with backoff, and marks it delivered or dead."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("deliveries_pending", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    webhook_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(Webhook.id, ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(64))
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending, delivered, dead
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    log: Mapped[list[dict[str, object]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
+    created_at: Mapped[datetime] = _now()
+
+
+class WebhookAllowedHost(Base):
+    """A host an admin allows webhooks to reach although it is private (production only)."""
+
+    __tablename__ = "webhook_allowed_hosts"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
