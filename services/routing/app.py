@@ -13,6 +13,8 @@ from services.routing.handlers import (
     route_mql,
 )
 from services.routing.models import platform
+from services.routing.sla import enforce_deadlines
+from services.routing.webhooks.sender import send_deliveries
 from shared.events import LeadErasedEvent, LeadFeedbackEvent, LeadMqlEvent
 from shared.jobs import Job
 from shared.service import ServiceSpec, create_service_app
@@ -25,6 +27,8 @@ DESCRIPTION = (
 CAPACITY_CHANGES_EVERY_S = 0.2  # coalescing window of sales.capacity.v1 after a change
 CAPACITY_HEARTBEAT_EVERY_S = 30.0
 QUEUE_DRAIN_EVERY_S = 1.0  # how soon a queue moves when working hours begin
+SLA_EVERY_S = 1.0  # how late a breach may be noticed
+WEBHOOKS_EVERY_S = 0.5  # how soon a delivery is sent
 
 SPEC = ServiceSpec(
     name="routing",
@@ -39,6 +43,8 @@ SPEC = ServiceSpec(
         Job("capacity-changes", CAPACITY_CHANGES_EVERY_S, publish_capacity_changes),
         Job("capacity-heartbeat", CAPACITY_HEARTBEAT_EVERY_S, publish_all_capacity),
         Job("queue-drain", QUEUE_DRAIN_EVERY_S, drain_queues),
+        Job("sla-deadlines", SLA_EVERY_S, enforce_deadlines),
+        Job("webhook-deliveries", WEBHOOKS_EVERY_S, send_deliveries),
     ],
     routers=[router],
 )

@@ -245,9 +245,7 @@ class Delivery(Base):
     status: Mapped[str] = mapped_column(String(16))  # pending, delivered, dead
     attempts: Mapped[int] = mapped_column(server_default=text("0"))
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    log: Mapped[list[dict[str, object]]] = mapped_column(
-        JSONB, server_default=text("'[]'::jsonb")
-    )
+    log: Mapped[list[dict[str, object]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     created_at: Mapped[datetime] = _now()
 
 

@@ -20,6 +20,7 @@ from services.routing.domain.hours import follow_up_due
 from services.routing.domain.org import Lead, Match, Rep, Strategy, Team
 from services.routing.domain.strategies import served, team_clock
 from services.routing.repository import Repository
+from services.routing.webhooks.outbox import enqueue_deliveries
 from shared.events import LeadAssigned, LeadAssignedEvent, LeadQueued, LeadQueuedEvent
 from shared.uow import UnitOfWork
 
@@ -60,14 +61,26 @@ class Placer:
         self.uow, self.repo, self.now = uow, Repository(uow.session), now
         self._teams: dict[str, tuple[Team, list[Rep]]] = {}
 
-    async def place(self, sql: Sql, match: Match, *, waiting: bool = False) -> bool:
-        """Assign the SQL, or queue it (a lead already `waiting` stays queued, unannounced)."""
+    async def place(
+        self,
+        sql: Sql,
+        match: Match,
+        *,
+        waiting: bool = False,
+        attempt: int = 1,
+        previous_rep_id: str | None = None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> bool:
+        """Assign the SQL, or queue it (a lead already `waiting` stays queued, unannounced).
+        A reassignment (`attempt` > 1) skips the reps in `exclude`."""
         team, team_reps = await self._team(match.team_id)
         owner = await self._account_owner(sql.lead.company_domain, team_reps)
         placement = place(sql.lead, match, team, team_reps, self.now, owner)
         for choice in placement.ranked:
+            if choice.rep.id in exclude:
+                continue
             if await self._claim(choice, team, team_reps):
-                await self._assigned(sql, placement, choice)
+                await self._assigned(sql, placement, choice, attempt, previous_rep_id)
                 return True
         if not waiting:
             await self._queued(sql, placement)
@@ -128,10 +141,17 @@ class Placer:
             self._teams[rep.team_id] = (cached_team, [taken if r.id == rep.id else r for r in reps])
         return True
 
-    async def _assigned(self, sql: Sql, placement: Placement, choice: Choice) -> None:
+    async def _assigned(
+        self,
+        sql: Sql,
+        placement: Placement,
+        choice: Choice,
+        attempt: int = 1,
+        previous_rep_id: str | None = None,
+    ) -> None:
         rep = choice.rep
         team, _ = await self._team(rep.team_id)
-        sla = team.sla_minutes if team is not None else 60
+        sla = sla_minutes(team)
         due = follow_up_due(rep.hours, self.now, sla)
         rule = placement.match.rule
         await self.repo.dequeue(sql.lead_id)
@@ -141,10 +161,14 @@ class Placer:
             team_id=rep.team_id,
             rule=rule,
             strategy=choice.strategy,
-            attempt=1,
+            attempt=attempt,
             company_domain=sql.lead.company_domain,
             follow_up_due=due,
             assigned_at=self.now,
+            previous_rep_id=previous_rep_id,
+            lead=sql.as_queued(),
+            correlation_id=sql.correlation_id,
+            cause_event_id=sql.cause_event_id,
         )
         await self.repo.capacity_changed(rep.team_id)
         explanation = explain(sql.verdict, placement, choice) | {"follow_up_due": due.isoformat()}
@@ -156,8 +180,12 @@ class Placer:
             rule=rule,
             strategy=choice.strategy,
             follow_up_due=due,
+            attempt=attempt,
+            previous_rep_id=previous_rep_id,
         )
-        await self.uow.publish(self._event(LeadAssignedEvent, sql, payload))
+        event = self._event(LeadAssignedEvent, sql, payload)
+        await self.uow.publish(event)
+        await enqueue_deliveries(self.uow.session, event)
         log.info("assigned to %s by %s", rep.id, choice.strategy, extra={"lead_id": sql.lead_id})
 
     async def _queued(self, sql: Sql, placement: Placement) -> None:
@@ -179,7 +207,9 @@ class Placer:
         explanation = explain(sql.verdict, placement, None) | {"queue_reason": reason}
         await self.repo.record_decision(sql.lead_id, "queued", sql.verdict.version, explanation)
         payload = LeadQueued(reason=reason, team_id=team_id, queue_position=position)
-        await self.uow.publish(self._event(LeadQueuedEvent, sql, payload))
+        event = self._event(LeadQueuedEvent, sql, payload)
+        await self.uow.publish(event)
+        await enqueue_deliveries(self.uow.session, event)
         log.info("queued at %d: %s", position, reason, extra={"lead_id": sql.lead_id})
 
     @staticmethod
@@ -191,6 +221,13 @@ class Placer:
             causation_id=sql.cause_event_id,
             payload=payload,
         )
+
+
+def sla_minutes(team: Team | None) -> float:
+    """The team's SLA in working minutes (seconds when the team sets them)."""
+    if team is None:
+        return 60
+    return team.sla_seconds / 60 if team.sla_seconds else team.sla_minutes
 
 
 def queue_reason(placement: Placement) -> str:

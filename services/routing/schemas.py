@@ -56,6 +56,12 @@ class TeamIn(Strict):
     sla_minutes: int = Field(
         60, ge=1, le=10_080, description="First follow-up due within this much working time."
     )
+    sla_seconds: int | None = Field(
+        None, ge=1, le=604_800, description="Overrides sla_minutes when set (working seconds)."
+    )
+    max_attempts: int = Field(
+        3, ge=1, le=10, description="Assignments after which a breached lead escalates."
+    )
     escalation_contact: str | None = Field(None, max_length=320, examples=["emea-lead@x.io"])
     fallback: bool = Field(False, description="Takes leads no rule matches (one team at most).")
 

@@ -2,8 +2,17 @@
 
 from fastapi import APIRouter
 
-from services.routing.api import assignments, criteria, leads, queue, reps, teams
+from services.routing.api import (
+    assignments,
+    criteria,
+    leads,
+    queue,
+    reps,
+    sla,
+    teams,
+    webhooks,
+)
 
 router = APIRouter()
-for module in (leads, assignments, reps, teams, queue, criteria):
+for module in (leads, assignments, reps, teams, queue, criteria, sla, webhooks):
     router.include_router(module.router)

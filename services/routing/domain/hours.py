@@ -161,7 +161,7 @@ def _days(text: str) -> list[int]:
     return days
 
 
-def follow_up_due(hours: WorkingHours, start: datetime, working_minutes: int) -> datetime:
+def follow_up_due(hours: WorkingHours, start: datetime, working_minutes: float) -> datetime:
     """The instant when `working_minutes` of the rep's working time have passed since `start`."""
     remaining = timedelta(minutes=working_minutes)
     cursor = start.astimezone(UTC)  # time before the cursor is counted (overlaps count once)

@@ -27,6 +27,8 @@ class Team:
     name: str
     strategy: Strategy = Strategy.least_loaded
     sla_minutes: int = 60  # first follow-up due within this much of the rep's working time
+    sla_seconds: int | None = None  # overrides sla_minutes when set
+    max_attempts: int = 3  # assignments before a breached lead escalates
     escalation_contact: str | None = None
     fallback: bool = False
 

@@ -4,10 +4,12 @@ slot."""
 
 from services.routing.repository.organisation import OrganisationQueries
 from services.routing.repository.rows import QueueStats, reps_t, teams_t, to_criteria, to_rep
+from services.routing.repository.sla import SlaQueries
+from services.routing.repository.webhooks import WebhookQueries
 from services.routing.repository.work import WorkQueries
 
 
-class Repository(OrganisationQueries, WorkQueries):
+class Repository(OrganisationQueries, WorkQueries, SlaQueries, WebhookQueries):
     """One transaction's queries."""
 
 

@@ -48,6 +48,8 @@ def to_team(row: Row[Any]) -> Team:
         name=row.name,
         strategy=Strategy(row.strategy),
         sla_minutes=row.sla_minutes,
+        sla_seconds=row.sla_seconds,
+        max_attempts=row.max_attempts,
         escalation_contact=row.escalation_contact,
         fallback=row.fallback,
     )

@@ -230,5 +230,5 @@ class WorkQueries(Queries):
         await self.session.execute(
             update(assignments_t)
             .where(assignments_t.c.lead_id == lead_id)
-            .values(company_domain=None)
+            .values(company_domain=None, lead=None)
         )

@@ -1,0 +1,65 @@
+"""SQL about SLA deadlines: the due schedule, breaches, escalations, the SLA report."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Row, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from services.routing.models import Escalation, SlaBreach
+from services.routing.repository.rows import Queries, _table
+
+breaches_t, escalations_t = _table(SlaBreach), _table(Escalation)
+
+
+class SlaQueries(Queries):
+    async def overdue(self, limit: int) -> list[Row[Any]]:
+        """Assignments past their deadline with no verdict, locked; those another instance
+        holds are skipped, so each breach is handled once."""
+        query = text(
+            "SELECT * FROM routing.assignments WHERE status = 'assigned'"
+            " AND follow_up_due <= now() ORDER BY follow_up_due LIMIT :limit"
+            " FOR UPDATE SKIP LOCKED"
+        )
+        return await self._rows(query, {"limit": limit})
+
+    async def close_breached(self, assignment_id: int) -> None:
+        await self.session.execute(
+            text(
+                "UPDATE routing.assignments SET status = 'closed', verdict = 'sla_breached',"
+                " closed_at = now() WHERE id = :id"
+            ),
+            {"id": assignment_id},
+        )
+
+    async def add_breach(self, **values: Any) -> None:
+        await self.session.execute(insert(breaches_t).values(**values))
+
+    async def escalate(self, **values: Any) -> None:
+        statement = pg_insert(escalations_t).values(**values)
+        await self.session.execute(statement.on_conflict_do_nothing(index_elements=["lead_id"]))
+
+    async def escalation(self, lead_id: uuid.UUID) -> Row[Any] | None:
+        rows = await self._rows(select(escalations_t).where(escalations_t.c.lead_id == lead_id))
+        return rows[0] if rows else None
+
+    async def breaches(self, lead_id: uuid.UUID) -> list[Row[Any]]:
+        query = select(breaches_t).where(breaches_t.c.lead_id == lead_id).order_by(breaches_t.c.id)
+        return await self._rows(query)
+
+    async def sla_report(self) -> list[Row[Any]]:
+        """Per team and rep: assignments judged on time, breaches, and the mean seconds from
+        assignment to the first verdict (over assignments that got one)."""
+        query = text(
+            "SELECT team_id, rep_id,"
+            " count(*) FILTER (WHERE verdict IS NOT NULL AND verdict <> 'sla_breached'"
+            "  AND verdict <> 'erased') AS on_time,"
+            " count(*) FILTER (WHERE verdict = 'sla_breached') AS breaches,"
+            " avg(EXTRACT(EPOCH FROM (closed_at - assigned_at)))"
+            "  FILTER (WHERE verdict IS NOT NULL AND verdict NOT IN ('sla_breached', 'erased')"
+            "  AND closed_at IS NOT NULL) AS mean_to_verdict_s"
+            " FROM routing.assignments GROUP BY team_id, rep_id ORDER BY team_id, rep_id"
+        )
+        return await self._rows(query)

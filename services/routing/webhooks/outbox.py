@@ -1,0 +1,51 @@
+"""Deliveries written in the transaction that makes the event (outbox style): a delivery
+exists exactly when the assignment, queueing or escalation it reports was committed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.repository.webhooks import WebhookQueries
+from shared.events import Envelope
+
+
+async def enqueue_deliveries(session: AsyncSession, event: Envelope) -> None:
+    """One delivery per active subscription to the event's type."""
+    data = event.model_dump(mode="json")
+    await enqueue(session, str(event.event_type), event.lead_id, data, str(event.event_id))
+
+
+async def enqueue(
+    session: AsyncSession,
+    event_type: str,
+    lead_id: uuid.UUID | None,
+    data: dict[str, Any],
+    message_id: str,
+) -> None:
+    repo = WebhookQueries(session)
+    subscribers = await repo.subscribers(event_type)
+    if not subscribers:
+        return
+    now = datetime.now(UTC)
+    body = json.dumps(
+        {"type": event_type, "timestamp": now.isoformat(), "data": data}, separators=(",", ":")
+    )
+    await repo.add_deliveries(
+        [
+            {
+                "webhook_id": webhook_id,
+                "message_id": f"msg_{message_id}",
+                "lead_id": lead_id,
+                "event_type": event_type,
+                "body": body,
+                "status": "pending",
+                "next_attempt_at": now,
+            }
+            for webhook_id in subscribers
+        ]
+    )
