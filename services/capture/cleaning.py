@@ -7,7 +7,6 @@ whole: `InvalidLead` lists every problem at once, so a form can show them all in
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache, partial
 from types import MappingProxyType
@@ -19,6 +18,7 @@ from disposable_email_domains import blocklist as disposable_domains
 
 from shared.events import Contact
 from shared.problems import Invalid, Problem
+from shared.text import clean_text as clean_text  # re-exported: capture cleans text this way
 
 CONTACT_FIELDS = (
     "email",
@@ -116,10 +116,6 @@ FREE_MAIL_DOMAINS = frozenset(
 # ...and providers that run the same service under many country domains (yahoo.co.uk, gmx.at).
 FREE_MAIL_PROVIDERS = frozenset({"yahoo", "hotmail", "outlook", "live", "aol", "gmx", "yandex"})
 _COUNTRY_SECOND_LEVELS = frozenset({"co", "com", "net", "org", "ne", "or"})
-# Unicode's control characters (category Cc) except tab and line breaks, which are whitespace
-# and collapsed below; any other is refused, and so are lone surrogates, which are not text.
-_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _LANGUAGE_TAG = re.compile(r"([a-z]{2,3})[-_][a-z0-9_-]+")
 
 
@@ -224,18 +220,6 @@ def clean_company_size(text: str) -> str:
         return next(name for name, top in COMPANY_SIZE_BANDS if top is None or headcount <= top)
     bands = ", ".join(name for name, _ in COMPANY_SIZE_BANDS)
     raise ValueError(f"must be a headcount or one of {bands}")
-
-
-def clean_text(text: str, *, limit: int) -> str:
-    """Any script kept as written: NFC-normalised, inner whitespace collapsed, bounded."""
-    if _CONTROL_CHARACTER.search(text):
-        raise ValueError("contains control characters")
-    if _SURROGATE.search(text):
-        raise ValueError("contains characters that are not valid text (lone surrogates)")
-    text = " ".join(unicodedata.normalize("NFC", text).split())
-    if len(text) > limit:
-        raise ValueError(f"is longer than {limit} characters")
-    return text
 
 
 def clean_all(

@@ -30,6 +30,7 @@ from services.capture.cleaning import (
     identity_email,
 )
 from shared.events import Attribution, Consent, Contact
+from shared.text import check_text
 
 T = TypeVar("T")
 CONSENT_GIVEN = frozenset({"on", "true", "yes", "1", "checked"})
@@ -104,7 +105,7 @@ def normal_origin(text: str) -> str:
     """`scheme://host[:port]` as a browser sends it in `Origin`: lower case, no default port."""
     if text == "*":
         return text
-    parts = urlsplit(text.strip())
+    parts = urlsplit(check_text(text).strip())
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         raise ValueError("must be scheme://host[:port] with http or https, or *")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
@@ -120,7 +121,7 @@ def normal_origin(text: str) -> str:
 
 
 def absolute_page_url(text: str) -> str:
-    parts = urlsplit(text)
+    parts = urlsplit(check_text(text))
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         raise ValueError("must be an absolute http or https URL")
     return text

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from services.capture.schemas.fields import FUTURE_TOLERANCE, Text, Url, Version
+from services.capture.schemas.fields import FUTURE_TOLERANCE, Text, Url, Version, clean_text
 from shared.events import Attribution, Consent, Contact
 
 
@@ -95,9 +95,8 @@ class LeadOut(BaseModel):
 class ErasureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(
+    reason: Annotated[str, clean_text(500)] | None = Field(
         None,
-        max_length=500,
         description="Why, e.g. the person's request.",
         examples=["GDPR article 17 request"],
     )

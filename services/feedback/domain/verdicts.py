@@ -24,8 +24,6 @@ with the reason.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -35,6 +33,7 @@ import pycountry
 from shared.events import ReasonCode, Verdict
 from shared.events.feedback import NEEDS_REASON
 from shared.problems import Conflict, Forbidden, Problem
+from shared.text import clean_text
 
 
 class Stage(StrEnum):
@@ -163,20 +162,11 @@ def content_problems(
 
 
 NOTE_LIMIT = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def clean_note(text: str) -> str | None:
     """The rep's words as capture keeps text: NFC, whitespace collapsed, bounded; blank is none."""
-    if _CONTROL.search(text):
-        raise ValueError("contains control characters")
-    if _SURROGATE.search(text):
-        raise ValueError("contains characters that are not valid text (lone surrogates)")
-    text = " ".join(unicodedata.normalize("NFC", text).split())
-    if len(text) > NOTE_LIMIT:
-        raise ValueError(f"is longer than {NOTE_LIMIT} characters")
-    return text or None
+    return clean_text(text, limit=NOTE_LIMIT) or None
 
 
 def clean_currency(code: str) -> str:
