@@ -1,0 +1,105 @@
+"""SLA deadlines end to end: no verdict by the deadline reassigns the lead (attempt + 1), the
+breach is recorded, the maximum attempts escalate it; two instances and a restart never
+reassign a lead twice. And deadline arithmetic in working hours across zones, weekends, DST."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from services.routing.app import create_app
+from services.routing.domain.hours import follow_up_due, parse_hours
+from shared.auth import Role
+from shared.events import LeadAssignedEvent
+from tests.helpers import auth, reading, running, wait_for
+from tests.routing.conftest import Routing, mql, rep, team
+
+
+def test_friday_evening_is_due_monday_morning_in_the_reps_zone() -> None:
+    hours = parse_hours("America/New_York", "mon-fri 09:00-17:00")
+    friday_4pm = datetime(2026, 3, 6, 21, 0, tzinfo=UTC)  # 16:00 EST
+    # one hour left on Friday after 16:00 is 1h; 60 minutes of SLA end Friday 17:00...
+    assert follow_up_due(hours, friday_4pm, 60) == datetime(2026, 3, 6, 22, 0, tzinfo=UTC)
+    # ...90 minutes run over the weekend into Monday 09:30, and Monday 9 March is after the
+    # DST change (8 March): EDT, UTC-4, so 13:30 UTC, not 14:30
+    assert follow_up_due(hours, friday_4pm, 90) == datetime(2026, 3, 9, 13, 30, tzinfo=UTC)
+
+
+def test_a_deadline_in_tokyo_skips_the_night_and_seconds_count() -> None:
+    hours = parse_hours("Asia/Tokyo", "mon-fri 09:00-18:00")
+    evening = datetime(2026, 11, 26, 8, 59, tzinfo=UTC)  # Thu 17:59 JST
+    assert follow_up_due(hours, evening, 2) == datetime(2026, 11, 27, 0, 1, tzinfo=UTC)
+    assert follow_up_due(hours, evening, 0.5) == datetime(2026, 11, 26, 8, 59, 30, tzinfo=UTC)
+
+
+def _payloads(records: list[Any], lead_id: str) -> list[dict[str, Any]]:
+    events = [json.loads(r.value) for r in records]
+    return [e["payload"] for e in events if e["lead_id"] == lead_id]
+
+
+@pytest.mark.asyncio
+async def test_no_verdict_reassigns_then_escalates_once_across_instances_and_a_restart(
+    routing: Routing, api_keys: dict[Any, str]
+) -> None:
+    await routing.load(
+        teams=[team(fallback=True, sla_seconds=2, max_attempts=2, escalation_contact="boss@x.io")],
+        reps=[rep("ann"), rep("bob")],
+    )
+    lead = mql()
+    lead_id = str(lead.lead_id)
+    topic = routing.topic(LeadAssignedEvent)
+    async with reading(routing.settings.kafka_bootstrap, topic) as assigned:
+        first, second = create_app(routing.settings), create_app(routing.settings)
+        async with running(first) as client, running(second):
+            await routing.send(lead)
+            got = await assigned.wait_for_count(1)
+            [one] = _payloads(got, lead_id)
+            assert one["attempt"] == 1
+
+            async def reassigned() -> list[dict[str, Any]]:
+                found = _payloads(await assigned.poll(), lead_id)
+                return found if len(found) >= 2 else []
+
+            two = (await wait_for(reassigned, message="reassignment"))[1]
+            assert two["attempt"] == 2
+            assert two["previous_rep_id"] == one["rep_id"]
+            assert two["rep_id"] != one["rep_id"]
+            breaches = await routing.rows(
+                "SELECT rep_id, attempt, late_by_s FROM routing.sla_breaches WHERE lead_id = :l",
+                l=lead.lead_id,
+            )
+            assert [(b.rep_id, b.attempt) for b in breaches] == [(one["rep_id"], 1)]
+            assert breaches[0].late_by_s >= 0
+            report = (await client.get("/v1/sla", headers=auth(api_keys[Role.marketing]))).json()
+            row = next(r for r in report if r["rep_id"] == one["rep_id"])
+            assert (row["breaches"], row["on_time_rate"]) == (1, 0.0)
+        # both instances stopped while the second deadline runs; a new one finds it overdue
+        # (its jobs run from the start; its consumer may wait on the group, so no readiness)
+        async with running(create_app(routing.settings), wait_ready=False):
+
+            async def escalated() -> list[Any]:
+                return await routing.rows(
+                    "SELECT * FROM routing.escalations WHERE lead_id = :l", l=lead.lead_id
+                )
+
+            [esc] = await wait_for(escalated, message="escalation")
+            assert (esc.attempts, esc.last_rep_id) == (2, two["rep_id"])
+    rows = await routing.rows(
+        "SELECT rep_id, attempt, status, verdict FROM routing.assignments WHERE lead_id = :l"
+        " ORDER BY id",
+        l=lead.lead_id,
+    )
+    assert [(r.attempt, r.status, r.verdict) for r in rows] == [
+        (1, "closed", "sla_breached"),
+        (2, "closed", "sla_breached"),
+    ]
+    assert len(_payloads(assigned.records, lead_id)) == 2  # never reassigned twice
+    loads = await routing.rows("SELECT id, open_load FROM routing.reps ORDER BY id")
+    assert [(r.id, r.open_load) for r in loads] == [("ann", 0), ("bob", 0)]
+    [(n,)] = await routing.rows(
+        "SELECT count(*) FROM routing.sla_breaches WHERE lead_id = :l", l=lead.lead_id
+    )
+    assert n == 2
