@@ -4,16 +4,23 @@ reassign a lead twice. And deadline arithmetic in working hours across zones, we
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from services.routing.app import create_app
 from services.routing.domain.hours import follow_up_due, parse_hours
+from services.routing.handlers import route_mql
+from services.routing.models import platform
+from services.routing.sla import enforce_deadlines
 from shared.auth import Role
 from shared.events import LeadAssignedEvent
+from shared.outbox import Outbox
+from shared.uow import UnitOfWork
 from tests.helpers import auth, reading, running, wait_for
 from tests.routing.conftest import Routing, mql, rep, team
 
@@ -103,3 +110,42 @@ async def test_no_verdict_reassigns_then_escalates_once_across_instances_and_a_r
         "SELECT count(*) FROM routing.sla_breaches WHERE lead_id = :l", l=lead.lead_id
     )
     assert n == 2
+
+
+@pytest.mark.asyncio
+async def test_concurrent_deadline_runs_handle_each_breach_once(routing: Routing) -> None:
+    """Four runs of the deadline job at the same moment over twelve overdue assignments: each
+    is breached and reassigned exactly once (the row lock keeps the runs apart)."""
+    await routing.load(
+        teams=[team(fallback=True, max_attempts=3)],
+        reps=[rep(f"r{i}", capacity=12) for i in range(3)],
+    )
+    outbox = Outbox(platform, routing.settings, "routing")
+    leads = [mql() for _ in range(12)]
+    for lead in leads:
+        async with routing.sessions() as session, session.begin():
+            await route_mql(lead, UnitOfWork(session, outbox, routing.settings))
+    async with routing.sessions() as session, session.begin():
+        await session.execute(
+            text("UPDATE routing.assignments SET follow_up_due = now() - interval '1 second'")
+        )
+
+    async def run() -> None:
+        async with routing.sessions() as session, session.begin():
+            await enforce_deadlines(UnitOfWork(session, outbox, routing.settings))
+
+    await asyncio.gather(*(run() for _ in range(4)))
+    [(breaches, leads_breached)] = await routing.rows(
+        "SELECT count(*), count(DISTINCT lead_id) FROM routing.sla_breaches"
+    )
+    assert (breaches, leads_breached) == (12, 12)
+    attempts = await routing.rows(
+        "SELECT attempt, status, count(*) AS n FROM routing.assignments"
+        " GROUP BY attempt, status ORDER BY attempt"
+    )
+    assert [(a.attempt, a.status, a.n) for a in attempts] == [
+        (1, "closed", 12),
+        (2, "assigned", 12),
+    ]
+    [(load,)] = await routing.rows("SELECT sum(open_load) FROM routing.reps")
+    assert load == 12
