@@ -8,7 +8,9 @@ redirect for a browser, and lets it through (with the CORS headers) to `shared.e
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -16,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import Depends, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from services.capture import cleaning, domain
 from services.capture.models import Form
@@ -116,13 +118,71 @@ async def submitted_fields(request: Request) -> dict[str, Any]:
 
 
 async def _form_fields(request: Request) -> dict[str, Any]:
+    """Form data decoded strictly: bytes that are not text in the declared charset (UTF-8 unless
+    the body names another) are refused naming the field, never replaced or read as Latin-1,
+    so two different addresses cannot become one."""
+    charset = _charset(request)
     try:
-        async with request.form() as form:
-            return dict(form.items())  # a file stays an object and is refused as "must be text"
-    except HTTPException as error:
-        if error.status_code != status.HTTP_400_BAD_REQUEST:
-            raise
-        raise Unreadable.of("the form data cannot be read", "body", str(error.detail)) from None
+        if request.headers.get("content-type", "").lower().startswith("multipart/"):
+            parser = _StrictMultiPartParser(request.headers, request.stream())
+            fields: list[tuple[str, Any]] = list((await parser.parse()).multi_items())
+        else:
+            body = (await request.body()).decode(charset, "surrogateescape")
+            fields = parse_qsl(
+                body,
+                keep_blank_values=True,
+                encoding=charset,
+                errors="surrogateescape",
+                max_num_fields=MAX_FIELDS,
+            )
+    except (MultiPartException, ValueError) as error:
+        raise Unreadable.of("the form data cannot be read", "body", str(error)) from None
+    undecodable = sorted(
+        {_printable(name) for name, value in fields if _surrogate(name) or _surrogate(value)}
+    )
+    if undecodable:
+        raise Invalid(
+            "the form data is not valid text",
+            [Problem(name, f"is not valid {charset} text") for name in undecodable],
+        )
+    return dict(fields)  # a file stays an object and is refused as "must be text"
+
+
+MAX_FIELDS = 1000
+
+
+def _charset(request: Request) -> str:
+    declared = request.headers.get("content-type", "").lower().partition("charset=")[2]
+    try:
+        return codecs.lookup(declared.split(";")[0].strip(' "')).name if declared else "utf-8"
+    except LookupError:
+        raise UnsupportedMediaType.of(
+            "the body's charset is not known", "content-type", f"charset {declared} is unknown"
+        ) from None
+
+
+def _surrogate(value: object) -> bool:
+    return isinstance(value, str) and _SURROGATE.search(value) is not None
+
+
+def _printable(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _StrictMultiPartParser(MultiPartParser):
+    """Starlette's parser, except a text part that is not valid in its charset keeps its bad
+    bytes as surrogates (to be refused) instead of being read as Latin-1."""
+
+    def on_part_end(self) -> None:
+        part = self._current_part
+        if part.file is not None:
+            return super().on_part_end()
+        value = bytes(part.data).decode(self._charset or "utf-8", "surrogateescape")
+        self.items.append((part.field_name, value))
+        return None
 
 
 async def _json_fields(request: Request) -> dict[str, Any]:
