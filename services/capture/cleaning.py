@@ -136,9 +136,25 @@ Cleaner = Callable[[str], str]
 
 
 def clean_contact(raw: Mapping[str, object], *, default_region: str | None = None) -> Contact:
-    """The submitted contact fields as a clean `Contact`, or `InvalidLead` with every problem."""
-    values = clean_all(_contact_cleaners(default_region), raw, required={"email"})
+    """The submitted contact fields as a clean `Contact`, or `InvalidLead` with every problem.
+    A phone number without its country code is read as a number of the submission's own
+    country, else of `default_region` (the form's)."""
+    region = _phone_region(raw.get("country"), raw.get("phone")) or default_region
+    values = clean_all(_contact_cleaners(region), raw, required={"email"})
     return Contact(**values, **email_flags(values["email"]))
+
+
+def _phone_region(country: object, phone: object) -> str | None:
+    """The submitted country, when a national phone number needs one and it names a region
+    phone numbers are known for; only looked up then, so the usual +-prefixed number costs
+    nothing more."""
+    if not isinstance(phone, str) or phone.lstrip().startswith("+") or not country:
+        return None
+    try:
+        region = clean_country(str(country).strip())
+    except ValueError:
+        return None  # reported as the country's own problem
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
 
 
 @lru_cache(maxsize=256)  # the region comes from requests: bounded

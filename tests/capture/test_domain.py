@@ -242,6 +242,31 @@ def test_unusable_phone_numbers_are_refused(raw, region, reason):
     assert only_problem("phone", raw, default_region=region).reason == reason
 
 
+@pytest.mark.parametrize(
+    "country, phone, region, e164",
+    [
+        ("FR", "06 12 34 56 78", None, "+33612345678"),
+        ("France", "06 12 34 56 78", "GB", "+33612345678"),
+        ("US", "(415) 555-0132", None, "+14155550132"),
+        ("us", "(415) 555-0132", "GB", "+14155550132"),
+        ("AQ", "020 7123 4567", "GB", "+442071234567"),
+        ("FR", "+44 20 7123 4567", None, "+442071234567"),
+    ],
+)
+def test_a_national_number_is_read_in_the_submissions_own_country_first(
+    country, phone, region, e164
+):
+    raw = {"email": "ada@example.com", "country": country, "phone": phone}
+    assert clean_contact(raw, default_region=region).phone == e164
+
+
+def test_an_unknown_country_is_its_own_problem_not_the_phones():
+    raw = {"email": "ada@example.com", "country": "Atlantis", "phone": "020 7123 4567"}
+    with pytest.raises(InvalidLead) as refused:
+        clean_contact(raw, default_region="GB")
+    assert [problem.field for problem in refused.value.problems] == ["country"]
+
+
 # ---- country and language ---------------------------------------------------------------------
 
 

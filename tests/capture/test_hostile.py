@@ -117,3 +117,35 @@ async def test_a_body_in_its_declared_charset_is_decoded_with_it(settings, api_k
 
     assert answer.status_code == 202, answer.text
     assert lead.json()["contact"]["first_name"] == "Renée"
+
+
+# ---- 5: national phone numbers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "country, phone, e164",
+    [("FR", "06 12 34 56 78", "+33612345678"), ("US", "(415) 555-0132", "+14155550132")],
+)
+async def test_a_national_phone_number_is_read_in_the_submissions_country(
+    settings, api_keys, country, phone, e164
+):
+    async with capture(settings, api_keys, default_region=None) as client:
+        answer = await client.post(
+            SUBMIT,
+            data={"work_email": "a@example.fr", "org": "AE", "agree": "on"}
+            | {"country": country, "tel": phone},
+        )
+        api = await client.post(
+            "/v1/leads",
+            json={"email": "b@example.fr", "country": country, "phone": phone},
+            headers=auth(api_keys["marketing"]),
+        )
+        leads = [
+            await client.get(
+                f"/v1/leads/{a.json()['lead_id']}", headers=auth(api_keys["marketing"])
+            )
+            for a in (answer, api)
+        ]
+
+    assert (answer.status_code, api.status_code) == (202, 202), (answer.text, api.text)
+    assert [lead.json()["contact"]["phone"] for lead in leads] == [e164, e164]
