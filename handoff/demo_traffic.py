@@ -329,13 +329,14 @@ async def _play_sales(
     seed: int,
     answer_after_s: float,
     until: float,
+    idle_s: float,
     posted: asyncio.Event,
     tally: Tally,
     progress: Progress,
     task: Any,
 ) -> None:
     """Answer each open lead once it has waited `answer_after_s`, until `until`, or until
-    nothing has been open for a while after every lead was posted."""
+    nothing has been open for `idle_s` after every lead was posted and some were answered."""
     first_seen: dict[tuple[str, str], float] = {}
     answered: set[tuple[str, str]] = set()  # each lead at each stage is answered once
     idle_since: float | None = None
@@ -362,11 +363,11 @@ async def _play_sales(
             else:
                 code = answer.status_code
                 tally.verdicts_refused[code] = tally.verdicts_refused.get(code, 0) + 1
-        if leads or not posted.is_set():
-            idle_since = None
+        if leads or not posted.is_set() or not tally.verdicts:
+            idle_since = None  # a busy stack may take a while to assign the first lead
         elif idle_since is None:
             idle_since = now
-        elif now - idle_since > max(8.0, 2 * answer_after_s):
+        elif now - idle_since > max(idle_s, 2 * answer_after_s):
             return
         await asyncio.sleep(0.5)
 
@@ -381,6 +382,7 @@ async def run_demo(
     count: int,
     answer_after_s: float,
     sales_for_s: float,
+    idle_s: float = 10.0,
     concurrency: int = 8,
     console: Console | None = None,
 ) -> Tally:
@@ -404,7 +406,16 @@ async def run_demo(
             until, posted = time.monotonic() + sales_for_s, asyncio.Event()
             sales = asyncio.create_task(
                 _play_sales(
-                    crm, feedback_url, seed, answer_after_s, until, posted, tally, progress, judging
+                    crm,
+                    feedback_url,
+                    seed,
+                    answer_after_s,
+                    until,
+                    idle_s,
+                    posted,
+                    tally,
+                    progress,
+                    judging,
                 )
             )
             try:
