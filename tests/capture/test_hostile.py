@@ -149,3 +149,29 @@ async def test_a_national_phone_number_is_read_in_the_submissions_country(
 
     assert (answer.status_code, api.status_code) == (202, 202), (answer.text, api.text)
     assert [lead.json()["contact"]["phone"] for lead in leads] == [e164, e164]
+
+
+# ---- 7: back-dated consent ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "given_at", ["0001-01-01T00:00:00Z", 0, "2018-05-24T23:59:59Z", "2999-01-01T00:00:00Z"]
+)
+async def test_consent_dated_before_it_could_be_given_or_in_the_future_gets_422(
+    settings, api_keys, given_at
+):
+    lead = LEAD | {"consent": {"given": True, "given_at": given_at}}
+    async with running(create_app(settings)) as client:
+        answer = await client.post("/v1/leads", json=lead, headers=auth(api_keys["marketing"]))
+
+    assert answer.status_code == 422, answer.text
+    assert fields_of(answer) == ["consent.given_at"]
+    assert await count_rows(settings, "leads") == 0
+
+
+async def test_consent_dated_within_the_bounds_is_kept(settings, api_keys):
+    lead = LEAD | {"consent": {"given": True, "given_at": "2018-05-25T00:00:00Z"}}
+    async with running(create_app(settings)) as client:
+        answer = await client.post("/v1/leads", json=lead, headers=auth(api_keys["marketing"]))
+
+    assert answer.status_code == 202, answer.text

@@ -12,6 +12,10 @@ from pydantic_core import PydanticCustomError
 from services.capture.schemas.fields import FUTURE_TOLERANCE, Text, Url, Version, clean_text
 from shared.events import Attribution, Consent, Contact
 
+# GDPR applies from this day: consent said to be older is no consent capture can stand behind
+# (and 0001-01-01 or the Unix epoch is a client's placeholder, not a date).
+EARLIEST_CONSENT = datetime(2018, 5, 25, tzinfo=UTC)
+
 
 class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -19,14 +23,20 @@ class ConsentIn(BaseModel):
     given: bool = Field(description="The person agreed to be contacted.")
     text_version: Version | None = Field(None, examples=["2026-01"])
     given_at: AwareDatetime | None = Field(
-        None, description="When consent was given; now when absent; ignored when not given."
+        None,
+        description="When consent was given, from 2018-05-25 to 5 minutes from now; now when "
+        "absent; ignored when not given.",
     )
 
     @field_validator("given_at")
     @classmethod
-    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+    def _when_it_could_have_been_given(cls, value: datetime | None) -> datetime | None:
         if value is not None and value > datetime.now(UTC) + FUTURE_TOLERANCE:
             raise PydanticCustomError("future", "is more than 5 minutes in the future")
+        if value is not None and value < EARLIEST_CONSENT:
+            raise PydanticCustomError(
+                "past", "is before 2018-05-25, the earliest consent capture records"
+            )
         return value
 
 
