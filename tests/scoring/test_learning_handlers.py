@@ -219,3 +219,14 @@ async def test_the_learning_api_refuses_clearly(
         assert drift.status_code == 200 and drift.json()["margin"] == 0.05
         crm = await client.get("/v1/models/demo-1/calibration", headers=auth(api_keys["crm"]))
         assert crm.status_code == 403
+
+
+async def test_two_instances_never_work_on_the_same_backtest(uow: UowFactory) -> None:
+    async with uow() as unit:
+        await request_backtest(
+            RequestBacktest("demo-1", NOW - timedelta(days=1), NOW + timedelta(days=1), "t"), unit
+        )
+    async with uow() as first:
+        assert await run_backtests(first)  # holds the backtest's row until it commits
+        async with uow() as second:
+            assert not await run_backtests(second)  # skips it: nothing else to do
