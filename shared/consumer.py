@@ -1,13 +1,22 @@
-"""The consumer runner every service uses: one record at a time, one transaction each.
+"""The consumer runner every service uses: a batch of records per transaction.
 
-Per record the runner: records the event id in `processed_events` (a redelivery finds it there
-and is skipped), runs the handler in the same transaction (its outbox rows included), commits,
-and only then commits the offset. A handler that keeps failing is retried a bounded number of
-times, then the record goes to `<topic>.dlq` (through the outbox, so even that is not lost) and
-the runner moves on. Database or broker outages are not the record's fault: the runner rewinds
-to the record and retries until the outage ends instead of dead-lettering healthy records.
-A partition taken away by a rebalance mid-batch is left alone: its new owner gets the records
-from the last committed offset, and their ids make any repeat a no-op.
+The records of one partition's fetch are taken `consumer_batch_size` at a time. For each record
+of a batch, in order, the runner records the event id in `processed_events` (a redelivery finds
+it there and is skipped) and runs the handler (its outbox rows included), all in ONE transaction;
+then it commits, and only then commits the offset. So event ids and state changes commit
+together, and a batch costs one commit instead of one per record.
+
+If a handler fails (a deadlock PostgreSQL detected between two instances' batches included), the
+whole batch is rolled back and its records are handled one at a time, a transaction each: the
+failed record has had its first try, gets the rest with a doubling backoff, and after
+`consumer_max_attempts` goes to `<topic>.dlq` (through the outbox, so even that is not lost);
+the runner moves on. A record that cannot be parsed sends its batch the same way.
+Database or broker outages are not the record's fault: the runner rewinds to the batch (or
+record) and retries until the outage ends instead of dead-lettering healthy records.
+A partition taken away by a rebalance mid-batch is left alone (the batch is rolled back): its
+new owner gets the records from the last committed offset, and their ids make any repeat a
+no-op. Each event still gets its log line and metrics, once its transaction has committed; its
+handler time is its own part of the batch, without the shared commit.
 """
 
 from __future__ import annotations
@@ -40,6 +49,18 @@ log = logging.getLogger(__name__)
 def is_outage(error: BaseException) -> bool:
     """Our infrastructure failed, not the record: never dead-letter because of this."""
     return isinstance(error, KafkaError) or is_database_outage(error)
+
+
+class _Rewind(Exception):
+    """An outage while handling from `offset`: go back there; `done` is the offset handled to."""
+
+    def __init__(self, offset: int, done: int | None, error: BaseException) -> None:
+        super().__init__(offset, done, error)
+        self.offset, self.done, self.error = offset, done, error
+
+
+class _TakenAway(Exception):
+    """The partition was rebalanced away in the middle of a batch: roll the batch back."""
 
 
 class ConsumerRunner:
@@ -125,7 +146,9 @@ class ConsumerRunner:
         assert consumer is not None
         while not self._stopping:
             try:
-                batches = await consumer.getmany(timeout_ms=200, max_records=200)
+                batches = await consumer.getmany(
+                    timeout_ms=200, max_records=max(200, self._settings.consumer_batch_size)
+                )
                 for tp, records in batches.items():
                     await self._process_partition(consumer, tp, records)
                     if self._stopping:
@@ -151,27 +174,120 @@ class ConsumerRunner:
     async def _process_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
+        size = self._settings.consumer_batch_size
+        for first in range(0, len(records), size):
+            chunk = records[first : first + size]
+            try:
+                if size == 1:
+                    done = await self._one_by_one(consumer, tp, chunk)
+                else:
+                    done = await self._batch(consumer, tp, chunk)
+            except _Rewind as rewind:
+                self._note_error(
+                    f"handling {tp.topic}[{tp.partition}]@{rewind.offset}", rewind.error
+                )
+                if tp in consumer.assignment():
+                    consumer.seek(tp, rewind.offset)
+                await self._commit_offset(consumer, tp, rewind.done)
+                await asyncio.sleep(1.0)
+                return
+            await self._commit_offset(consumer, tp, done)
+            if done != chunk[-1].offset + 1:
+                return  # stopping, or taken away by a rebalance: its new owner goes on from here
+
+    async def _commit_offset(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, done: int | None
+    ) -> None:
+        if done is None or tp not in consumer.assignment():
+            return
+        try:
+            await asyncio.wait_for(
+                self._commit(consumer, {tp: OffsetAndMetadata(done, "")}), self.COMMIT_TIMEOUT_S
+            )
+        except (CommitFailedError, TimeoutError) as error:  # e.g. rebalanced meanwhile:
+            self._note_error("committing offsets", error)  # redelivered, deduped by id
+
+    async def _one_by_one(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        records: list[ConsumerRecord],
+        tried: ConsumerRecord | None = None,
+    ) -> int | None:
+        """A transaction per record; `tried` already failed once (in a batch): one try fewer."""
         done = None
         for record in records:
             if self._stopping or tp not in consumer.assignment():
-                break  # stopping, or taken away by a rebalance: its new owner goes on from here
-            try:
-                await self._process(record)
-            except Exception as error:
-                self._note_error(f"handling {tp.topic}[{tp.partition}]@{record.offset}", error)
-                if tp in consumer.assignment():
-                    consumer.seek(tp, record.offset)
-                await asyncio.sleep(1.0)
                 break
+            try:
+                if record is tried:
+                    await self._process_record(record, tried=1)
+                else:
+                    await self._process(record)
+            except Exception as error:
+                raise _Rewind(record.offset, done, error) from error
             done = self._positions[tp] = record.offset + 1
             self._set_lag(consumer, tp)
-        if done is not None and tp in consumer.assignment():
+        return done
+
+    async def _batch(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> int | None:
+        """The records in one transaction: each id claimed and its handler run, in order, then
+        one commit. If a handler fails (a deadlock included), nothing of the batch stays and its
+        records go one by one (retries, DLQ); an outage rewinds to the batch's first record."""
+        work: list[tuple[ConsumerRecord, Envelope, Handler]] = []
+        for record in records:
             try:
-                await asyncio.wait_for(
-                    self._commit(consumer, {tp: OffsetAndMetadata(done, "")}), self.COMMIT_TIMEOUT_S
-                )
-            except (CommitFailedError, TimeoutError) as error:  # e.g. rebalanced meanwhile:
-                self._note_error("committing offsets", error)  # redelivered, deduped by id
+                event = parse_event(record.value)
+            except (ValidationError, ValueError, TypeError):
+                return await self._one_by_one(consumer, tp, records)  # dead-letters it
+            handler = self._handlers.get(event.event_type)
+            if handler is None:
+                return await self._one_by_one(consumer, tp, records)
+            work.append((record, event, handler))
+        outcomes: list[tuple[ConsumerRecord, Envelope, str, float]] = []
+        failing: ConsumerRecord | None = None
+        try:
+            async with self._sessions() as session, session.begin():
+                for record, event, handler in work:
+                    if self._stopping:
+                        break  # what is done commits; the rest comes again
+                    if tp not in consumer.assignment():
+                        raise _TakenAway()
+                    started = time.perf_counter()
+                    with bind(
+                        lead_id=event.lead_id,
+                        event_id=event.event_id,
+                        correlation_id=event.correlation_id,
+                        event_type=event.event_type,
+                    ):
+                        try:
+                            outcome = await self._handle_in(session, event, handler, record.topic)
+                        except Exception as error:
+                            if not is_outage(error):
+                                failing = record
+                                self._log_failure(event, 1, error)
+                            raise
+                    outcomes.append((record, event, outcome, time.perf_counter() - started))
+        except _TakenAway:
+            return None  # rolled back: the new owner handles them
+        except Exception as error:
+            if is_outage(error):
+                raise _Rewind(records[0].offset, None, error) from error
+            if failing is None:  # the commit refused it: find the record one by one
+                self._note_error(f"committing a batch of {tp.topic}[{tp.partition}]", error)
+            else:
+                metrics.HANDLER_RETRIES.labels(self._service, failing.topic).inc()
+                await asyncio.sleep(self._backoff_s(1))
+            return await self._one_by_one(consumer, tp, records, tried=failing)
+        for record, event, outcome, seconds in outcomes:
+            self._handled(record, event, outcome, seconds)
+        if not outcomes:
+            return None
+        done = self._positions[tp] = int(outcomes[-1][0].offset) + 1
+        self._set_lag(consumer, tp)
+        return done
 
     async def _commit(
         self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]
@@ -190,6 +306,9 @@ class ConsumerRunner:
             )
 
     async def _process(self, record: ConsumerRecord) -> None:
+        await self._process_record(record)
+
+    async def _process_record(self, record: ConsumerRecord, *, tried: int = 0) -> None:
         started = time.perf_counter()
         try:
             event = parse_event(record.value)
@@ -212,44 +331,72 @@ class ConsumerRunner:
             event_type=event.event_type,
         ):
             try:
-                outcome = await self._handle_with_retries(event, handler, record.topic)
+                outcome = await self._handle_with_retries(event, handler, record.topic, tried)
             except HandlerFailed as failure:
                 await self._dead_letter(record, failure, event.event_id)
                 return
+        self._handled(record, event, outcome, time.perf_counter() - started)
+
+    def _handled(
+        self, record: ConsumerRecord, event: Envelope, outcome: str, seconds: float
+    ) -> None:
+        """What every committed event leaves: its log line and its metrics."""
+        with bind(
+            lead_id=event.lead_id,
+            event_id=event.event_id,
+            correlation_id=event.correlation_id,
+            event_type=event.event_type,
+        ):
             log.info("%s handled %s: %s", self._service, event.event_type, outcome)
         metrics.EVENTS_CONSUMED.labels(self._service, record.topic, outcome).inc()
-        metrics.HANDLER_SECONDS.labels(self._service, record.topic).observe(
-            time.perf_counter() - started
-        )
+        metrics.HANDLER_SECONDS.labels(self._service, record.topic).observe(seconds)
 
-    async def _handle_with_retries(self, event: Envelope, handler: Handler, topic: str) -> str:
+    async def _handle_with_retries(
+        self, event: Envelope, handler: Handler, topic: str, tried: int = 0
+    ) -> str:
+        """Up to `consumer_max_attempts` tries in all, `tried` of them already made."""
         attempts = self._settings.consumer_max_attempts
-        for attempt in range(1, attempts + 1):
+        for attempt in range(tried + 1, attempts + 1):
             try:
                 return await self._handle_once(event, handler, topic)
             except Exception as error:
                 if is_outage(error):
                     raise
-                log.warning(
-                    "%s: handler for %s failed (attempt %d/%d): %r",
-                    self._service,
-                    event.event_type,
-                    attempt,
-                    attempts,
-                    error,
-                )
+                self._log_failure(event, attempt, error)
                 if attempt == attempts:
                     raise HandlerFailed(error, attempts) from error
                 metrics.HANDLER_RETRIES.labels(self._service, topic).inc()
-                backoff_s = self._settings.consumer_retry_backoff_ms / 1000 * 2 ** (attempt - 1)
-                await asyncio.sleep(backoff_s)
-        raise AssertionError("unreachable")
+                await asyncio.sleep(self._backoff_s(attempt))
+        raise HandlerFailed(RuntimeError("no attempt left"), attempts)
+
+    def _backoff_s(self, attempt: int) -> float:
+        """The wait after failed attempt `attempt`: doubling from `consumer_retry_backoff_ms`."""
+        return self._settings.consumer_retry_backoff_ms / 1000 * 2.0 ** (attempt - 1)
+
+    def _log_failure(self, event: Envelope, attempt: int, error: BaseException) -> None:
+        log.warning(
+            "%s: handler for %s failed (attempt %d/%d): %r",
+            self._service,
+            event.event_type,
+            attempt,
+            self._settings.consumer_max_attempts,
+            error,
+        )
 
     async def _handle_once(self, event: Envelope, handler: Handler, topic: str) -> str:
         async with self._sessions() as session, session.begin():
-            if not await self._inbox.first_time(session, event.event_id, topic, "handled"):
-                return "duplicate"
-            await handler(event, UnitOfWork(session, self._outbox, self._settings))
+            return await self._handle_in(session, event, handler, topic)
+
+    async def _handle_in(
+        self, session: AsyncSession, event: Envelope, handler: Handler, topic: str
+    ) -> str:
+        """Claim the id and run the handler in the caller's transaction. Its ORM objects are
+        flushed and let go of after it, so the next handler of a batch reads rows afresh."""
+        if not await self._inbox.first_time(session, event.event_id, topic, "handled"):
+            return "duplicate"
+        await handler(event, UnitOfWork(session, self._outbox, self._settings))
+        await session.flush()
+        session.expunge_all()
         return "handled"
 
     async def _dead_letter(

@@ -25,11 +25,14 @@ class Inbox:
         """Record the event id; False when it was handled before. An event that went to the DLQ
         is handled when it comes again (replayed after a fix), or dead-lettered again."""
         processed = self._processed
-        claim = insert(processed).values(event_id=event_id, topic=topic, outcome=outcome)
+        claimed_at = func.clock_timestamp()  # not now(): a batch's transaction shares that
+        claim = insert(processed).values(
+            event_id=event_id, topic=topic, outcome=outcome, processed_at=claimed_at
+        )
         inserted = await session.scalar(
             claim.on_conflict_do_update(
                 index_elements=[processed.c.event_id],
-                set_={"outcome": outcome, "topic": topic, "processed_at": func.now()},
+                set_={"outcome": outcome, "topic": topic, "processed_at": claimed_at},
                 where=processed.c.outcome == "dead_lettered",
             ).returning(processed.c.event_id)
         )

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     consumer_heartbeat_interval_ms: int = 3_000
     consumer_max_attempts: int = Field(3, ge=1, description="Handler tries before the DLQ.")
     consumer_retry_backoff_ms: int = 100
+    consumer_batch_size: int = Field(
+        100,
+        ge=1,
+        description="Records of one partition handled in one transaction (one commit, then "
+        "the offset commit); 1 is a transaction per record.",
+    )
     processed_events_retention_days: int = Field(
         14,
         ge=1,

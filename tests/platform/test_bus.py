@@ -262,6 +262,9 @@ async def test_a_rebalance_in_the_middle_of_a_batch_keeps_every_effect_once(plat
 
         return handle
 
+    # A transaction per record (batch size 1), so the records before the pause are committed;
+    # a rebalance in the middle of a batch transaction is the next test.
+    platform.settings = platform.settings.model_copy(update={"consumer_batch_size": 1})
     events = [erased(str(n)) for n in range(30)]
     for event in events:
         await platform.send(event)
@@ -419,3 +422,106 @@ async def test_lag_counts_the_records_not_handled_yet(platform: Platform):
 
 async def _lag_is(lag, expected: int) -> bool:
     return await lag() == expected
+
+
+class BatchRecordingRunner(ConsumerRunner):
+    """Notes the records of every batch it starts, to show which ones shared a transaction."""
+
+    batches: list[list[int]]
+
+    async def _batch(self, consumer, tp, records):
+        self.batches.append([record.offset for record in records])
+        return await super()._batch(consumer, tp, records)
+
+
+async def test_a_batch_commits_atomically_and_a_failure_in_it_sends_its_records_one_by_one(
+    platform: Platform,
+):
+    """Record k of a batch fails: nothing of records 1..k-1 from that try stays (they run again,
+    which they would not if their ids had committed), then each record goes one by one: every
+    effect once, the failing record dead-lettered after the configured tries in all."""
+    attempts = 3
+    platform.settings = platform.settings.model_copy(
+        update={"consumer_max_attempts": attempts, "consumer_retry_backoff_ms": 10}
+    )
+    calls: dict[str, int] = {}
+
+    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        reason = event.payload.reason
+        calls[reason] = calls.get(reason, 0) + 1
+        await record_effect(str(event.lead_id), reason)(uow.session)
+        if reason == "boom":
+            raise ValueError("record 3 of the batch fails")
+
+    lead = uuid.uuid4()  # one key: one partition, one fetch
+    reasons = ["one", "two", "boom", "four", "five"]
+    for reason in reasons:
+        await platform.send(erased(reason, lead))
+    BatchRecordingRunner.batches = []
+    runner = platform.runner({LeadErasedEvent: handler}, runner_class=BatchRecordingRunner)
+    await platform.relay().start()
+    topic = platform.settings.topic(LeadErasedEvent.topic)
+    async with reading(platform.settings.kafka_bootstrap, f"{topic}.dlq") as dlq:
+        await runner.start()
+        [dead] = await dlq.wait_for_count(1)
+        await dlq.assert_no_more(1, quiet_s=0.5)
+    assert b'"reason":"boom"' in dead.value
+    assert dict(dead.headers)["dlq.attempts"] == str(attempts).encode()
+
+    expected = [(str(lead), reason) for reason in reasons if reason != "boom"]
+    assert await wait_for(lambda: _all_of(platform, 4), message="the four effects") == expected
+    await _assert_quiet(platform, 4, quiet_s=0.5)
+    assert BatchRecordingRunner.batches[0] == [0, 1, 2, 3, 4], "the five shared a transaction"
+    assert calls == {
+        "one": 2,  # the batch's try, rolled back, then its own transaction
+        "two": 2,
+        "boom": attempts,  # the batch's try counts: then attempts - 1 more
+        "four": 1,  # never reached in the batch
+        "five": 1,
+    }
+
+
+async def test_a_rebalance_in_the_middle_of_a_batch_transaction_keeps_every_effect_once(
+    platform: Platform,
+):
+    hold, held = asyncio.Event(), asyncio.Event()
+    first_calls = 0
+
+    def handler(runner: str):
+        async def handle(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+            nonlocal first_calls
+            if runner == "first":
+                first_calls += 1
+                if first_calls == 4:  # three records of the batch done, not committed
+                    held.set()
+                    await hold.wait()
+            await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+        return handle
+
+    events = [erased(str(n)) for n in range(30)]
+    for event in events:
+        await platform.send(event)
+    first = platform.runner({LeadErasedEvent: handler("first")}, group_id="shared")
+    await first.start()
+    await wait_for(held.is_set, message="the first runner held mid-batch")
+    assert await platform.effects() == [], "nothing of an open batch is visible"
+    consumer = first._consumer
+    assert consumer is not None
+    before = set(consumer.assignment())
+    second = platform.runner({LeadErasedEvent: handler("second")}, group_id="shared")
+    await second.start()
+    await wait_for(
+        lambda: set(consumer.assignment()) != before,
+        timeout_s=30,
+        message="the group rebalanced while the first runner is mid-batch",
+    )
+    hold.set()
+
+    await wait_for(
+        lambda: _count(platform, len(events)), timeout_s=60, message="every event's effect"
+    )
+    await _assert_quiet(platform, len(events), quiet_s=1.0)  # no late second effect
+    effects = await platform.effects()
+    assert sorted(value for _, value in effects) == sorted(e.payload.reason for e in events)
+    assert first.running and second.running
