@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics
 from shared.errors import service_error_response
-from shared.logs import bind
+from shared.logs import bind, info_line
 from shared.problems import Problem, TooLarge
 
 log = logging.getLogger("handoff.http")
@@ -68,12 +68,10 @@ class RequestObserver:
             )
         children[0].inc()
         children[1].observe(seconds)
-        log.info(
-            "%s %s %d",
-            method,
-            route,
-            status,
-            extra={
+        info_line(
+            log,
+            f"{method} {route} {status}",
+            {
                 "method": method,
                 "route": route,
                 "path": scope["path"],

@@ -7,11 +7,14 @@ HTTP middleware binds `request_id`. Every log line written meanwhile carries the
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
@@ -20,6 +23,11 @@ _bound: ContextVar[dict[str, str]] = ContextVar("handoff_log_context", default={
 
 HANDLER_NAME = "handoff-json"
 RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+
+# The service named by `configure_logging`; None until then (lines then go through `logging`).
+_service: str | None = None
+_encode = json.JSONEncoder().encode
+_second: tuple[int, str] = (-1, "")  # the last whole second seen and its ISO text
 
 
 @contextmanager
@@ -73,6 +81,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     )
     handler.addFilter(_ContextFilter(service))
     handler.set_name(HANDLER_NAME)
+    global _service
+    _service = service
     root = logging.getLogger()
     # Replace only our own handler: a test runner's capturing handlers stay.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != HANDLER_NAME] + [handler]
@@ -91,3 +101,34 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 def extra(**fields: Any) -> dict[str, Any]:
     """`log.info(..., extra=extra(lead_id=...))` without clobbering LogRecord's own names."""
     return {k: v for k, v in fields.items() if k not in RESERVED and v is not None}
+
+
+def info_line(log: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """One INFO line for `log`, the same JSON object the handler would write for
+    `log.info(message, extra=fields)`, built and written directly: no LogRecord, filter,
+    formatter or handler lock. For lines written on every request (measured in bench/: the
+    logging path was ~9 % of capture's CPU per lead). The logger's level and `disabled` still
+    decide; other handlers (a test's capture, say) do not see these lines.
+    Before `configure_logging`, the line goes through `logging` as usual."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    if _service is None:
+        log.info(message, extra=extra(**fields))
+        return
+    line = {"level": "INFO", "logger": log.name, "message": message} | fields
+    line["service"] = _service
+    for name, value in _bound.get().items():
+        line.setdefault(name, value)
+    line["time"] = _utc_now()
+    sys.stderr.write(_encode(line) + "\n")
+
+
+def _utc_now() -> str:
+    """`datetime.now(UTC).isoformat()` (always with microseconds), the date and time of day
+    formatted once per second."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_second[1]}.{int((now - whole) * 1e6):06d}+00:00"

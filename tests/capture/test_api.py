@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import uuid
 
@@ -284,9 +283,8 @@ async def test_sent_attribution_is_stored_clean_and_consent_not_given_has_no_tim
 
 
 async def test_each_answer_carries_a_request_id_logged_once_and_counted_by_route(
-    settings: Settings, api_keys, caplog
+    settings: Settings, api_keys, capsys
 ):
-    caplog.set_level(logging.INFO, logger="handoff.http")
     headers = auth(api_keys["marketing"])
     async with running(create_app(settings)) as client:
         before = posted_leads((await client.get("/metrics")).text)
@@ -299,12 +297,14 @@ async def test_each_answer_carries_a_request_id_logged_once_and_counted_by_route
     assert chosen.headers["X-Request-ID"] == "from-the-caller-1"
     assert re.fullmatch(r"[0-9a-f]{32}", fresh.headers["X-Request-ID"])
     assert re.fullmatch(r"[0-9a-f]{32}", odd.headers["X-Request-ID"]), "too long: replaced"
-    lines = [r for r in caplog.records if r.name == "handoff.http"]
-    by_id = {getattr(r, "request_id", None): r for r in lines}
-    assert by_id["from-the-caller-1"].getMessage() == "POST /v1/leads 202"
-    assert by_id[fresh.headers["X-Request-ID"]].status == 202
-    assert by_id[odd.headers["X-Request-ID"]].route == "/v1/leads/{lead_id}"
-    assert sum(getattr(r, "request_id", None) == "from-the-caller-1" for r in lines) == 1
+    # The access line is written straight to stderr as JSON (shared.logs.info_line).
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    lines = [line for line in logged if line.get("logger") == "handoff.http"]
+    by_id = {line["request_id"]: line for line in lines}
+    assert by_id["from-the-caller-1"]["message"] == "POST /v1/leads 202"
+    assert by_id[fresh.headers["X-Request-ID"]]["status"] == 202
+    assert by_id[odd.headers["X-Request-ID"]]["route"] == "/v1/leads/{lead_id}"
+    assert sum(line["request_id"] == "from-the-caller-1" for line in lines) == 1
     assert after - before == 2, "both posts counted under the route template"
 
 
