@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.capture.domain import Submission
-from services.capture.models import Form, Lead, LeadChange, platform
+from services.capture.models import Form, Lead, LeadChange, idempotent_requests, platform
 from shared.events import LeadCapturedEvent
 from shared.uow import UnitOfWork
 
@@ -95,6 +95,14 @@ async def changes_of(session: AsyncSession, lead_id: uuid.UUID) -> list[LeadChan
 
 async def delete_changes(session: AsyncSession, lead_id: uuid.UUID) -> None:
     await session.execute(delete(LeadChange).where(LeadChange.lead_id == lead_id))
+
+
+async def delete_idempotent_answers(session: AsyncSession, lead_id: uuid.UUID) -> None:
+    """Recorded answers naming the lead: their fingerprints hash bodies that held the person's
+    email, and a replay must not be told an erased lead's id. (The table holds only the last
+    24 hours; an erasure is rare, so no index for this.)"""
+    table = idempotent_requests
+    await session.execute(delete(table).where(table.c.response["lead_id"].astext == str(lead_id)))
 
 
 async def delete_sent_events(session: AsyncSession, lead_id: uuid.UUID) -> None:

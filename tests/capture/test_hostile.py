@@ -175,3 +175,30 @@ async def test_consent_dated_within_the_bounds_is_kept(settings, api_keys):
         answer = await client.post("/v1/leads", json=lead, headers=auth(api_keys["marketing"]))
 
     assert answer.status_code == 202, answer.text
+
+
+# ---- 8: idempotency records outlive no erasure --------------------------------------------------
+
+
+async def test_an_erasure_removes_the_persons_idempotency_records(settings, api_keys):
+    headers = auth(api_keys["marketing"]) | {"Idempotency-Key": "order-9"}
+    other = auth(api_keys["marketing"]) | {"Idempotency-Key": "order-10"}
+    async with running(create_app(settings)) as client:
+        first = await client.post("/v1/leads", json=LEAD, headers=headers)
+        kept = await client.post(
+            "/v1/leads", json=LEAD | {"email": "grace@example.com"}, headers=other
+        )
+        erased_id = first.json()["lead_id"]
+        await client.post(f"/v1/leads/{erased_id}/erase", headers=auth(api_keys["marketing"]))
+        replay = await client.post("/v1/leads", json=LEAD, headers=headers)
+
+    assert (first.status_code, kept.status_code, replay.status_code) == (202, 202, 202)
+    assert replay.json()["lead_id"] != erased_id, "a replay is never told the erased lead's id"
+    assert "Idempotent-Replayed" not in replay.headers
+    assert (
+        await count_rows(
+            settings, "idempotent_requests", "response->>'lead_id' = :id", id=erased_id
+        )
+        == 0
+    )
+    assert await count_rows(settings, "idempotent_requests") == 2  # the other person's and the new

@@ -165,6 +165,7 @@ async def erase_lead(message: EraseLead, uow: UnitOfWork) -> None:
     lead.erased_at = lead.updated_at = func.now()
     await repository.delete_changes(uow.session, lead.id)
     await repository.delete_sent_events(uow.session, lead.id)
+    await repository.delete_idempotent_answers(uow.session, lead.id)
     await uow.session.flush()
     payload = LeadErased(requested_by=message.requested_by, reason=message.reason)
     await uow.publish(
