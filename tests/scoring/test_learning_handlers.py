@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scoring.app import create_app
@@ -229,4 +230,5 @@ async def test_two_instances_never_work_on_the_same_backtest(uow: UowFactory) ->
     async with uow() as first:
         assert await run_backtests(first)  # holds the backtest's row until it commits
         async with uow() as second:
+            await second.session.execute(text("SET LOCAL lock_timeout = '2s'"))  # never hang
             assert not await run_backtests(second)  # skips it: nothing else to do
