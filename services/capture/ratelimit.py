@@ -21,30 +21,41 @@ IPV6_CLIENT_PREFIX = 64  # one IPv6 client usually holds a whole /64
 
 
 class SubmissionLimits:
-    """The two limits a form submission passes: one per client, one per form."""
+    """A client's own limit, and a form's allowance that no client can spend for others.
+
+    Every attempt counts against the client's own window, so a flooding client only stops
+    itself. The form's allowance counts leads the form accepted, never refusals (a garbage
+    post spends nothing of it), and once it is spent only the clients that spent it wait: a
+    first-time visitor always gets through, so a few clients cannot switch a form off for
+    everyone. Overload of the service as a whole is refused before this, by uvicorn's
+    `--limit-concurrency` (503), not by any one form's count."""
 
     def __init__(self, per_client: int, per_form: int, *, window_s: int = 60) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._per_client = RateLimitItemPerSecond(per_client, window_s)
         self._per_form = RateLimitItemPerSecond(per_form, window_s)
+        self._window = RateLimitItemPerSecond(1, window_s)
 
     def wait(self, client_ip: str, form_id: str) -> int:
         """Whole seconds the client must wait before submitting; 0 when it may go ahead now,
-        and then the submission counts against both limits. A refused one counts against none,
-        so a flooding client does not use up the form's allowance, nor a full form the client's."""
-        checks = (
-            (self._per_client, "client", client_key(client_ip)),
-            (self._per_form, "form", form_id),
-        )
-        for limit, scope, key in checks:
-            if not self._limiter.test(limit, scope, key):
-                return self._seconds_until_free(limit, scope, key)
-        for limit, scope, key in checks:
-            self._limiter.hit(limit, scope, key)
+        and then the attempt counts against the client's own limit (a refused one does not)."""
+        client = client_key(client_ip)
+        if not self._limiter.test(self._per_client, "client", client):
+            return self._seconds_until_free(self._per_client, "client", client)
+        form_full = not self._limiter.test(self._per_form, "form", form_id)
+        if form_full and not self._limiter.test(self._window, "spent", form_id, client):
+            return self._seconds_until_free(self._per_form, "form", form_id)
+        self._limiter.hit(self._per_client, "client", client)
         return 0
 
-    def _seconds_until_free(self, limit: RateLimitItem, scope: str, key: str) -> int:
-        reset_at = self._limiter.get_window_stats(limit, scope, key).reset_time
+    def accepted(self, client_ip: str, form_id: str) -> None:
+        """The form took the client's lead: it counts against the form's allowance, and the
+        client is one of those who spent it."""
+        self._limiter.hit(self._per_form, "form", form_id)
+        self._limiter.hit(self._window, "spent", form_id, client_key(client_ip))
+
+    def _seconds_until_free(self, limit: RateLimitItem, *identifiers: str) -> int:
+        reset_at = self._limiter.get_window_stats(limit, *identifiers).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
 

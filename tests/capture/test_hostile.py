@@ -8,7 +8,7 @@ import pytest
 
 from services.capture.app import create_app
 from tests.capture.test_api import JSON, LEAD, count_rows
-from tests.capture.test_forms import FORM, SUBMIT, capture, fields_of, written
+from tests.capture.test_forms import FILLED, FORM, SUBMIT, capture, fields_of, written
 from tests.helpers import auth, running
 
 pytestmark = pytest.mark.asyncio
@@ -202,3 +202,18 @@ async def test_an_erasure_removes_the_persons_idempotency_records(settings, api_
         == 0
     )
     assert await count_rows(settings, "idempotent_requests") == 2  # the other person's and the new
+
+
+# ---- 2: nobody locks a form for everyone ----------------------------------------------------
+
+
+async def test_refused_posts_spend_nothing_of_the_forms_allowance(settings, api_keys):
+    limited = settings.model_copy(
+        update={"form_rate_per_form_per_minute": 3, "form_rate_per_ip_per_minute": 100}
+    )
+    async with capture(limited, api_keys) as client:
+        garbage = [(await client.post(SUBMIT, json={})).status_code for _ in range(10)]
+        answer = await client.post(SUBMIT, data=FILLED)
+
+    assert garbage == [422] * 10
+    assert answer.status_code == 202, answer.text

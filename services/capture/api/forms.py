@@ -156,6 +156,7 @@ async def submit_form(
         )
     except ServiceError as error:
         return web.refused(request, form, error, cors)
+    limits.accepted(web.client_ip(request), form.id)
     return web.accepted(request, form, answer, cors)
 
 

@@ -92,9 +92,12 @@ def preflight_headers(request: Request, cors: Mapping[str, str]) -> dict[str, st
     }
 
 
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def check_rate(limits: SubmissionLimits, form: Form, request: Request) -> None:
-    client_ip = request.client.host if request.client else "unknown"
-    if wait := limits.wait(client_ip, form.id):
+    if wait := limits.wait(client_ip(request), form.id):
         raise TooManyRequests(
             f"too many submissions; try again in {wait} s", headers={"Retry-After": str(wait)}
         )
