@@ -13,7 +13,7 @@ from services.routing.handlers import (
     route_mql,
 )
 from services.routing.models import platform
-from services.routing.sla import enforce_deadlines
+from services.routing.sla import enforce_deadlines, refresh_records
 from services.routing.webhooks.sender import send_deliveries
 from shared.events import LeadErasedEvent, LeadFeedbackEvent, LeadMqlEvent
 from shared.jobs import Job
@@ -29,6 +29,7 @@ CAPACITY_HEARTBEAT_EVERY_S = 30.0
 QUEUE_DRAIN_EVERY_S = 1.0  # how soon a queue moves when working hours begin
 SLA_EVERY_S = 1.0  # how late a breach may be noticed
 WEBHOOKS_EVERY_S = 0.5  # how soon a delivery is sent
+RECORDS_EVERY_S = 2.0  # how soon a rep's share follows their breaches
 
 SPEC = ServiceSpec(
     name="routing",
@@ -45,6 +46,7 @@ SPEC = ServiceSpec(
         Job("queue-drain", QUEUE_DRAIN_EVERY_S, drain_queues),
         Job("sla-deadlines", SLA_EVERY_S, enforce_deadlines),
         Job("webhook-deliveries", WEBHOOKS_EVERY_S, send_deliveries),
+        Job("rep-records", RECORDS_EVERY_S, refresh_records),
     ],
     routers=[router],
 )

@@ -52,6 +52,11 @@ class Team(Base):
     sla_minutes: Mapped[int]
     sla_seconds: Mapped[int | None]  # overrides sla_minutes when set (sub-minute SLAs)
     max_attempts: Mapped[int] = mapped_column(server_default=text("3"))
+    # a rep's record: `breach_limit` breaches within `breach_window_days` scale their share
+    # of weighted round robin by `breach_share` until they recover (no limit: rule off)
+    breach_limit: Mapped[int | None]
+    breach_window_days: Mapped[int] = mapped_column(server_default=text("7"))
+    breach_share: Mapped[float] = mapped_column(Float, server_default=text("0.5"))
     escalation_contact: Mapped[str | None] = mapped_column(String(320))
     fallback: Mapped[bool] = mapped_column(server_default=text("false"))
     updated_at: Mapped[datetime] = _now()
@@ -80,6 +85,7 @@ class Rep(Base):
     assigned_day: Mapped[date | None]
     assigned_today: Mapped[int] = mapped_column(server_default=text("0"))
     rr_pass: Mapped[float] = mapped_column(Float, server_default=text("0"))
+    share: Mapped[float] = mapped_column(Float, server_default=text("1"))  # see Team.breach_*
     updated_at: Mapped[datetime] = _now()
 
 

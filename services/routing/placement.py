@@ -172,6 +172,9 @@ class Placer:
         )
         await self.repo.capacity_changed(rep.team_id)
         explanation = explain(sql.verdict, placement, choice) | {"follow_up_due": due.isoformat()}
+        lowered = {r.id: r.share for r in (await self._team(rep.team_id))[1] if r.share < 1}
+        if lowered:
+            explanation["lowered_shares"] = lowered  # reps whose SLA breaches cut their share
         await self.repo.record_decision(sql.lead_id, "assigned", sql.verdict.version, explanation)
         payload = LeadAssigned(
             rep_id=rep.id,

@@ -62,6 +62,13 @@ class TeamIn(Strict):
     max_attempts: int = Field(
         3, ge=1, le=10, description="Assignments after which a breached lead escalates."
     )
+    breach_limit: int | None = Field(
+        None, ge=1, le=1000, description="Breaches in the window that lower a rep's share."
+    )
+    breach_window_days: int = Field(7, ge=1, le=90)
+    breach_share: float = Field(
+        0.5, gt=0, le=1, description="The rep's weight is multiplied by this until they recover."
+    )
     escalation_contact: str | None = Field(None, max_length=320, examples=["emea-lead@x.io"])
     fallback: bool = Field(False, description="Takes leads no rule matches (one team at most).")
 
@@ -201,6 +208,7 @@ class RepOut(RepIn):
     open_load: int
     assigned_today: int
     on_duty: bool = Field(description="Active, not away and inside working hours now.")
+    share: float = Field(1.0, description="Below 1 while breaches lower the rep's share.")
 
 
 class RuleOut(RuleIn):

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from services.routing.schemas import RepOut
 from services.routing.webhooks.rules import EVENT_TYPES
 
 
@@ -59,3 +60,9 @@ class SlaRow(BaseModel):
     breaches: int
     on_time_rate: float | None = Field(description="On-time verdicts over judged assignments.")
     mean_time_to_first_verdict_s: float | None
+
+
+class RepRecordOut(RepOut):
+    breaches_in_window: int = Field(description="SLA breaches within the team's window.")
+    breach_window_days: int
+    breach_limit: int | None = Field(description="Breaches that lower the share (None: off).")

@@ -30,6 +30,17 @@ async def enforce_deadlines(uow: UnitOfWork) -> None:
         await _breached(uow, sla, repo, row, now)
 
 
+async def refresh_records(uow: UnitOfWork) -> None:
+    """Reps' shares follow their teams' record rule, down after breaches and back when old
+    breaches leave the window. One instance at a time (an advisory lock)."""
+    repo = Repository(uow.session)
+    if not await repo.try_lock("routing.rep-records"):
+        return
+    for row in await repo.refresh_shares():
+        log.info("rep %s: share now %s", row.id, row.share)
+        await repo.capacity_changed(row.team_id)
+
+
 async def _breached(
     uow: UnitOfWork, sla: SlaQueries, repo: Repository, row: Any, now: datetime
 ) -> None:

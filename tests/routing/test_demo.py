@@ -24,7 +24,7 @@ ORG = OrgIn.model_validate(demo_org())
 
 def _reps() -> dict[str, list[Rep]]:
     """The demo reps as the domain sees them, by team, without a database."""
-    live = {"open_load": 0, "assigned_day": None, "assigned_today": 0, "rr_pass": 0.0}
+    live = {"open_load": 0, "assigned_day": None, "assigned_today": 0, "rr_pass": 0.0, "share": 1.0}
     by_team: dict[str, list[Rep]] = {}
     for rep in ORG.reps:
         row = SimpleNamespace(**(rep_row(rep) | live))

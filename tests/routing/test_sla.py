@@ -16,7 +16,7 @@ from services.routing.app import create_app
 from services.routing.domain.hours import follow_up_due, parse_hours
 from services.routing.handlers import route_mql
 from services.routing.models import platform
-from services.routing.sla import enforce_deadlines
+from services.routing.sla import enforce_deadlines, refresh_records
 from shared.auth import Role
 from shared.events import LeadAssignedEvent
 from shared.outbox import Outbox
@@ -149,3 +149,62 @@ async def test_concurrent_deadline_runs_handle_each_breach_once(routing: Routing
     ]
     [(load,)] = await routing.rows("SELECT sum(open_load) FROM routing.reps")
     assert load == 12
+
+
+@pytest.mark.asyncio
+async def test_breaches_lower_a_reps_share_until_they_recover(
+    routing: Routing, api_keys: dict[str, str]
+) -> None:
+    await routing.load(
+        teams=[
+            team(
+                fallback=True,
+                strategy="weighted_round_robin",
+                breach_limit=2,
+                breach_window_days=7,
+                breach_share=0.5,
+            )
+        ],
+        reps=[rep("ann", capacity=100), rep("bob", capacity=100)],
+    )
+    outbox = Outbox(platform, routing.settings, "routing")
+
+    async def in_transaction(sql: str = "", **params: Any) -> None:
+        async with routing.sessions() as session, session.begin():
+            if sql:
+                await session.execute(text(sql), params)
+            await refresh_records(UnitOfWork(session, outbox, routing.settings))
+
+    breach = (
+        "INSERT INTO routing.sla_breaches (lead_id, rep_id, team_id, attempt, due, late_by_s)"
+        " VALUES (gen_random_uuid(), 'ann', 'emea', 1, now(), 1)"
+    )
+    await in_transaction(breach)
+    async with running(create_app(routing.settings), wait_ready=False) as client:
+        reader = auth(api_keys["marketing"])
+        one = (await client.get("/v1/reps/ann", headers=reader)).json()
+        assert (one["share"], one["breaches_in_window"], one["breach_limit"]) == (1.0, 1, 2)
+        await in_transaction(breach)  # the second breach in 7 days: the rule applies
+        two = (await client.get("/v1/reps/ann", headers=reader)).json()
+        assert (two["share"], two["breaches_in_window"]) == (0.5, 2)
+        assert (await client.get("/v1/reps/nobody", headers=reader)).status_code == 404
+
+        leads = [mql() for _ in range(30)]
+        for lead in leads:
+            async with routing.sessions() as session, session.begin():
+                await route_mql(lead, UnitOfWork(session, outbox, routing.settings))
+        counts = dict(
+            (r.rep_id, r.n)
+            for r in await routing.rows(
+                "SELECT rep_id, count(*) AS n FROM routing.assignments GROUP BY rep_id"
+            )
+        )
+        assert counts == {"ann": 10, "bob": 20}  # weight 1 x 0.5 against weight 1
+        explained = await client.get(f"/v1/leads/{leads[0].lead_id}/routing", headers=reader)
+        assert explained.json()["explanation"]["lowered_shares"] == {"ann": 0.5}
+
+        await in_transaction(
+            "UPDATE routing.sla_breaches SET breached_at = now() - interval '8 days'"
+        )
+        back = (await client.get("/v1/reps/ann", headers=reader)).json()
+        assert (back["share"], back["breaches_in_window"]) == (1.0, 0)

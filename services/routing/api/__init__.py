@@ -7,6 +7,7 @@ from services.routing.api import (
     criteria,
     leads,
     queue,
+    records,
     reps,
     sla,
     teams,
@@ -14,5 +15,5 @@ from services.routing.api import (
 )
 
 router = APIRouter()
-for module in (leads, assignments, reps, teams, queue, criteria, sla, webhooks):
+for module in (leads, assignments, records, reps, teams, queue, criteria, sla, webhooks):
     router.include_router(module.router)

@@ -37,6 +37,7 @@ def rep_out(row: Any, now: datetime) -> RepOut:
         if row.assigned_day == to_rep(row).hours.local_date(now)
         else 0,
         on_duty=on_duty(to_rep(row), now),
+        share=row.share,
     )
 
 

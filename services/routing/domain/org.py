@@ -29,6 +29,9 @@ class Team:
     sla_minutes: int = 60  # first follow-up due within this much of the rep's working time
     sla_seconds: int | None = None  # overrides sla_minutes when set
     max_attempts: int = 3  # assignments before a breached lead escalates
+    breach_limit: int | None = None  # breaches in the window that lower a rep's share
+    breach_window_days: int = 7
+    breach_share: float = 0.5  # the lowered share (a factor on the rep's weight)
     escalation_contact: str | None = None
     fallback: bool = False
 
@@ -55,6 +58,11 @@ class Rep:
     assigned_today: int = 0  # new leads on `assigned_day`, the rep's local date
     assigned_day: str | None = None  # ISO date
     rr_pass: float = 0.0  # weighted round robin position (see strategies.py)
+    share: float = 1.0  # below 1 while the rep's SLA record is poor (see sla.py)
+
+    @property
+    def effective_weight(self) -> float:
+        return self.weight * self.share
 
     def __post_init__(self) -> None:
         _fold_sets(self, "territories", "languages", "company_sizes", "industries")

@@ -1,7 +1,8 @@
 """Choosing among eligible reps of a team: least loaded, or weighted round robin.
 
 Weighted round robin is stride scheduling: each rep has a pass; the lowest pass is served and
-moves on by 1/weight, so over any long run a rep's share is weight / total weight. The team's
+moves on by 1/weight, so over any long run a rep's share is weight / total weight (the weight
+scaled by the rep's `share` while their SLA record is poor). The team's
 clock is the start of the latest turn served (derived from the reps' passes, so nothing but the
 rep rows holds state): a rep back from leave starts at the clock instead of collecting the
 turns they missed in one burst.
@@ -20,7 +21,7 @@ def least_loaded(reps: Iterable[Rep]) -> list[Rep]:
 
 
 def team_clock(team_reps: Iterable[Rep]) -> float:
-    return max((r.rr_pass - 1.0 / r.weight for r in team_reps), default=0.0)
+    return max((r.rr_pass - 1.0 / r.effective_weight for r in team_reps), default=0.0)
 
 
 def turn(rep: Rep, clock: float) -> float:
@@ -29,9 +30,9 @@ def turn(rep: Rep, clock: float) -> float:
 
 
 def round_robin(reps: Iterable[Rep], clock: float) -> list[Rep]:
-    return sorted(reps, key=lambda r: (turn(r, clock), -r.weight, r.id))
+    return sorted(reps, key=lambda r: (turn(r, clock), -r.effective_weight, r.id))
 
 
 def served(rep: Rep, clock: float) -> float:
     """The rep's pass after one turn."""
-    return turn(rep, clock) + 1.0 / rep.weight
+    return turn(rep, clock) + 1.0 / rep.effective_weight

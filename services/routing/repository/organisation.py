@@ -57,6 +57,7 @@ class OrganisationQueries(Queries):
             reps_t.c.assigned_day,
             reps_t.c.assigned_today,
             reps_t.c.rr_pass,
+            reps_t.c.share,
         )
         query = select(*live).where(reps_t.c.team_id == team_id).order_by(reps_t.c.id)
         rows = await self._rows(query)

@@ -50,6 +50,9 @@ def to_team(row: Row[Any]) -> Team:
         sla_minutes=row.sla_minutes,
         sla_seconds=row.sla_seconds,
         max_attempts=row.max_attempts,
+        breach_limit=row.breach_limit,
+        breach_window_days=row.breach_window_days,
+        breach_share=row.breach_share,
         escalation_contact=row.escalation_contact,
         fallback=row.fallback,
     )
@@ -78,6 +81,7 @@ def to_rep(row: Row[Any]) -> Rep:
         assigned_today=row.assigned_today,
         assigned_day=row.assigned_day.isoformat() if row.assigned_day else None,
         rr_pass=row.rr_pass,
+        share=row.share,
     )
 
 
@@ -96,6 +100,7 @@ def with_load(settings: Rep, row: Row[Any]) -> Rep:
         assigned_day=row.assigned_day.isoformat() if row.assigned_day else None,
         assigned_today=row.assigned_today,
         rr_pass=row.rr_pass,
+        share=row.share,
     )
     return rep
 

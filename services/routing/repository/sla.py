@@ -45,6 +45,33 @@ class SlaQueries(Queries):
         rows = await self._rows(select(escalations_t).where(escalations_t.c.lead_id == lead_id))
         return rows[0] if rows else None
 
+    async def refresh_shares(self) -> list[Row[Any]]:
+        """Apply each team's record rule: a rep with `breach_limit` breaches or more within
+        `breach_window_days` gets `breach_share`, everyone else 1. Only changed rows are
+        written (a live column: the reps' settings cache is untouched)."""
+        statement = text(
+            "UPDATE routing.reps r SET share = s.share FROM ("
+            " SELECT p.id, CASE WHEN t.breach_limit IS NOT NULL"
+            "  AND count(b.id) >= t.breach_limit THEN t.breach_share ELSE 1.0 END AS share"
+            " FROM routing.reps p JOIN routing.teams t ON t.id = p.team_id"
+            " LEFT JOIN routing.sla_breaches b ON b.rep_id = p.id"
+            "  AND b.breached_at > now() - make_interval(days => t.breach_window_days)"
+            " GROUP BY p.id, t.breach_limit, t.breach_share) s"
+            " WHERE r.id = s.id AND r.share IS DISTINCT FROM s.share"
+            " RETURNING r.id, r.team_id, r.share"
+        )
+        return await self._rows(statement)
+
+    async def rep_rows_by_id(self, rep_id: str) -> list[Row[Any]]:
+        return await self._rows(text("SELECT * FROM routing.reps WHERE id = :id"), {"id": rep_id})
+
+    async def breaches_in_window(self, rep_id: str, days: int) -> int:
+        query = text(
+            "SELECT count(*) FROM routing.sla_breaches WHERE rep_id = :rep"
+            " AND breached_at > now() - make_interval(days => :days)"
+        )
+        return int((await self.session.execute(query, {"rep": rep_id, "days": days})).scalar_one())
+
     async def breaches(self, lead_id: uuid.UUID) -> list[Row[Any]]:
         query = select(breaches_t).where(breaches_t.c.lead_id == lead_id).order_by(breaches_t.c.id)
         return await self._rows(query)

@@ -37,7 +37,7 @@ class WorkQueries(Queries):
             " assigned_day = :today,"
             # weighted round robin: one turn, counted from where the row is now
             " rr_pass = CASE WHEN CAST(:clock AS float8) IS NULL THEN rr_pass"
-            " ELSE GREATEST(rr_pass, CAST(:clock AS float8)) + 1.0 / weight END"
+            " ELSE GREATEST(rr_pass, CAST(:clock AS float8)) + 1.0 / (weight * share) END"
             " WHERE id = :id AND active AND open_load < capacity"
             " AND (daily_cap IS NULL OR assigned_day IS DISTINCT FROM :today"
             " OR assigned_today < daily_cap)"

@@ -27,6 +27,22 @@ def upgrade() -> None:
         sa.Column("max_attempts", sa.Integer, server_default=sa.text("3"), nullable=False),
         schema=S,
     )
+    op.add_column("teams", sa.Column("breach_limit", sa.Integer), schema=S)
+    op.add_column(
+        "teams",
+        sa.Column("breach_window_days", sa.Integer, server_default=sa.text("7"), nullable=False),
+        schema=S,
+    )
+    op.add_column(
+        "teams",
+        sa.Column("breach_share", sa.Float, server_default=sa.text("0.5"), nullable=False),
+        schema=S,
+    )
+    op.add_column(
+        "reps",
+        sa.Column("share", sa.Float, server_default=sa.text("1"), nullable=False),
+        schema=S,
+    )
     op.add_column("assignments", sa.Column("previous_rep_id", sa.String(64)), schema=S)
     op.add_column("assignments", sa.Column("lead", JSONB), schema=S)
     op.add_column("assignments", sa.Column("correlation_id", sa.Uuid), schema=S)
@@ -117,5 +133,7 @@ def downgrade() -> None:
     op.drop_index("assignments_due", "assignments", schema=S)
     for column in ("cause_event_id", "correlation_id", "lead", "previous_rep_id"):
         op.drop_column("assignments", column, schema=S)
-    op.drop_column("teams", "max_attempts", schema=S)
+    op.drop_column("reps", "share", schema=S)
+    for column in ("breach_share", "breach_window_days", "breach_limit", "max_attempts"):
+        op.drop_column("teams", column, schema=S)
     op.drop_column("teams", "sla_seconds", schema=S)
