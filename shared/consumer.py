@@ -212,16 +212,16 @@ class ConsumerRunner:
         consumer: AIOKafkaConsumer,
         tp: TopicPartition,
         records: list[ConsumerRecord],
-        tried: ConsumerRecord | None = None,
+        tried: tuple[ConsumerRecord, Exception] | None = None,
     ) -> int | None:
-        """A transaction per record; `tried` already failed once (in a batch): one try fewer."""
+        """A transaction per record; `tried` already failed once in a batch, with that error."""
         done = None
         for record in records:
             if self._stopping or tp not in consumer.assignment():
                 break
             try:
-                if record is tried:
-                    await self._process_record(record, tried=1)
+                if tried is not None and record is tried[0]:
+                    await self._process_record(record, failed=tried[1])
                 else:
                     await self._process(record)
             except Exception as error:
@@ -247,7 +247,7 @@ class ConsumerRunner:
                 return await self._one_by_one(consumer, tp, records)
             work.append((record, event, handler))
         outcomes: list[tuple[ConsumerRecord, Envelope, str, float]] = []
-        failing: ConsumerRecord | None = None
+        failing: tuple[ConsumerRecord, Exception] | None = None
         try:
             async with self._sessions() as session, session.begin():
                 for record, event, handler in work:
@@ -266,7 +266,7 @@ class ConsumerRunner:
                             outcome = await self._handle_in(session, event, handler, record.topic)
                         except Exception as error:
                             if not is_outage(error):
-                                failing = record
+                                failing = (record, error)
                                 self._log_failure(event, 1, error)
                             raise
                     outcomes.append((record, event, outcome, time.perf_counter() - started))
@@ -277,8 +277,8 @@ class ConsumerRunner:
                 raise _Rewind(records[0].offset, None, error) from error
             if failing is None:  # the commit refused it: find the record one by one
                 self._note_error(f"committing a batch of {tp.topic}[{tp.partition}]", error)
-            else:
-                metrics.HANDLER_RETRIES.labels(self._service, failing.topic).inc()
+            elif self._settings.consumer_max_attempts > 1:
+                metrics.HANDLER_RETRIES.labels(self._service, failing[0].topic).inc()
                 await asyncio.sleep(self._backoff_s(1))
             return await self._one_by_one(consumer, tp, records, tried=failing)
         for record, event, outcome, seconds in outcomes:
@@ -308,7 +308,10 @@ class ConsumerRunner:
     async def _process(self, record: ConsumerRecord) -> None:
         await self._process_record(record)
 
-    async def _process_record(self, record: ConsumerRecord, *, tried: int = 0) -> None:
+    async def _process_record(
+        self, record: ConsumerRecord, *, failed: Exception | None = None
+    ) -> None:
+        """`failed`: the error of its first try, made in a batch."""
         started = time.perf_counter()
         try:
             event = parse_event(record.value)
@@ -331,7 +334,7 @@ class ConsumerRunner:
             event_type=event.event_type,
         ):
             try:
-                outcome = await self._handle_with_retries(event, handler, record.topic, tried)
+                outcome = await self._handle_with_retries(event, handler, record.topic, failed)
             except HandlerFailed as failure:
                 await self._dead_letter(record, failure, event.event_id)
                 return
@@ -352,10 +355,14 @@ class ConsumerRunner:
         metrics.HANDLER_SECONDS.labels(self._service, record.topic).observe(seconds)
 
     async def _handle_with_retries(
-        self, event: Envelope, handler: Handler, topic: str, tried: int = 0
+        self, event: Envelope, handler: Handler, topic: str, failed: Exception | None = None
     ) -> str:
-        """Up to `consumer_max_attempts` tries in all, `tried` of them already made."""
+        """Up to `consumer_max_attempts` tries in all; with `failed`, the first was made."""
         attempts = self._settings.consumer_max_attempts
+        tried = 0 if failed is None else 1
+        if tried == attempts:
+            assert failed is not None
+            raise HandlerFailed(failed, attempts) from failed
         for attempt in range(tried + 1, attempts + 1):
             try:
                 return await self._handle_once(event, handler, topic)
@@ -367,7 +374,7 @@ class ConsumerRunner:
                     raise HandlerFailed(error, attempts) from error
                 metrics.HANDLER_RETRIES.labels(self._service, topic).inc()
                 await asyncio.sleep(self._backoff_s(attempt))
-        raise HandlerFailed(RuntimeError("no attempt left"), attempts)
+        raise AssertionError("unreachable")
 
     def _backoff_s(self, attempt: int) -> float:
         """The wait after failed attempt `attempt`: doubling from `consumer_retry_backoff_ms`."""

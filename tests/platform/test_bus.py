@@ -525,3 +525,32 @@ async def test_a_rebalance_in_the_middle_of_a_batch_transaction_keeps_every_effe
     effects = await platform.effects()
     assert sorted(value for _, value in effects) == sorted(e.payload.reason for e in events)
     assert first.running and second.running
+
+
+async def test_with_one_attempt_a_record_that_fails_in_a_batch_is_dead_lettered_with_its_error(
+    platform: Platform,
+):
+    platform.settings = platform.settings.model_copy(update={"consumer_max_attempts": 1})
+    calls: list[str] = []
+
+    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        calls.append(event.payload.reason)
+        if event.payload.reason == "boom":
+            raise ValueError("no second chance")
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    lead = uuid.uuid4()
+    for reason in ["one", "boom", "three"]:
+        await platform.send(erased(reason, lead))
+    BatchRecordingRunner.batches = []
+    await platform.relay().start()
+    topic = platform.settings.topic(LeadErasedEvent.topic)
+    async with reading(platform.settings.kafka_bootstrap, f"{topic}.dlq") as dlq:
+        await platform.runner({LeadErasedEvent: handler}, runner_class=BatchRecordingRunner).start()
+        [dead] = await dlq.wait_for_count(1)
+    headers = dict(dead.headers)
+    assert headers["dlq.error"] == b"ValueError: no second chance"
+    assert headers["dlq.attempts"] == b"1"
+    assert [v for _, v in await wait_for(lambda: _all_of(platform, 2))] == ["one", "three"]
+    assert BatchRecordingRunner.batches[0] == [0, 1, 2]
+    assert calls.count("boom") == 1, "its one try was the batch's"
