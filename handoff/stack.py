@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal, Protocol
@@ -188,6 +188,7 @@ class Stack:
                 "--port",
                 str(port),
                 "--no-access-log",
+                *uvicorn_limits(env),
             ],
             env=env,
             stdout=log,
@@ -320,3 +321,16 @@ def _caught_up(url: str) -> bool:
         if pending and float(line.rsplit(" ", 1)[1]) > 0:
             return False
     return True
+
+
+def uvicorn_limits(env: Mapping[str, str]) -> list[str]:
+    """Each service's limits on its clients. X-Forwarded-For is trusted only from the addresses
+    `FORWARDED_ALLOW_IPS` names (uvicorn otherwise trusts 127.0.0.1, so any local client could
+    name its own address per request). An idle keep-alive connection closes after 5 s; past
+    `HANDOFF_LIMIT_CONCURRENCY` connections and requests (default 500) uvicorn answers 503
+    instead of holding more. Uvicorn has no header or body read timeout: see deploy/README.md
+    for the ones the ingress in front must set."""
+    allowed = env.get("FORWARDED_ALLOW_IPS", "").strip()
+    forwarding = ["--forwarded-allow-ips", allowed] if allowed else ["--no-proxy-headers"]
+    concurrency = env.get("HANDOFF_LIMIT_CONCURRENCY", "500")
+    return [*forwarding, "--timeout-keep-alive", "5", "--limit-concurrency", concurrency]

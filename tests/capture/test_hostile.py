@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 
+import httpx
 import pytest
+import uvicorn
 
+from handoff.embedded import free_port
+from handoff.stack import uvicorn_limits
 from services.capture.app import create_app
 from tests.capture.test_api import JSON, LEAD, count_rows
 from tests.capture.test_forms import FILLED, FORM, SUBMIT, capture, fields_of, written
-from tests.helpers import auth, running
+from tests.helpers import auth, running, wait_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -217,3 +223,58 @@ async def test_refused_posts_spend_nothing_of_the_forms_allowance(settings, api_
 
     assert garbage == [422] * 10
     assert answer.status_code == 202, answer.text
+
+
+# ---- 3 and 12: forwarded headers trusted only where configured; uvicorn's limits ---------------
+
+
+def uvicorn_options(env: dict[str, str]) -> dict[str, object]:
+    """The options `handoff up` gives each service's uvicorn, as uvicorn's own CLI reads them."""
+    context = uvicorn.main.make_context("uvicorn", ["app:app", *uvicorn_limits(env)])
+    return {
+        name: context.params[name]
+        for name in (
+            "proxy_headers",
+            "forwarded_allow_ips",
+            "timeout_keep_alive",
+            "limit_concurrency",
+        )
+    }
+
+
+def test_the_stack_trusts_forwarded_headers_only_from_configured_addresses():
+    assert uvicorn_options({})["proxy_headers"] is False
+    configured = uvicorn_options({"FORWARDED_ALLOW_IPS": "10.1.0.0/16"})
+    assert (configured["proxy_headers"], configured["forwarded_allow_ips"]) == (True, "10.1.0.0/16")
+    assert (configured["timeout_keep_alive"], configured["limit_concurrency"]) == (5, 500)
+
+
+async def test_a_local_client_cannot_pick_its_address_with_x_forwarded_for(settings, api_keys):
+    limited = settings.model_copy(update={"form_rate_per_ip_per_minute": 3})
+    options = uvicorn_options({})
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(limited),
+            host="127.0.0.1",
+            port=free_port(),
+            log_level="warning",
+            proxy_headers=bool(options["proxy_headers"]),
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        await wait_for(lambda: server.started, timeout_s=30, message="uvicorn started")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.config.port}") as client:
+            await client.put("/v1/forms/ebook", json=FORM, headers=auth(api_keys["admin"]))
+            codes = [
+                (
+                    await client.post(SUBMIT, json={}, headers={"X-Forwarded-For": f"10.9.0.{n}"})
+                ).status_code
+                for n in range(5)
+            ]
+    finally:
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 15)
+
+    assert codes == [422, 422, 422, 429, 429]
