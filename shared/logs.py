@@ -7,7 +7,6 @@ HTTP middleware binds `request_id`. Every log line written meanwhile carries the
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -17,6 +16,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pythonjsonlogger.json import JsonFormatter
 
 _bound: ContextVar[dict[str, str]] = ContextVar("handoff_log_context", default={})  # noqa: B039
@@ -26,7 +26,6 @@ RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
 
 # The service named by `configure_logging`; None until then (lines then go through `logging`).
 _service: str | None = None
-_encode = json.JSONEncoder().encode
 _second: tuple[int, str] = (-1, "")  # the last whole second seen and its ISO text
 
 
@@ -105,10 +104,11 @@ def extra(**fields: Any) -> dict[str, Any]:
 
 def info_line(log: logging.Logger, message: str, fields: dict[str, Any]) -> None:
     """One INFO line for `log`, the same JSON object the handler would write for
-    `log.info(message, extra=fields)`, built and written directly: no LogRecord, filter,
-    formatter or handler lock. For lines written on every request (measured in bench/: the
-    logging path was ~9 % of capture's CPU per lead). The logger's level and `disabled` still
-    decide; other handlers (a test's capture, say) do not see these lines.
+    `log.info(message, extra=fields)` (same keys in the same order), built and written
+    directly: no LogRecord, filter, formatter or handler lock, and encoded by orjson (compact,
+    UTF-8). For lines written on every request: measured in bench/, the `logging` path was ~7 %
+    of capture's instructions per lead, this one under 1 %. The logger's level and `disabled`
+    still decide; other handlers (a test's log capture, say) do not see these lines.
     Before `configure_logging`, the line goes through `logging` as usual."""
     if not log.isEnabledFor(logging.INFO):
         return
@@ -120,7 +120,21 @@ def info_line(log: logging.Logger, message: str, fields: dict[str, Any]) -> None
     for name, value in _bound.get().items():
         line.setdefault(name, value)
     line["time"] = _utc_now()
-    sys.stderr.write(_encode(line) + "\n")
+    _write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE))
+
+
+def _write(data: bytes) -> None:
+    """To whatever `sys.stderr` is now, as the handler does: UTF-8 bytes to its binary buffer
+    (whatever the text layer's encoding), flushed like the handler's line."""
+    stream = sys.stderr
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(data.decode())
+        stream.flush()
+        return
+    stream.flush()  # anything the text layer still holds goes first
+    buffer.write(data)
+    buffer.flush()
 
 
 def _utc_now() -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 
 import pytest
 
+from shared import logs
 from shared.logs import bind, configure_logging, info_line
 
 FIELDS = {"method": "POST", "route": "/v1/leads", "path": "/v1/leads", "status": 202}
@@ -64,3 +67,30 @@ def test_the_level_and_a_disabled_logger_still_decide(
     configured.disabled = False
     info_line(configured, "kept", FIELDS)
     assert [line["message"] for line in lines(capsys.readouterr().err)] == ["kept"]
+
+
+def test_the_direct_line_is_utf8_json_on_any_stderr_after_what_the_text_layer_holds(
+    configured: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = io.BytesIO()
+    ascii_stderr = io.TextIOWrapper(raw, encoding="ascii", errors="backslashreplace")
+    monkeypatch.setattr(sys, "stderr", ascii_stderr)
+    ascii_stderr.write("unfinished ")
+    info_line(configured, "caf\u00e9", FIELDS)
+    text_only = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", text_only)
+    info_line(configured, "caf\u00e9", FIELDS)
+    before, line = raw.getvalue().decode().split(" ", 1)
+    assert before == "unfinished"
+    assert json.loads(line)["message"] == "caf\u00e9" and line.endswith("}\n")
+    assert json.loads(text_only.getvalue())["message"] == "caf\u00e9"
+
+
+def test_before_configure_logging_the_line_goes_through_logging(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs, "_service", None)
+    caplog.set_level(logging.INFO, logger="handoff.test_logs")
+    info_line(logging.getLogger("handoff.test_logs"), "through logging", FIELDS)
+    (record,) = caplog.records
+    assert record.getMessage() == "through logging" and record.__dict__["status"] == 202
