@@ -212,6 +212,20 @@ def origin_allowed(form: FormRules, origin: str | None, own_origin: str) -> bool
     return origin == normal_origin(own_origin) or origin in form.allowed_origins
 
 
+def back_link(form: FormRules, referer: str | None) -> str | None:
+    """The page an error page links back to: the page that posted (its Referer) only when that
+    page is on one of the origins the form names, never any site's ("*" allows posts, not
+    links), nor one a link to the error page chose."""
+    if not referer:
+        return None
+    parts = urlsplit(referer)
+    try:
+        origin = normal_origin(f"{parts.scheme}://{parts.netloc}")
+    except ValueError:
+        return None
+    return referer if origin in form.allowed_origins and origin != "*" else None
+
+
 def is_spam(form: FormRules, fields: Mapping[str, Any]) -> bool:
     """A bot filled the field people never see."""
     value = fields.get(form.honeypot_field)

@@ -14,7 +14,7 @@ from handoff.embedded import free_port
 from handoff.stack import uvicorn_limits
 from services.capture.app import create_app
 from tests.capture.test_api import JSON, LEAD, count_rows
-from tests.capture.test_forms import FILLED, FORM, SUBMIT, capture, fields_of, written
+from tests.capture.test_forms import BROWSER, FILLED, FORM, SUBMIT, capture, fields_of, written
 from tests.helpers import auth, running, wait_for
 
 pytestmark = pytest.mark.asyncio
@@ -278,3 +278,37 @@ async def test_a_local_client_cannot_pick_its_address_with_x_forwarded_for(setti
         await asyncio.to_thread(thread.join, 15)
 
     assert codes == [422, 422, 422, 429, 429]
+
+
+# ---- 6: capture's pages show only capture's words and link only to the form's sites -----------
+
+LURE = "submission:Your account is locked. Call +1 555 0100"
+
+
+async def test_the_error_page_shows_no_sentence_a_link_brought(settings, api_keys):
+    async with capture(settings, api_keys) as client:
+        page = await client.get("/v1/forms/ebook/error", params={"error": LURE})
+        forged = await client.get("/v1/forms/ebook/error", params={"error": LURE, "sig": "0" * 32})
+        real = await client.post(SUBMIT, data=FILLED | {"org": ""}, headers=BROWSER)
+        shown = await client.get(real.headers["location"])
+
+    assert "locked" not in page.text and "locked" not in forged.text
+    assert "Something in the form needs fixing" in page.text
+    assert "is required" in shown.text, "capture's own problems are still shown"
+
+
+@pytest.mark.parametrize(
+    "referer, back",
+    [
+        ("https://evil.example/phish", "/v1/forms/ebook/page"),
+        ("javascript:alert(1)", "/v1/forms/ebook/page"),
+        ("https://www.example.com/ebook?x=1", "https://www.example.com/ebook?x=1"),
+    ],
+)
+async def test_back_to_the_form_links_only_to_the_forms_own_origins(
+    settings, api_keys, referer, back
+):
+    async with capture(settings, api_keys, allowed_origins=["https://www.example.com", "*"]) as c:
+        page = await c.get("/v1/forms/ebook/error", headers={"Referer": referer})
+
+    assert f'href="{back}"' in page.text

@@ -202,11 +202,8 @@ async def thank_you_page(form: KnownForm, request: Request) -> HTMLResponse:
 )
 async def error_page(form: KnownForm, request: Request) -> HTMLResponse:
     """The problems of a submission (`error=<field>:<reason>`), with a link back to the form."""
-    referer = request.headers.get("referer", "")
-    back = (
-        referer
-        if referer.startswith(("http://", "https://"))
-        else (request.url_for("form_page", form_id=form.id).path)
+    back = domain.back_link(form, request.headers.get("referer")) or (
+        request.url_for("form_page", form_id=form.id).path
     )
     labels = {field: label for field, (label, _, _) in web.PAGE_FIELDS.items()} | {
         "consent": "Consent"
@@ -216,7 +213,11 @@ async def error_page(form: KnownForm, request: Request) -> HTMLResponse:
         "error.html",
         {
             "form": form,
-            "errors": web.errors_from(request.query_params.getlist("error")),
+            "errors": web.errors_from(
+                request.query_params.getlist("error"),
+                request.query_params.get("sig"),
+                key=web.error_page_key(request),
+            ),
             "labels": labels,
             "back": back,
         },

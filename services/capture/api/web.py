@@ -9,9 +9,11 @@ redirect for a browser, and lets it through (with the CORS headers) to `shared.e
 from __future__ import annotations
 
 import codecs
+import hashlib
+import hmac
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -233,24 +235,42 @@ def refused(request: Request, form: Form, error: ServiceError, cors: dict[str, s
         raise error
     problems = error.problems or [Problem("submission", error.detail)]
     url = form.error_url or request.url_for("form_error", form_id=form.id).path
-    return RedirectResponse(with_errors(url, problems), status.HTTP_303_SEE_OTHER, headers=cors)
+    location = with_errors(url, problems, key=error_page_key(request))
+    return RedirectResponse(location, status.HTTP_303_SEE_OTHER, headers=cors)
 
 
-def with_errors(url: str, problems: Sequence[Problem]) -> str:
-    """The error page's URL carrying each problem as `error=<field>:<reason>`."""
+def with_errors(url: str, problems: Sequence[Problem], *, key: bytes) -> str:
+    """The error page's URL carrying each problem as `error=<field>:<reason>`, and capture's
+    signature over them, so its own page shows only problems capture found."""
+    errors = [f"{problem.field}:{problem.reason}" for problem in problems]
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    query += [("error", f"{problem.field}:{problem.reason}") for problem in problems]
+    query += [("error", error) for error in errors] + [("sig", _signature(key, errors))]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def errors_from(values: Iterable[str], *, limit: int = 50) -> list[Problem]:
-    """The problems an error page was given, read back from its `error` parameters."""
+def errors_from(
+    values: Sequence[str], signature: str | None, *, key: bytes, limit: int = 50
+) -> list[Problem]:
+    """The problems an error page was given, read back from its `error` parameters; none when
+    capture did not sign them (a link cannot put its own sentences on capture's page)."""
+    if not signature or not hmac.compare_digest(signature, _signature(key, list(values))):
+        return []
     problems = []
     for value in list(values)[:limit]:
         field, _, reason = value.partition(":")
         problems.append(Problem(field[:100], reason[:500] or "is invalid"))
     return problems
+
+
+def error_page_key(request: Request) -> bytes:
+    settings = request.app.state.runtime.settings
+    return hashlib.sha256(b"capture error page\n" + settings.secret_key.encode()).digest()
+
+
+def _signature(key: bytes, errors: Sequence[str]) -> str:
+    message = "\n".join(errors).encode("utf-8", "surrogateescape")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 # ---- the form page ----------------------------------------------------------------------------
