@@ -88,7 +88,9 @@ class ConsumerRunner:
             for event_type, handler in handlers.items()
         }
         self._topics = sorted({settings.topic(event_type.topic) for event_type in handlers})
-        self.group_id = group_id or f"handoff-{service}"
+        # The topic prefix isolates deployments sharing a cluster (and tests sharing a broker):
+        # their groups never rebalance each other.
+        self.group_id = group_id or f"{settings.topic_prefix}handoff-{service}"
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False

@@ -283,9 +283,6 @@ async def test_capacity_changes_are_coalesced_into_one_event_per_team(routing: R
     assert [key for (key,) in sent] == [b"emea", b"apac", b"emea"]
 
 
-# Last in the file on purpose: every test's service joins the same consumer group
-# (`handoff-routing`), and on the embedded broker a group that two members left at once can keep
-# the next member waiting for its assignment well beyond the test's readiness deadline.
 def _reads(app: FastAPI, topic: str) -> bool:
     """The instance's consumer holds a partition of `topic` (the runner keeps it private)."""
     consumer = app.state.runtime.consumer._consumer
