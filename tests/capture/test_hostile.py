@@ -312,3 +312,38 @@ async def test_back_to_the_form_links_only_to_the_forms_own_origins(
         page = await c.get("/v1/forms/ebook/error", headers={"Referer": referer})
 
     assert f'href="{back}"' in page.text
+
+
+# ---- 9: every refusal reaches a browser the same way ----------------------------------------
+
+ORIGIN = {"Origin": "https://www.example.com"}
+
+
+async def test_an_unknown_form_and_a_body_too_large_carry_cors_headers(settings, api_keys):
+    big = {"work_email": "a@example.com", "org": "x" * (settings.max_form_body_bytes + 1)}
+    async with capture(settings, api_keys) as client:
+        unknown = await client.post("/v1/forms/nope/submissions", data=FILLED, headers=ORIGIN)
+        too_large = await client.post(SUBMIT, data=big, headers=ORIGIN)
+
+    assert (unknown.status_code, too_large.status_code) == (404, 413)
+    assert unknown.headers["access-control-allow-origin"] == "*"
+    assert too_large.headers["access-control-allow-origin"] == "*"
+
+
+async def test_a_browser_gets_pages_for_an_unknown_form_a_body_too_large_and_the_wait(
+    settings, api_keys
+):
+    big = {"work_email": "a@example.com", "org": "x" * (settings.max_form_body_bytes + 1)}
+    limited = settings.model_copy(update={"form_rate_per_ip_per_minute": 1})
+    async with capture(limited, api_keys) as client:
+        unknown = await client.post("/v1/forms/nope/submissions", data=FILLED, headers=BROWSER)
+        too_large = await client.post(SUBMIT, data=big, headers=BROWSER)
+        page = await client.get(too_large.headers["location"])
+        await client.post(SUBMIT, data=FILLED, headers=BROWSER)
+        limited_answer = await client.post(SUBMIT, data=FILLED, headers=BROWSER)
+
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert too_large.status_code == 303
+    assert f"larger than {settings.max_form_body_bytes} bytes" in page.text
+    assert limited_answer.status_code == 303
+    assert 1 <= int(limited_answer.headers["retry-after"]) <= 60
