@@ -2,6 +2,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WORKERS ?= 3  # pytest-xdist workers: each has its own PostgreSQL (and embedded broker)
 LOCKS := requirements/development.lock requirements/production.lock
 
 .PHONY: run test test-kafka check install lock clean
@@ -26,7 +27,7 @@ run: $(STAMP)
 	$(BIN)/handoff up --broker $(BROKER)
 
 test: $(STAMP) check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS)
 
 # Lint, format and types: a finding fails `make test` (and so CI).
 check: $(STAMP)
@@ -36,8 +37,11 @@ check: $(STAMP)
 
 # The same suite on a real Apache Kafka broker (Java 17+; Maven once, the jars are then cached
 # in ~/.cache/handoff/kafka, shared with `make run`).
+# Its outage tests really stop that broker, which the workers share: they run after the rest.
 test-kafka: $(STAMP)
-	$(BIN)/python tools/kafka_tier/kafka_tier.py run -- $(BIN)/python -m pytest
+	$(BIN)/python tools/kafka_tier/kafka_tier.py run -- sh -c '\
+		$(BIN)/python -m pytest -n $(WORKERS) -m "not broker_outage" && \
+		$(BIN)/python -m pytest -m broker_outage' 
 
 # Re-resolve the locks after changing dependencies in pyproject.toml (needs network to PyPI).
 lock: $(BIN)/python

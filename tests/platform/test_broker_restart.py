@@ -40,6 +40,7 @@ async def write_events(
         await asyncio.sleep(pause_s)  # pacing the writer, not waiting for a result
 
 
+@pytest.mark.broker_outage
 @pytest.mark.asyncio
 async def test_a_broker_restart_during_a_run_loses_nothing_and_doubles_nothing(
     platform: Platform, broker: Broker, capsys

@@ -43,6 +43,7 @@ def sequences_by_lead(records) -> dict[str, list[int]]:
     return seen
 
 
+@pytest.mark.broker_outage
 async def test_rows_written_while_the_broker_is_down_are_published_in_order_after_it_returns(
     platform: Platform, broker: Broker
 ):
