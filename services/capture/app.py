@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from services.capture.api import router
 from services.capture.api.web import EarlyRefusals
 from services.capture.models import platform
-from services.capture.ratelimit import SubmissionLimits
+from services.capture.ratelimit import SubmissionLimits, UnknownForms
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
 
@@ -27,5 +27,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.form_rate_per_ip_per_minute, settings.form_rate_per_form_per_minute
     )
     app.state.submission_limits = limits  # this app's own counts: see api.web.submission_limits
+    app.state.unknown_forms = UnknownForms()  # see api.forms.form_to_submit
     app.add_middleware(EarlyRefusals)  # outside the body limit: sees its 413 too
     return app

@@ -70,3 +70,31 @@ def client_key(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False))
     return str(ip)
+
+
+class UnknownForms:
+    """Form ids recently found not to exist, so a flood of posts to them is refused without a
+    query. Bounded (the oldest forgotten first) and short-lived: a form created on another
+    instance is found at most `ttl_s` later; one created here is forgotten at once."""
+
+    def __init__(self, *, ttl_s: float = 5.0, size: int = 4096) -> None:
+        self._until: dict[str, float] = {}
+        self._ttl_s, self._size = ttl_s, size
+
+    def missing(self, form_id: str) -> bool:
+        until = self._until.get(form_id)
+        if until is None:
+            return False
+        if until > time.monotonic():
+            return True
+        del self._until[form_id]
+        return False
+
+    def remember(self, form_id: str) -> None:
+        self._until.pop(form_id, None)
+        if len(self._until) >= self._size:
+            del self._until[next(iter(self._until))]
+        self._until[form_id] = time.monotonic() + self._ttl_s
+
+    def forget(self, form_id: str) -> None:
+        self._until.pop(form_id, None)

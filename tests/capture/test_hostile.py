@@ -13,7 +13,7 @@ import uvicorn
 from handoff.embedded import free_port
 from handoff.stack import uvicorn_limits
 from services.capture.app import create_app
-from tests.capture.test_api import JSON, LEAD, count_rows
+from tests.capture.test_api import JSON, LEAD, count_rows, sql
 from tests.capture.test_forms import BROWSER, FILLED, FORM, SUBMIT, capture, fields_of, written
 from tests.helpers import auth, running, wait_for
 
@@ -347,3 +347,28 @@ async def test_a_browser_gets_pages_for_an_unknown_form_a_body_too_large_and_the
     assert f"larger than {settings.max_form_body_bytes} bytes" in page.text
     assert limited_answer.status_code == 303
     assert 1 <= int(limited_answer.headers["retry-after"]) <= 60
+
+
+# ---- 11: a flood to unknown forms does not reach the database ---------------------------------
+
+
+async def test_posts_to_an_unknown_form_are_refused_without_a_query_after_the_first(
+    settings, api_keys
+):
+    async with running(create_app(settings)) as client:
+        first = await client.post("/v1/forms/nope/submissions", data=FILLED)
+        # With the table away, any query for the form fails: only answers without one are 404s.
+        await sql(settings, "ALTER TABLE capture.forms RENAME TO forms_away")
+        try:
+            flood = [
+                (await client.post("/v1/forms/nope/submissions", data=FILLED)).status_code
+                for _ in range(50)
+            ]
+        finally:
+            await sql(settings, "ALTER TABLE capture.forms_away RENAME TO forms")
+        await client.put("/v1/forms/nope", json=FORM, headers=auth(api_keys["admin"]))
+        created = await client.post("/v1/forms/nope/submissions", data=FILLED)
+
+    assert first.status_code == 404
+    assert flood == [404] * 50, "no query for an id found missing moments ago"
+    assert created.status_code == 202, "a form created here is found at once"

@@ -13,10 +13,11 @@ from services.capture import domain, handlers, repository
 from services.capture.api import web
 from services.capture.handlers import SaveForm, SubmitForm
 from services.capture.models import Form
+from services.capture.ratelimit import UnknownForms
 from services.capture.schemas import FormIn, FormList, FormOut, LeadAccepted
 from shared.auth import RoleRequired
 from shared.errors import ErrorBody
-from shared.problems import ServiceError
+from shared.problems import NotFound, ServiceError
 from shared.service import SessionDep, UowDep
 
 Responses = dict[int | str, dict[str, Any]]
@@ -55,9 +56,12 @@ KnownForm = Annotated[Form, Depends(_form)]
     response_model=FormOut,
     responses={201: {"model": FormOut, "description": "Created."}, **ADMIN_ERRORS},
 )
-async def put_form(form_id: FormId, definition: FormIn, uow: UowDep, response: Response) -> FormOut:
+async def put_form(
+    form_id: FormId, definition: FormIn, uow: UowDep, request: Request, response: Response
+) -> FormOut:
     """Create a form, or replace its whole definition (200 replaced, 201 created)."""
     form, created = await handlers.save_form(SaveForm(form_id, definition), uow)
+    request.app.state.unknown_forms.forget(form_id)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return form
 
@@ -89,6 +93,20 @@ async def delete_form(form_id: FormId, uow: UowDep) -> None:
 
 
 # ---- submissions ------------------------------------------------------------------------------
+
+
+async def form_to_submit(form_id: str, request: Request, uow: UowDep) -> Form:
+    """The form, or 404; an id found missing moments ago is refused without a query, so a
+    flood of posts to unknown forms does not reach the database."""
+    unknown: UnknownForms = request.app.state.unknown_forms
+    if unknown.missing(form_id):
+        raise handlers.unknown_form(form_id)
+    try:
+        return await handlers.form_to_submit(form_id, uow)
+    except NotFound:
+        unknown.remember(form_id)
+        raise
+
 
 SUBMISSION_BODY = {
     "required": True,
@@ -125,7 +143,7 @@ SUBMISSION_ANSWERS: Responses = {
 )
 async def preflight(form_id: FormId, request: Request, uow: UowDep) -> Response:
     """Answer a browser's CORS preflight: allowed origins get the CORS headers, others 403."""
-    form = await handlers.form_to_submit(form_id, uow)
+    form = await form_to_submit(form_id, request, uow)
     headers = web.preflight_headers(request, web.cors_headers(form, request))
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=headers)
 
@@ -145,7 +163,7 @@ async def submit_form(
     """Submit a form, no API key needed: URL-encoded, multipart or JSON fields."""
     # The form is read in a statement of its own, before the body: no connection is held
     # while a client uploads slowly.
-    form = await handlers.form_to_submit(form_id, uow)
+    form = await form_to_submit(form_id, request, uow)
     cors = web.cors_headers(form, request)
     try:
         web.check_rate(limits, form, request)
