@@ -372,3 +372,25 @@ async def test_posts_to_an_unknown_form_are_refused_without_a_query_after_the_fi
     assert first.status_code == 404
     assert flood == [404] * 50, "no query for an id found missing moments ago"
     assert created.status_code == 202, "a form created here is found at once"
+
+
+# ---- 10: the OpenAPI document describes the answers -------------------------------------------
+
+
+def test_the_openapi_document_names_the_error_body_capture_sends(settings):
+    spec = create_app(settings).openapi()
+    documented = {
+        (method, path, code): set(answer.get("content", {}))
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for code, answer in operation["responses"].items()
+    }
+
+    assert "HTTPValidationError" not in json.dumps(spec), "422s are the project's {detail, errors}"
+    for (method, path, code), media_types in documented.items():
+        if code.startswith("4"):
+            assert "application/json" in media_types, (method, path, code)
+    assert documented[("post", "/v1/forms/{form_id}/submissions", "404")] == {
+        "application/json",
+        "text/html",
+    }

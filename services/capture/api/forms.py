@@ -27,6 +27,13 @@ templates = Jinja2Templates(directory=FilePath(__file__).parent.parent / "templa
 ADMIN = [Depends(RoleRequired())]
 ADMIN_ERRORS: Responses = {code: {"model": ErrorBody} for code in (401, 403, 422)}
 NOT_FOUND: Responses = {404: {"model": ErrorBody}}
+# A page's own answer is HTML, its refusals the project's JSON error body: spelled out, since
+# FastAPI would list a model under the route's HTML media type.
+JSON_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+PAGE_ERRORS: Responses = {
+    404: {"description": "No such form.", "content": JSON_ERROR},
+    422: {"description": "The form id cannot be one.", "content": JSON_ERROR},
+}
 FormId = Annotated[
     str,
     Path(
@@ -132,6 +139,11 @@ SUBMISSION_ANSWERS: Responses = {
         "error page with `error=<field>:<reason>` per problem."
     },
     **{code: {"model": ErrorBody} for code in (400, 403, 404, 413, 415, 422, 429)},
+    404: {
+        "model": ErrorBody,
+        "description": "No such form; a browser gets an HTML page.",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
 }
 
 
@@ -139,7 +151,7 @@ SUBMISSION_ANSWERS: Responses = {
     "/{form_id}/submissions",
     tags=["form submissions"],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={403: {"model": ErrorBody}},
+    responses={code: {"model": ErrorBody} for code in (403, 404, 422)},
 )
 async def preflight(form_id: FormId, request: Request, uow: UowDep) -> Response:
     """Answer a browser's CORS preflight: allowed origins get the CORS headers, others 403."""
@@ -182,7 +194,7 @@ async def submit_form(
 
 
 @router.get(
-    "/{form_id}/page", tags=["form submissions"], response_class=HTMLResponse, responses=NOT_FOUND
+    "/{form_id}/page", tags=["form submissions"], response_class=HTMLResponse, responses=PAGE_ERRORS
 )
 async def form_page(form: KnownForm, request: Request) -> HTMLResponse:
     """A plain HTML page with the form, to try it or to link to."""
@@ -204,7 +216,7 @@ async def form_page(form: KnownForm, request: Request) -> HTMLResponse:
     name="form_thank_you",
     tags=["form submissions"],
     response_class=HTMLResponse,
-    responses=NOT_FOUND,
+    responses=PAGE_ERRORS,
 )
 async def thank_you_page(form: KnownForm, request: Request) -> HTMLResponse:
     """The page a browser lands on after a submission, unless the form names its own."""
@@ -216,7 +228,7 @@ async def thank_you_page(form: KnownForm, request: Request) -> HTMLResponse:
     name="form_error",
     tags=["form submissions"],
     response_class=HTMLResponse,
-    responses=NOT_FOUND,
+    responses=PAGE_ERRORS,
 )
 async def error_page(form: KnownForm, request: Request) -> HTMLResponse:
     """The problems of a submission (`error=<field>:<reason>`), with a link back to the form."""
