@@ -101,6 +101,9 @@ leads = Table(
     Column("product_interest", String(300)),
     Column("source", String(100)),  # first-touch attribution (0003)
     Column("utm_campaign", String(200)),
+    # Capture's lead.captured.v1 arrived (0004): until then the profile is unknown and the lead,
+    # known only from activities on another topic, is scored but never qualified.
+    Column("captured_at", DateTime(timezone=True)),
     # the latest score
     Column("total", Integer),
     Column("fit", Integer),

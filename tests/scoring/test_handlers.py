@@ -71,6 +71,21 @@ async def test_a_demo_request_from_a_good_fit_is_scored_explained_and_an_mql(
     assert mql.causation_id is not None and mql.correlation_id == lead.lead_id
 
 
+async def test_an_activity_before_its_lead_is_captured_waits_for_the_profile(
+    uow: UowFactory, engine: AsyncEngine
+) -> None:
+    """Captured and activity events travel on different topics: a demo request can arrive
+    first. No MQL without the profile routing needs; the capture then qualifies the lead."""
+    lead = captured()
+    await feed(uow, record_activity, activity(lead.lead_id, "demo_request"))
+    assert await published(engine, "lead.mql") == []
+    assert await state_of(engine, lead.lead_id) == "nurture"
+    await feed(uow, record_capture, lead)
+    [mql] = await published(engine, "lead.mql")
+    assert mql.payload.score == 90 and mql.payload.profile.consent_given
+    assert mql.payload.profile.country == "GB"
+
+
 async def test_mql_exactly_once_and_scored_only_on_change(
     uow: UowFactory, engine: AsyncEngine
 ) -> None:

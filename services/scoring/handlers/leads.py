@@ -52,6 +52,7 @@ async def record_capture(event: LeadCapturedEvent, uow: UnitOfWork) -> None:
         consent_given=event.payload.consent.given,
         source=_cut(first.source or first.utm_source, 100),
         utm_campaign=_cut(first.utm_campaign, 200),
+        captured_at=event.occurred_at,
     )
     if row is not None:  # None: the person was erased
         await evaluate(uow, lead_id, now(), event, row=row)

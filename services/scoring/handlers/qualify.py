@@ -63,11 +63,14 @@ async def evaluate(
     score = score_lead(model, repo.profile_of(row), acts, now)
     standing = Standing(row.state, row.recycles, row.engagement_since, row.cooldown_until)
     policy = model.threshold
-    contends = standing.can_qualify(now) and score.total >= policy.floor
+    # Captured and activity events travel on different topics: an activity can arrive before the
+    # profile. Such a lead waits in nurture; its lead.captured.v1 evaluates it again.
+    may_qualify = standing.can_qualify(now) and row.captured_at is not None
+    contends = may_qualify and score.total >= policy.floor
     capacity = await repo.capacity(session, lock=contends)  # the lead's row, then the ledger
     k = free_slots(capacity.team_slots(), capacity.released_total)
     state, held_since = row.state, row.held_since
-    if standing.can_qualify(now):
+    if may_qualify:
         where = placement(policy, score.total, k)
         state = where
         held_since = (held_since or now) if where == "held" else None

@@ -117,6 +117,7 @@ async def erase(session: AsyncSession, lead_id: uuid.UUID) -> None:
         outcome=None,
         model_version=None,
         scored_at=None,
+        captured_at=None,
         held_since=None,
         mql_at=None,
         qualifications=0,
