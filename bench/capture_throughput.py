@@ -265,24 +265,7 @@ class Bench:
 
         port = free_port()
         log_path = self.workdir / f"{name}.log"
-        command = self.pin(self.args.server_core) + [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            app,
-            "--app-dir",
-            str(ROOT),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        command = [*self.pin(self.args.server_core), sys.executable, "-m", "uvicorn", "--factory", app, "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]
         with open(log_path, "wb") as log:
             server = self.processes.start(
                 command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
@@ -330,21 +313,7 @@ class Bench:
             "BENCH_OUT": str(out),
             "BENCH_IDS": str(ids),
         }
-        command = self.pin(self.args.load_core) + [
-            "wrk",
-            "-t",
-            str(self.args.threads),
-            "-c",
-            str(self.args.connections),
-            "-d",
-            f"{seconds:g}s",
-            "--timeout",
-            "10s",
-            "--latency",
-            "-s",
-            str(LUA),
-            f"{url}/v1/leads",
-        ]
+        command = [*self.pin(self.args.load_core), "wrk", "-t", str(self.args.threads), "-c", str(self.args.connections), "-d", f"{seconds:g}s", "--timeout", "10s", "--latency", "-s", str(LUA), f"{url}/v1/leads"]
         process = self.processes.start(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
@@ -625,7 +594,7 @@ def print_table(bare: dict, capture: dict, ratio: float, durability: dict) -> No
         print(
             "  ".join(
                 cell.rjust(width) if i else cell.ljust(width)
-                for i, (cell, width) in enumerate(zip(row, widths))
+                for i, (cell, width) in enumerate(zip(row, widths, strict=False))
             )
         )
     verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
