@@ -265,7 +265,25 @@ class Bench:
 
         port = free_port()
         log_path = self.workdir / f"{name}.log"
-        command = [*self.pin(self.args.server_core), sys.executable, "-m", "uvicorn", "--factory", app, "--app-dir", str(ROOT), "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]
+        command = [
+            *self.pin(self.args.server_core),
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            app,
+            "--app-dir",
+            str(ROOT),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
         with open(log_path, "wb") as log:
             server = self.processes.start(
                 command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
@@ -313,7 +331,22 @@ class Bench:
             "BENCH_OUT": str(out),
             "BENCH_IDS": str(ids),
         }
-        command = [*self.pin(self.args.load_core), "wrk", "-t", str(self.args.threads), "-c", str(self.args.connections), "-d", f"{seconds:g}s", "--timeout", "10s", "--latency", "-s", str(LUA), f"{url}/v1/leads"]
+        command = [
+            *self.pin(self.args.load_core),
+            "wrk",
+            "-t",
+            str(self.args.threads),
+            "-c",
+            str(self.args.connections),
+            "-d",
+            f"{seconds:g}s",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(LUA),
+            f"{url}/v1/leads",
+        ]
         process = self.processes.start(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
@@ -325,7 +358,8 @@ class Bench:
 
     def record_profile(self, pid: int, out: Path) -> subprocess.Popen:
         """py-spy sampling the worker from outside for the measured run, without pausing it."""
-        command = self.pin(self.args.load_core) + [  # beside wrk: the worker keeps its core
+        command = [  # beside wrk: the worker keeps its core
+            *self.pin(self.args.load_core),
             self.py_spy,
             "record",
             "--pid",
