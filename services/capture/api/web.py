@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import Depends, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import MutableHeaders, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -133,6 +133,9 @@ async def _form_fields(request: Request) -> dict[str, Any]:
         if request.headers.get("content-type", "").lower().startswith("multipart/"):
             parser = _StrictMultiPartParser(request.headers, request.stream())
             fields: list[tuple[str, Any]] = list((await parser.parse()).multi_items())
+            for _, value in fields:
+                if isinstance(value, UploadFile):  # refused as "must be text"; its file closed
+                    await value.close()
         else:
             body = (await request.body()).decode(charset, "surrogateescape")
             fields = parse_qsl(
