@@ -88,6 +88,18 @@ def is_database_outage(error: BaseException) -> bool:
     return isinstance(error, _DRIVER_OUTAGES)
 
 
+_CONFLICTS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+def is_concurrency_conflict(error: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back because another one conflicted with it (a
+    deadlock, a serialization failure): nothing was written, and the same request may succeed
+    when tried again."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig.__cause__ or error.orig
+    return isinstance(error, _CONFLICTS)
+
+
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     # No pre-ping: it costs a round trip per checkout. A connection that died with the database
     # fails once, invalidates the pool (SQLAlchemy drops every older connection) and that

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.db import DATABASE_ERRORS, is_database_outage
+from shared.db import DATABASE_ERRORS, is_concurrency_conflict, is_database_outage
 from shared.problems import Problem, ServiceError
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,13 @@ def install_error_handlers(app: FastAPI) -> None:
             log.warning("database unavailable: %s: %s", type(error).__name__, error)
             return error_response(
                 503, "the database is unavailable; retry shortly", headers={"Retry-After": "1"}
+            )
+        if is_concurrency_conflict(error):
+            log.warning("concurrent transactions conflicted: %s: %s", type(error).__name__, error)
+            return error_response(
+                503,
+                "a concurrent change conflicted with this one; nothing was written, retry",
+                headers={"Retry-After": "1"},
             )
         log.error("database error", exc_info=error)
         return error_response(500, "internal error; it was logged")

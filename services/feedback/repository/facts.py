@@ -70,8 +70,9 @@ async def save_facts(session: AsyncSession, lead_id: uuid.UUID, facts: LeadFacts
 
 
 async def add_to_aggregates(session: AsyncSession, changes: Sequence[Change]) -> None:
-    """Each change adds to one aggregate row (created at zero if missing), in the given order."""
-    for table_name, key, values in changes:
+    """Each change adds to one aggregate row (created at zero if missing). Rows are taken in one
+    global order (table, then key), so two transactions adding to the same rows cannot deadlock."""
+    for table_name, key, values in sorted(changes, key=lambda change: (change[0], repr(change[1]))):
         table = AGGREGATES[table_name]
         key_columns = [column.name for column in table.primary_key.columns]
         statement = insert(table).values(**dict(zip(key_columns, key, strict=True)), **values)
