@@ -242,7 +242,7 @@ def uvicorn_options(env: dict[str, str]) -> dict[str, object]:
     }
 
 
-def test_the_stack_trusts_forwarded_headers_only_from_configured_addresses():
+async def test_the_stack_trusts_forwarded_headers_only_from_configured_addresses():
     assert uvicorn_options({})["proxy_headers"] is False
     configured = uvicorn_options({"FORWARDED_ALLOW_IPS": "10.1.0.0/16"})
     assert (configured["proxy_headers"], configured["forwarded_allow_ips"]) == (True, "10.1.0.0/16")
@@ -377,7 +377,7 @@ async def test_posts_to_an_unknown_form_are_refused_without_a_query_after_the_fi
 # ---- 10: the OpenAPI document describes the answers -------------------------------------------
 
 
-def test_the_openapi_document_names_the_error_body_capture_sends(settings):
+async def test_the_openapi_document_names_the_error_body_capture_sends(settings):
     spec = create_app(settings).openapi()
     documented = {
         (method, path, code): set(answer.get("content", {}))
