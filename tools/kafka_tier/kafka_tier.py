@@ -33,7 +33,7 @@ from aiokafka.errors import KafkaError  # noqa: E402
 from handoff.kafka import VERSION, BrokerError, KafkaBroker, alive, fetch, probe  # noqa: E402
 
 RUNS = ROOT / ".cache" / "kafka"  # one state folder per run: run-<launcher pid>
-HEAP_MB = 512  # the whole suite creates thousands of partitions
+HEAP_MB = 1024  # the suite creates tens of thousands of partitions (a restart reloads them all)
 
 
 def say(message: str) -> None:
