@@ -291,19 +291,34 @@ async def _post_leads(
 
     async def one(lead: DemoLead) -> None:
         async with gate:
-            answer = await client.post(f"{capture_url}/v1/leads", json=lead.lead)
+            answer = await _post(client, f"{capture_url}/v1/leads", lead.lead)
             if answer.status_code != 202:
                 tally.refused += 1
             else:
                 tally.posted += 1
                 if lead.activities:
                     batch = {"activities": [a.body(lead.email, now) for a in lead.activities]}
-                    done = await client.post(f"{capture_url}/v1/activities", json=batch)
+                    done = await _post(client, f"{capture_url}/v1/activities", batch)
                     if done.status_code == 202:
                         tally.activities += len(lead.activities)
             progress.advance(task)
 
     await asyncio.gather(*(one(lead) for lead in leads))
+
+
+RETRIES_AFTER_503 = 4
+
+
+async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> httpx.Response:
+    """POST as a well-behaved client: a 503 means nothing was written (the database was away,
+    or a concurrent change conflicted), so wait its Retry-After and send the same body again."""
+    answer = await client.post(url, json=body)
+    for _ in range(RETRIES_AFTER_503):
+        if answer.status_code != 503:
+            break
+        await asyncio.sleep(min(float(answer.headers.get("retry-after", "1")), 5.0))
+        answer = await client.post(url, json=body)
+    return answer
 
 
 async def _open_leads(client: httpx.AsyncClient, feedback_url: str) -> list[dict[str, Any]]:
@@ -355,7 +370,7 @@ async def _play_sales(
             body = sales_answer(seed, lead)
             if body is None:
                 continue
-            answer = await client.post(f"{feedback_url}/v1/feedback", json=body)
+            answer = await _post(client, f"{feedback_url}/v1/feedback", body)
             if answer.status_code == 201:
                 verdict = body["verdict"]
                 tally.verdicts[verdict] = tally.verdicts.get(verdict, 0) + 1

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from handoff.demo_routing import load_routing_demo
 from handoff.demo_scoring import load_scoring_demo
-from handoff.demo_traffic import FREE_MAIL, generate, run_demo, sales_answer
+from handoff.demo_traffic import FREE_MAIL, _post, generate, run_demo, sales_answer
 from services.capture.app import create_app as create_capture
 from services.capture.schemas import ActivityBatchIn, LeadIn
 from services.feedback.app import create_app as create_feedback
@@ -125,3 +125,20 @@ async def test_demo_traffic_fills_the_funnel_down_to_verdicts(
     assert tally.verdicts_refused == {}
     assert tally.verdicts.get("accepted", 0) > 0 and tally.verdicts.get("rejected", 0) > 0
     assert row["sql"] > 0 and row["accepted"] == tally.verdicts["accepted"]
+
+
+@pytest.mark.asyncio
+async def test_the_demo_client_sends_the_same_body_again_after_a_503() -> None:
+    """A 503 means nothing was written (an outage, or a conflict between transactions): the
+    simulated sales side waits its Retry-After and tries again instead of counting a refusal."""
+    answers = iter([503, 503, 201])
+    bodies: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(next(answers), headers={"Retry-After": "0"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        sent = await _post(client, "http://feedback/v1/feedback", {"verdict": "accepted"})
+    assert sent.status_code == 201
+    assert len(bodies) == 3 and len(set(bodies)) == 1
