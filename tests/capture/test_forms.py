@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -25,6 +23,7 @@ from services.capture.app import create_app
 from services.capture.schemas import FormIn
 from shared.db import create_engine
 from shared.settings import Settings
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, needs_chromium
 from tests.helpers import auth, reading, running, wait_for
 
 pytestmark = pytest.mark.asyncio
@@ -654,19 +653,6 @@ async def test_load_demo_puts_the_demo_form_which_a_browser_can_post(settings, a
 
 
 # ---- a real browser ---------------------------------------------------------------------------
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-# CI sets HANDOFF_REQUIRE_BROWSER=1 so that a missing chromium fails there instead of skipping.
-if not CHROMIUM.exists() and os.environ.get("HANDOFF_REQUIRE_BROWSER") == "1":
-    raise RuntimeError(
-        f"{CHROMIUM} is missing and HANDOFF_REQUIRE_BROWSER=1: apt-get install -y chromium"
-    )
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"Debian chromium is not installed ({CHROMIUM}); "
-    "apt-get install -y chromium to run the browser tests",
-)
 
 
 @asynccontextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,22 +31,11 @@ from services.routing.app import create_app as create_routing
 from services.scoring.app import create_app as create_scoring
 from shared.auth import Role
 from shared.settings import Settings
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, needs_chromium
 from tests.helpers import auth, reading, wait_for
 
 pytestmark = pytest.mark.asyncio
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-# CI sets HANDOFF_REQUIRE_BROWSER=1 so that a missing chromium fails there instead of skipping.
-if not CHROMIUM.exists() and os.environ.get("HANDOFF_REQUIRE_BROWSER") == "1":
-    raise RuntimeError(
-        f"{CHROMIUM} is missing and HANDOFF_REQUIRE_BROWSER=1: apt-get install -y chromium"
-    )
-needs_chromium = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"Debian chromium is not installed ({CHROMIUM}); "
-    "apt-get install -y chromium to run the browser tests",
-)
 PHONE = {"width": 390, "height": 844}
 
 
