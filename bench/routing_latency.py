@@ -1,18 +1,18 @@
 """Form post -> lead.assigned.v1 latency through the whole embedded stack at a steady rate.
 
     PYTHONPATH=. .venv/bin/python bench/routing_latency.py [--rate 200] [--seconds 20]
-        [--warmup 3] [--gap-ms 200]
+        [--warmup 3]
 
 Starts what `handoff up` starts (embedded PostgreSQL, the embedded broker, the four services as
 uvicorn processes), loads the demo scoring model and, for routing, one fallback team of 20 reps
 with room for every lead of the run (so what is measured is the pipeline, not a full sales
-team), plus the demo SQL criteria. Then, open loop at `--rate` leads a second: each lead is
-`POST /v1/leads` (a good fit: senior title, target size, industry and country, consent given)
-then, `--gap-ms` later, `POST /v1/activities` with a `demo_request`, and its latency is from the
-start of the demo request's post to the moment a reader assigned to every partition of
-lead.assigned.v1 sees it. The gap is there because the lead and its activity travel on two
-topics: posted back to back, scoring may see the demo request first and qualify a lead it knows
-nothing about yet (no consent, no profile), which routing's criteria then return to marketing.
+team), plus the demo SQL criteria, and a form like the demo form (with company size and
+industry). Then, open loop at `--rate` leads a second: each lead is a visitor's form post
+(`POST /v1/forms/bench/submissions`, JSON; a good fit with consent: senior title, target size,
+industry and country — 50 points, over the floor, so with capacity to spare it qualifies at
+once), and its latency is from the start of that post to the moment a reader assigned to every
+partition of lead.assigned.v1 sees it. One client posts everything, so the form's per-client and
+per-form allowances are lifted for the run (`UNLIMITED`).
 Leads of the first `--warmup` seconds are not counted. Prints where the leads ended up (scoring's
 states, routing's outcomes), p50/p90/p99/max and how many were assigned; stops everything it
 started. Run from the repository root with `PYTHONPATH=.` (it reads topics with tests/helpers).
@@ -34,6 +34,7 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from handoff.demo import DEMO_FIELDS, DEMO_FORM
 from handoff.demo_routing import CRITERIA
 from handoff.demo_scoring import load_scoring_demo
 from handoff.embedded import port_is_free
@@ -82,6 +83,14 @@ async def load_routing(settings: Settings) -> None:
         await engine.dispose()
 
 
+FORM_ID = "bench"
+# One client posts every lead: the per-client and per-form allowances must not be what is measured.
+UNLIMITED = {
+    "HANDOFF_FORM_RATE_PER_IP_PER_MINUTE": "1000000",
+    "HANDOFF_FORM_RATE_PER_FORM_PER_MINUTE": "1000000",
+}
+
+
 def free_ports(count: int, start: int = 18300) -> int:
     port = start
     while not all(port_is_free(port + i) for i in range(count)):
@@ -118,13 +127,28 @@ class Arrivals:
                         self.written[event["lead_id"]] = written
 
 
-async def one_lead(
-    client: httpx.AsyncClient, key: str, i: int, gap_s: float
-) -> tuple[str, float, float]:
-    headers = {"Authorization": f"Bearer {key}"}
-    lead = await client.post(
-        "/v1/leads",
-        headers=headers,
+BENCH_FORM = {
+    **DEMO_FORM,
+    "name": "Bench form",
+    "field_mapping": {field: field for field in (*DEMO_FIELDS, "company_size", "industry")},
+}
+
+
+async def create_form(capture: str, admin_key: str) -> None:
+    async with httpx.AsyncClient(base_url=capture, timeout=30) as client:
+        answer = await client.put(
+            f"/v1/forms/{FORM_ID}",
+            headers={"Authorization": f"Bearer {admin_key}"},
+            json=BENCH_FORM,
+        )
+        answer.raise_for_status()
+
+
+async def one_lead(client: httpx.AsyncClient, i: int) -> tuple[str, float, float]:
+    """One visitor's form post, as a JSON submission; a good fit, so it qualifies at once."""
+    started, started_epoch = time.perf_counter(), time.time()
+    answer = await client.post(
+        f"/v1/forms/{FORM_ID}/submissions",
         json={
             "email": f"head{i}-{uuid.uuid4().hex[:8]}@company{i % 997}.example",
             "job_title": "Head of Engineering",
@@ -132,25 +156,14 @@ async def one_lead(
             "company_size": "51-200",
             "industry": "software",
             "country": "GB",
-            "consent": {"given": True, "text_version": "2026-01"},
+            "consent": "yes",
         },
     )
-    lead.raise_for_status()
-    lead_id = lead.json()["lead_id"]
-    await asyncio.sleep(gap_s)
-    started, started_epoch = time.perf_counter(), time.time()
-    activity = await client.post(
-        "/v1/activities",
-        headers=headers,
-        json={"lead_id": lead_id, "activity_type": "demo_request"},
-    )
-    activity.raise_for_status()
-    return lead_id, started, started_epoch
+    answer.raise_for_status()
+    return answer.json()["lead_id"], started, started_epoch
 
 
-async def offer(
-    capture: str, key: str, rate: float, seconds: float, gap_s: float
-) -> list[tuple[str, float, float]]:
+async def offer(capture: str, rate: float, seconds: float) -> list[tuple[str, float, float]]:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     done: list[tuple[str, float, float] | BaseException]
     async with httpx.AsyncClient(base_url=capture, limits=limits, timeout=30) as client:
@@ -160,7 +173,7 @@ async def offer(
             delay = begin + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one_lead(client, key, i, gap_s)))
+            tasks.append(asyncio.create_task(one_lead(client, i)))
         done = await asyncio.gather(*tasks, return_exceptions=True)
     failed = [d for d in done if isinstance(d, BaseException)]
     if failed:
@@ -168,13 +181,13 @@ async def offer(
     return [d for d in done if not isinstance(d, BaseException)]
 
 
-async def measure(stack: Stack, settings: Settings, key: str, args: argparse.Namespace) -> None:
+async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) -> None:
     reader = Arrivals(stack.bootstrap, settings.topic("lead.assigned.v1"))
     mqls = Arrivals(stack.bootstrap, settings.topic("lead.mql.v1"))
     readers = [asyncio.create_task(r.run()) for r in (reader, mqls)]
     try:
         seconds = args.warmup + args.seconds
-        sent = await offer(stack.urls["capture"], key, args.rate, seconds, args.gap_ms / 1000)
+        sent = await offer(stack.urls["capture"], args.rate, seconds)
         for _ in range(300):  # the stragglers: up to 30 s
             if all(lead in reader.seen for lead, _, _ in sent):
                 break
@@ -199,7 +212,7 @@ async def measure(stack: Stack, settings: Settings, key: str, args: argparse.Nam
         f"load average at start {args.load:.2f} on {os.cpu_count()} cores"
     )
     print(
-        f"demo request post -> lead.assigned.v1 ms: p50 {q[49]:.1f}  p90 {q[89]:.1f}  "
+        f"form post -> lead.assigned.v1 ms: p50 {q[49]:.1f}  p90 {q[89]:.1f}  "
         f"p99 {q[98]:.1f}  max {max(latencies):.1f}  "
         f"(assigned {len(latencies)}/{len(counted)}, missing {missing})"
     )
@@ -207,7 +220,7 @@ async def measure(stack: Stack, settings: Settings, key: str, args: argparse.Nam
         to_mql = statistics.median(a for a, _ in stages) * 1000
         routing = statistics.median(b for _, b in stages) * 1000
         print(
-            f"medians: demo request post -> lead.mql.v1 written {to_mql:.1f} ms; "
+            f"medians: form post -> lead.mql.v1 written {to_mql:.1f} ms; "
             f"lead.mql.v1 written -> lead.assigned.v1 written (routing) {routing:.1f} ms"
         )
 
@@ -239,9 +252,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--gap-ms", type=float, default=200.0)
     args = parser.parse_args()
     args.load = os.getloadavg()[0]
+    os.environ.update(UNLIMITED)  # the services inherit it
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="routing-latency-") as home:
         stack = Stack(home=Path(home), broker_kind="tansu", first_port=free_ports(4))
@@ -249,14 +262,15 @@ def main() -> None:
             stack.start_infrastructure(settings)
             load_scoring_demo(stack.database_url, settings.secret_key)
             asyncio.run(load_routing(Settings(database_url=stack.database_url)))
-            _, key = asyncio.run(
+            _, admin_key = asyncio.run(
                 create_api_key(
-                    stack.database_url, settings.secret_key, role=Role.marketing, name="bench"
+                    stack.database_url, settings.secret_key, role=Role.admin, name="bench"
                 )
             )
             stack.start_services()
             stack.wait_until_ready(timeout_s=120)
-            asyncio.run(measure(stack, settings, key, args))
+            asyncio.run(create_form(stack.urls["capture"], admin_key))
+            asyncio.run(measure(stack, settings, args))
         finally:
             stack.stop()
 
