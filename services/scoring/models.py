@@ -3,14 +3,15 @@
 `leads` holds each lead's profile (copied from lead.captured.v1; erased on lead.erased.v1), its
 latest score and its standing; `activities` the engagement history; `team_capacity` the latest
 sales.capacity.v1 state per team and `capacity_ledger` (one row) the count of MQLs ever released,
-locked by every release so that no two instances spend the same slot. `learning_facts` keep what
-fired and how it ended, with no lead id: nothing there leads back to a person.
+locked by every release so that no two instances spend the same slot.
 
 Learning (0003): `outcomes` is one row per lead that sales (or routing) judged: the score, grade,
 model version and rules that fired when the first verdict came, the latest stage, its reason and
 value, the first-touch source and campaign. On erasure its `lead_id` is cleared and its time cut
-to the day, so it still counts and nothing leads back. `capacity_history` keeps every
-sales.capacity.v1 state (the backtest compares against it); `backtests` the background jobs.
+to the day, so it still counts and nothing leads back: it is the one home of the anonymous
+evidence (0005 dropped `learning_facts`, a partial copy made at erasure). `capacity_history` keeps
+every sales.capacity.v1 state (the backtest replays it); `backtests` the background jobs, with
+the capacity replay's state per model (`replay`, 0005).
 """
 
 from sqlalchemy import (
@@ -131,6 +132,7 @@ Index(
     postgresql_where=leads.c.state == "held",
 )
 Index("leads_scored_at", leads.c.scored_at)
+Index("leads_by_creation", leads.c.created_at, leads.c.lead_id)  # the backtest's order (0005)
 
 activities = Table(
     "activities",
@@ -167,18 +169,6 @@ capacity_ledger = Table(
     CheckConstraint("id = 1", name="capacity_ledger_one_row"),
 )
 
-learning_facts = Table(
-    "learning_facts",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("model_version", String(63)),
-    Column("grade", String(1)),
-    Column("total", Integer),
-    Column("fired", JSONB, nullable=False),
-    Column("outcome", String(16)),
-    _now("recorded_at"),
-)
-
 outcomes = Table(
     "outcomes",
     metadata,
@@ -206,6 +196,7 @@ capacity_history = Table(
     Column("total_capacity", Integer, nullable=False),
     Column("free_slots", Integer, nullable=False),
     _at("published_at", nullable=False),
+    Column("queue_length", Integer, nullable=False, server_default=text("0")),  # 0005
 )
 Index("capacity_history_by_time", capacity_history.c.published_at)
 
@@ -226,4 +217,6 @@ backtests = Table(
     Column("requested_by", String(200), nullable=False),
     _now("requested_at"),
     _at("finished_at"),
+    _at("cursor_at"),  # with `cursor`: the last lead replayed, in creation order (0005)
+    Column("replay", JSONB, nullable=False, server_default=text("'{}'::jsonb")),  # 0005
 )

@@ -245,9 +245,8 @@ async def test_erasure_removes_the_person_and_keeps_only_anonymous_facts(
     kept = {k: v for k, v in row._mapping.items() if v not in (None, False, 0)}
     assert set(kept) == {"lead_id", "state", "created_at"}, kept  # a tombstone, nothing more
     assert await sql(engine, "SELECT * FROM scoring.activities") == []
-    [fact] = await sql(engine, "SELECT * FROM scoring.learning_facts")
-    assert "lead_id" not in fact._mapping and {"rule": "senior_title", "points": 20} in fact.fired
-    assert "ada" not in str(fact._mapping) and "example.com" not in str(fact._mapping)
+    # never judged: no outcome, so no evidence is kept (test_learning_handlers has a judged one)
+    assert await sql(engine, "SELECT * FROM scoring.outcomes") == []
     await feed(uow, record_activity, activity(lead.lead_id, "demo_request"))  # late: ignored
     assert await sql(engine, "SELECT * FROM scoring.activities") == []
 

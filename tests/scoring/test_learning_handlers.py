@@ -114,11 +114,14 @@ async def test_erasure_leaves_the_outcome_counting_with_no_way_back_to_the_perso
     await feed(uow, record_activity, activity(lead_id, "demo_request"))
     at = datetime(2026, 11, 3, 14, 37, 12, tzinfo=UTC)
     await feed(uow, apply_feedback, verdict(lead_id, at, verdict="accepted"))
+    [before] = await sql(engine, "SELECT id, fired FROM scoring.outcomes")
     await feed(
         uow, erase, LeadErasedEvent(producer="capture", lead_id=lead_id, payload=LeadErased())
     )
 
-    [row] = await sql(engine, "SELECT lead_id, occurred_at, stage FROM scoring.outcomes")
+    # one home: the same row, unlinked in place, not a copy beside it
+    [row] = await sql(engine, "SELECT id, lead_id, occurred_at, stage, fired FROM scoring.outcomes")
+    assert (row.id, row.fired) == (before.id, before.fired) and "demo_request" in row.fired
     assert row.lead_id is None and row.stage == "accepted"
     assert row.occurred_at == datetime(2026, 11, 3, tzinfo=UTC)  # the day, not the moment
     async with uow() as unit:

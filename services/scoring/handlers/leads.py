@@ -180,20 +180,13 @@ async def _comes_back(event: Envelope, uow: UnitOfWork, outcome: str, reason: st
 
 
 async def erase(event: LeadErasedEvent, uow: UnitOfWork) -> None:
-    """The person's data goes; what fired and how it ended stays, with no lead id."""
+    """The person's data goes. The one piece of evidence kept is the lead's outcome row, if sales
+    or routing judged it: unlinked in place (no lead id, its time cut to the day), it still counts
+    for learning and nothing in it leads back to the person."""
     assert event.lead_id is not None
     current = await repo.lock_lead(uow.session, event.lead_id)
     if current is None or current.state == "erased":
         return
-    if current.explanation is not None:
-        await repo.add_learning_fact(
-            uow.session,
-            model_version=current.model_version,
-            grade=current.grade,
-            total=current.total,
-            fired=[{"rule": f["rule"], "points": f["points"]} for f in current.explanation],
-            outcome=current.outcome or current.state,
-        )
     await repo.unlink_outcome(uow.session, event.lead_id)
     await repo.erase(uow.session, event.lead_id)
     log.info("lead erased", extra={"lead_id": str(event.lead_id)})

@@ -1,4 +1,4 @@
-"""Leads: profile, score and standing; activities; erasure; learning facts."""
+"""Leads: profile, score and standing; activities; erasure."""
 
 from __future__ import annotations
 
@@ -12,11 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.domain.scoring import Activity, Profile
-from services.scoring.models import (
-    activities,
-    leads,
-    learning_facts,
-)
+from services.scoring.models import activities, leads
 
 PROFILE_FIELDS = tuple(Profile.__dataclass_fields__)
 
@@ -125,7 +121,3 @@ async def erase(session: AsyncSession, lead_id: uuid.UUID) -> None:
         engagement_since=None,
         cooldown_until=None,
     )
-
-
-async def add_learning_fact(session: AsyncSession, **values: Any) -> None:
-    await session.execute(learning_facts.insert().values(id=uuid.uuid4(), **values))
