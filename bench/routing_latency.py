@@ -187,17 +187,23 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
     readers = [asyncio.create_task(r.run()) for r in (reader, mqls)]
     try:
         seconds = args.warmup + args.seconds
+        cpu_before = service_cpu_s(stack)
         sent = await offer(stack.urls["capture"], args.rate, seconds)
         for _ in range(300):  # the stragglers: up to 30 s
             if all(lead in reader.seen for lead, _, _ in sent):
                 break
             await asyncio.sleep(0.1)
+        cpu = {name: s - cpu_before[name] for name, s in service_cpu_s(stack).items()}
     finally:
         for task in readers:
             task.cancel()
         await reader.consumer.stop()
         await mqls.consumer.stop()
     print("where the leads are:", await whereabouts(stack.database_url))
+    print(
+        "CPU ms per lead, by service process:",
+        {name: round(s * 1000 / max(len(sent), 1), 2) for name, s in cpu.items()},
+    )
     counted = sent[int(args.rate * args.warmup) :]
     latencies = [(reader.seen[lead] - t) * 1000 for lead, t, _ in counted if lead in reader.seen]
     missing = len(counted) - len(latencies)
@@ -223,6 +229,16 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
             f"medians: form post -> lead.mql.v1 written {to_mql:.1f} ms; "
             f"lead.mql.v1 written -> lead.assigned.v1 written (routing) {routing:.1f} ms"
         )
+
+
+def service_cpu_s(stack: Stack) -> dict[str, float]:
+    """User + system CPU seconds each service's process has used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in stack.service_pids().items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return used
 
 
 async def whereabouts(database_url: str) -> dict[str, int]:

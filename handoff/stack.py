@@ -224,6 +224,9 @@ class Stack:
             log = (self.home / "logs" / f"{name}.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{name} exited with {process.returncode}:\n{log}")
 
+    def service_pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self._processes.items()}
+
     def dead_services(self) -> list[str]:
         return [name for name, process in self._processes.items() if process.poll() is not None]
 
