@@ -197,9 +197,10 @@ def test_summary_counts_mqls_and_precision_at_the_capacity_cut_off() -> None:
     monday = datetime(2026, 11, 2, 9, tzinfo=UTC)
     for score, good in [(90, True), (80, False), (70, True), (40, False), (30, None)]:
         add(tally, monday, score, good)
-    figures = summarize(tally, 60, {monday.date(): 2})
+    figures = summarize(tally, 60, {monday.date(): 2}, {monday.date().isoformat(): 2})
     [week] = figures.weeks
-    assert (week["leads"], week["mqls"], week["capacity"]) == (5, 3, 2)
+    assert (week["leads"], week["mqls_at_base"], week["capacity"]) == (5, 3, 2)
+    assert week["mqls"] == 2  # what the capacity replay produced (test_learning_replay)
     assert week["precision_at_capacity"] == 0.5  # the top 2: 90 good, 80 bad
     assert figures.auc == 0.75 and figures.judged == 4
     assert summarize(tally, 60, {monday.date(): 3}).precision_at_capacity == 2 / 3

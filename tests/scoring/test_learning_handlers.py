@@ -157,8 +157,9 @@ async def test_a_backtest_advances_page_by_page_and_keeps_its_result(
     uow: UowFactory, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(learning, "BACKTEST_PAGE", 2)
+    await feed(uow, record_capacity, capacity("a", 2, at=NOW - timedelta(hours=1)))
     for _ in range(5):
-        await scored_lead(uow)
+        await scored_lead(uow)  # each scores 50: in [floor, ceiling), so it waits for a slot
     async with uow() as unit:
         backtest_id = await request_backtest(
             RequestBacktest("demo-1", NOW - timedelta(days=1), NOW + timedelta(days=1), "t"),
@@ -179,6 +180,8 @@ async def test_a_backtest_advances_page_by_page_and_keeps_its_result(
         engine, "SELECT result FROM scoring.backtests WHERE id = :id", id=backtest_id
     )
     assert result["version"]["leads"] == 5 and result["baseline"]["version"] == "demo-1"
+    # the replay, carried across the job's runs, released as many as sales had slots for
+    assert [(w["mqls"], w["mqls_at_base"]) for w in result["version"]["weeks"]] == [(2, 0)]
 
 
 async def test_the_learning_api_refuses_clearly(

@@ -90,6 +90,7 @@ async def record_capacity(event: SalesCapacityEvent, uow: UnitOfWork) -> None:
         state.total_capacity,
         state.free_slots,
         event.occurred_at,
+        state.queue_length,
     )
     ledger = await repo.capacity(uow.session, lock=True)
     kept = await repo.save_team(

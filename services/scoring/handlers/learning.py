@@ -16,6 +16,7 @@ from services.scoring import repository as repo
 from services.scoring.domain.document import ScoringModel, model_from_data
 from services.scoring.domain.evaluation import (
     Drift,
+    Replay,
     Tally,
     add,
     drift,
@@ -154,7 +155,10 @@ async def run_backtests(uow: UnitOfWork, budget_s: float = BACKTEST_BUDGET_S) ->
     if job.baseline:
         models["baseline"] = await load_model(session, job.baseline)
     tally: dict[str, Tally] = {name: job.tally.get(name, {}) for name in models}
-    cursor, done = job.cursor, job.done
+    replays = {name: Replay.from_data(job.replay.get(name, {})) for name in models}
+    states = await repo.recorded_states(session, job.range_to)
+    cursor = (job.cursor_at, job.cursor) if job.cursor is not None else None
+    done = job.done
     deadline = time.monotonic() + budget_s
     finished = False
     while not finished and (done == job.done or time.monotonic() < deadline):  # a page at least
@@ -167,24 +171,38 @@ async def run_backtests(uow: UnitOfWork, budget_s: float = BACKTEST_BUDGET_S) ->
             good = None if stage is None else stage in GOOD
             profile = repo.profile_of(row)
             for name, model in models.items():
-                add(
-                    tally[name], row.created_at, score_lead(model, profile, seen, as_of).total, good
-                )
+                score = score_lead(model, profile, seen, as_of).total
+                add(tally[name], row.created_at, score, good)
+                replays[name].lead(model.threshold, states, row.created_at, score)
         if page:
-            cursor, done = page[-1][0].lead_id, done + len(page)
-    values: dict[str, Any] = {"tally": tally, "cursor": cursor, "done": done, "status": "running"}
+            cursor, done = (page[-1][0].created_at, page[-1][0].lead_id), done + len(page)
+    if finished:
+        for replay in replays.values():
+            replay.catch_up(states, job.range_to, inclusive=False)
+    values: dict[str, Any] = {
+        "tally": tally,
+        "replay": {name: r.to_data() for name, r in replays.items()},
+        "cursor_at": cursor[0] if cursor else None,
+        "cursor": cursor[1] if cursor else None,
+        "done": done,
+        "status": "running",
+    }
     if finished:
         values |= {
             "status": "done",
             "finished_at": now(),
-            "result": await _result(session, job, models, tally),
+            "result": await _result(session, job, models, tally, replays),
         }
     await repo.change_backtest(session, job.id, **values)
     return True
 
 
 async def _result(
-    session: AsyncSession, job: Any, models: dict[str, ScoringModel], tally: dict[str, Tally]
+    session: AsyncSession,
+    job: Any,
+    models: dict[str, ScoringModel],
+    tally: dict[str, Tally],
+    replays: dict[str, Replay],
 ) -> dict[str, Any]:
     weeks = set()
     day = week_of(job.range_from)
@@ -194,7 +212,7 @@ async def _result(
     capacity = weekly_capacity(await repo.capacity_states(session, job.range_to), weeks)
     out: dict[str, Any] = {}
     for name, model in models.items():
-        figures = summarize(tally[name], model.threshold.base, capacity)
+        figures = summarize(tally[name], model.threshold.base, capacity, replays[name].mqls)
         out[name] = {"version": model.version, **figures.__dict__}
     return out
 

@@ -39,6 +39,7 @@ from services.scoring.repository.learning import (
     recent_outcomes,
     record_capacity_state,
     record_outcome,
+    recorded_states,
     replay_page,
     unlink_outcome,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "record_capacity_state",
     "record_history",
     "record_outcome",
+    "recorded_states",
     "release",
     "replay_page",
     "rescoring_progress",

@@ -8,10 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring.domain.evaluation import Recorded
 from services.scoring.domain.learning import Outcome
 from services.scoring.domain.scoring import Activity
 from services.scoring.models import activities, backtests, capacity_history, leads, outcomes
@@ -84,12 +85,23 @@ async def recent_outcomes(session: AsyncSession, since: datetime) -> Sequence[An
 
 
 async def record_capacity_state(
-    session: AsyncSession, event_id: uuid.UUID, team: str, total: int, free: int, at: datetime
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    team: str,
+    total: int,
+    free: int,
+    at: datetime,
+    queue: int = 0,
 ) -> None:
     await session.execute(
         insert(capacity_history)
         .values(
-            event_id=event_id, team_id=team, total_capacity=total, free_slots=free, published_at=at
+            event_id=event_id,
+            team_id=team,
+            total_capacity=total,
+            free_slots=free,
+            queue_length=queue,
+            published_at=at,
         )
         .on_conflict_do_nothing()
     )
@@ -101,6 +113,17 @@ async def capacity_states(
     c = capacity_history.c
     query = select(c.team_id, c.published_at, c.total_capacity).where(c.published_at < until)
     return [(r[0], r[1], r[2]) for r in (await session.execute(query)).all()]
+
+
+async def recorded_states(session: AsyncSession, until: datetime) -> list[Recorded]:
+    """Every capacity state published before `until`, in time order."""
+    c = capacity_history.c
+    query = (
+        select(c.team_id, c.published_at, c.free_slots, c.queue_length)
+        .where(c.published_at < until)
+        .order_by(c.published_at, c.event_id)
+    )
+    return [Recorded(*row) for row in (await session.execute(query)).all()]
 
 
 async def add_backtest(session: AsyncSession, **values: Any) -> uuid.UUID:
@@ -138,20 +161,25 @@ async def change_backtest(session: AsyncSession, backtest_id: uuid.UUID, **value
 
 
 async def replay_page(
-    session: AsyncSession, after: uuid.UUID | None, start: datetime, end: datetime, limit: int
+    session: AsyncSession,
+    after: tuple[datetime, uuid.UUID] | None,
+    start: datetime,
+    end: datetime,
+    limit: int,
 ) -> list[tuple[Row[Any], list[Activity], str | None, datetime | None]]:
-    """The next page of stored leads created in [start, end), by lead id: each with its
-    activities and its outcome's stage and time (None when not judged)."""
+    """The next page of stored leads created in [start, end), in creation order (then lead id),
+    after the (created_at, lead_id) `after`: each with its activities and its outcome's stage
+    and time (None when not judged)."""
     c = leads.c
     query = (
         select(leads, outcomes.c.stage, outcomes.c.occurred_at.label("judged_at"))
         .outerjoin(outcomes, outcomes.c.lead_id == c.lead_id)
         .where(c.state != "erased", c.created_at >= start, c.created_at < end)
-        .order_by(c.lead_id)
+        .order_by(c.created_at, c.lead_id)
         .limit(limit)
     )
     if after is not None:
-        query = query.where(c.lead_id > after)
+        query = query.where(tuple_(c.created_at, c.lead_id) > tuple_(*after))
     rows = (await session.execute(query)).all()
     if not rows:
         return []
