@@ -22,7 +22,7 @@ leads_strategy = st.lists(
 
 
 def replay(leads: list[tuple[int, int]], states: list[Recorded]) -> tuple[Replay, Tally]:
-    found, tally = Replay(), {}
+    found, tally = Replay(), Tally()
     for hours, score in sorted(leads):
         at = MONDAY + timedelta(hours=hours, minutes=30)
         add(tally, at, score, None)
