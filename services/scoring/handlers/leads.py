@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import repository as repo
-from services.scoring.domain.scoring import Activity
+from services.scoring.domain.document import model_from_data
+from services.scoring.domain.scoring import Activity, Score, score_lead
 from services.scoring.domain.standing import FINAL, Standing, disqualifies, recycle
 from services.scoring.handlers.qualify import evaluate, release_best
 from shared.events import (
@@ -191,6 +196,18 @@ async def erase(event: LeadErasedEvent, uow: UnitOfWork) -> None:
     await repo.unlink_outcome(uow.session, event.lead_id)
     await repo.erase(uow.session, event.lead_id)
     log.info("lead erased", extra={"lead_id": str(event.lead_id)})
+
+
+async def score_as_of(session: AsyncSession, row: Row[Any], at: datetime) -> Score | None:
+    """The lead's score decayed to `at`, from its stored activities, with the model that scored it
+    last (a read: nothing is written). None before any scoring or when that model is gone."""
+    if row.model_version is None:
+        return None
+    found = await repo.model_row(session, row.model_version)
+    if found is None:
+        return None
+    acts = await repo.activities_of(session, row.lead_id, row.engagement_since)
+    return score_lead(model_from_data(found.document), repo.profile_of(row), acts, at)
 
 
 async def sweep_decay(uow: UnitOfWork, at: datetime | None = None) -> int:
