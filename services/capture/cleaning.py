@@ -45,6 +45,7 @@ ATTRIBUTION_FIELDS = (
 CANONICAL_FIELDS = frozenset(CONTACT_FIELDS + ATTRIBUTION_FIELDS + ("consent",))
 
 URL_LIMIT, TEXT_LIMIT = 2048, 300
+PHONE_TEXT_LIMIT = 50  # a phone kept as typed (unverified): as long as the lead API takes
 TEXT_LIMITS = {
     "first_name": 100,
     "last_name": 100,
@@ -135,12 +136,22 @@ class InvalidLead(Invalid):
 Cleaner = Callable[[str], str]
 
 
-def clean_contact(raw: Mapping[str, object], *, default_region: str | None = None) -> Contact:
+def clean_contact(
+    raw: Mapping[str, object],
+    *,
+    default_region: str | None = None,
+    keep_unverified_phone: bool = False,
+) -> Contact:
     """The submitted contact fields as a clean `Contact`, or `InvalidLead` with every problem.
     A phone number without its country code is read as a number of the submission's own
-    country, else of `default_region` (the form's)."""
+    country, else of `default_region` (the form's). With `keep_unverified_phone`, a phone that
+    still cannot be read as a number is kept as typed (tidied text) with `phone_verified`
+    false, rather than refusing the person; without it, it is refused naming `phone`."""
     region = _phone_region(raw.get("country"), raw.get("phone")) or default_region
-    values = clean_all(_contact_cleaners(region), raw, required={"email"})
+    values = clean_all(_contact_cleaners(region, keep_unverified_phone), raw, required={"email"})
+    if isinstance(phone := values.get("phone"), TypedPhone):
+        values["phone"] = str(phone)
+        return Contact(**values, phone_verified=False, **email_flags(values["email"]))
     return Contact(**values, **email_flags(values["email"]))
 
 
@@ -158,10 +169,13 @@ def _phone_region(country: object, phone: object) -> str | None:
 
 
 @lru_cache(maxsize=256)  # the region comes from requests: bounded
-def _contact_cleaners(default_region: str | None) -> Mapping[str, Cleaner]:
+def _contact_cleaners(
+    default_region: str | None, keep_unverified_phone: bool
+) -> Mapping[str, Cleaner]:
+    phone = phone_or_typed if keep_unverified_phone else clean_phone
     cleaners: dict[str, Cleaner] = {
         "email": clean_email,
-        "phone": partial(clean_phone, default_region=default_region),
+        "phone": partial(phone, default_region=default_region),
         "company_size": clean_company_size,
         "country": clean_country,
         "language": clean_language,
@@ -203,6 +217,22 @@ def clean_phone(text: str, *, default_region: str | None = None) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError("is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class TypedPhone(str):
+    """A phone kept as the person typed it (tidied text, not E.164): it could not be read as a
+    number, and the form does not require a valid one."""
+
+    __slots__ = ()
+
+
+def phone_or_typed(text: str, *, default_region: str | None = None) -> str:
+    """The number in E.164, else the text as typed (`TypedPhone`); text that is not text at
+    all (control characters) or longer than PHONE_TEXT_LIMIT is still refused."""
+    try:
+        return clean_phone(text, default_region=default_region)
+    except ValueError:
+        return TypedPhone(clean_text(text, limit=PHONE_TEXT_LIMIT))
 
 
 def clean_country(text: str) -> str:

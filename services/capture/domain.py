@@ -41,9 +41,11 @@ def merge_contact(existing: Contact, incoming: Contact) -> Contact:
     if identity_email(existing.email) != identity_email(incoming.email):
         raise ValueError("only submissions from the same email merge")
     newer = incoming.model_dump(
-        exclude={"email", "free_mail", "disposable_email"}, exclude_none=True
+        exclude={"email", "free_mail", "disposable_email", "phone_verified"}, exclude_none=True
     )
     merged = existing.model_dump(exclude={"free_mail", "disposable_email"}) | newer
+    if incoming.phone is not None:  # whether the phone was verified goes with the phone
+        merged["phone_verified"] = incoming.phone_verified
     return Contact(**merged, **email_flags(existing.email))
 
 
@@ -188,6 +190,7 @@ class FormRules(Protocol):
     default_source: str | None
     default_campaign: str | None
     default_region: str | None
+    require_valid_phone: bool
     honeypot_field: str
 
 
@@ -269,7 +272,12 @@ def submission_from(
         ),
     )
     contact = _collecting(
-        problems, lambda: clean_contact(canonical, default_region=form.default_region)
+        problems,
+        lambda: clean_contact(
+            canonical,
+            default_region=form.default_region,
+            keep_unverified_phone=not form.require_valid_phone,
+        ),
     )
     problems += attribution_problems
     if problems or contact is None or consent is None or attribution is None:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, String, func
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, false, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -68,6 +68,8 @@ class Form(Base):
     default_source: Mapped[str | None] = mapped_column(String(300))
     default_campaign: Mapped[str | None] = mapped_column(String(300))
     default_region: Mapped[str | None] = mapped_column(String(2))
+    # False: a phone that cannot be read as a number is kept as typed, flagged unverified.
+    require_valid_phone: Mapped[bool] = mapped_column(default=False, server_default=false())
     honeypot_field: Mapped[str] = mapped_column(String(64), default="website")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

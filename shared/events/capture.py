@@ -16,7 +16,17 @@ class Contact(Contract):
     )
     first_name: str | None = Field(None, max_length=100, examples=["Ada"])
     last_name: str | None = Field(None, max_length=100, examples=["Lovelace"])
-    phone: str | None = Field(None, description="E.164", examples=["+442071234567"])
+    phone: str | None = Field(
+        None,
+        description="E.164 when `phone_verified`; otherwise the number as the person typed it.",
+        examples=["+442071234567"],
+    )
+    phone_verified: bool = Field(
+        True,
+        description="False when `phone` could not be read as a phone number and is kept as "
+        "typed (tidied text, not E.164: do not dial or match it as a number). True when `phone` "
+        "is E.164 or absent; events from before this field read as true.",
+    )
     job_title: str | None = Field(None, max_length=150, examples=["Head of Engineering"])
     company: str | None = Field(None, max_length=200, examples=["Analytical Engines Ltd"])
     company_size: str | None = Field(

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.capture.cleaning import FieldProblem, InvalidLead, clean_contact, identity_email
 from services.capture.domain import (
@@ -265,6 +267,60 @@ def test_an_unknown_country_is_its_own_problem_not_the_phones():
     with pytest.raises(InvalidLead) as refused:
         clean_contact(raw, default_region="GB")
     assert [problem.field for problem in refused.value.problems] == ["country"]
+
+
+@pytest.mark.parametrize(
+    "raw, region, kept",
+    [
+        ("020 7123 4567", None, "020 7123 4567"),
+        (" 06  12 34 56 78 ", None, "06 12 34 56 78"),
+        ("hello, call me", "GB", "hello, call me"),
+        ("+999 1234567", None, "+999 1234567"),
+        ("+44 20 7123", None, "+44 20 7123"),
+    ],
+)
+def test_an_unreadable_phone_is_kept_as_typed_and_unverified_when_allowed(raw, region, kept):
+    raw_contact = {"email": "ada@example.com", "phone": raw}
+    contact = clean_contact(raw_contact, default_region=region, keep_unverified_phone=True)
+    assert (contact.phone, contact.phone_verified) == (kept, False)
+
+
+def test_a_readable_phone_is_verified_when_unverified_ones_are_allowed():
+    raw = {"email": "ada@example.com", "phone": "020 7123 4567"}
+    contact = clean_contact(raw, default_region="GB", keep_unverified_phone=True)
+    assert (contact.phone, contact.phone_verified) == ("+442071234567", True)
+    assert clean_contact({"email": "ada@example.com"}, keep_unverified_phone=True).phone_verified
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [("06 12\x0034", "contains control characters"), ("1" * 51, "is longer than 50 characters")],
+)
+def test_a_phone_kept_as_typed_must_still_be_text_of_bounded_length(raw, reason):
+    assert only_problem("phone", raw, keep_unverified_phone=True).reason == reason
+
+
+def test_an_old_event_without_the_flag_reads_its_phone_as_verified():
+    old = {"email": "ada@example.com", "phone": "+442071234567"}
+    assert Contact.model_validate(old).phone_verified is True
+
+
+phones = st.one_of(
+    st.none(),
+    st.tuples(st.sampled_from(["+442071234567", "020 7123 4567", "call me"]), st.booleans()),
+)
+
+
+@given(existing=phones, incoming=phones)
+def test_the_verified_flag_goes_with_the_phone_that_wins_a_merge(existing, incoming):
+    def contact(phone: tuple[str, bool] | None) -> Contact:
+        number, verified = phone or (None, True)
+        return Contact(email="ada@example.com", phone=number, phone_verified=verified)
+
+    merged = merge_contact(contact(existing), contact(incoming))
+
+    winner = incoming or existing
+    assert (merged.phone, merged.phone_verified) == (winner or (None, True))
 
 
 # ---- country and language ---------------------------------------------------------------------

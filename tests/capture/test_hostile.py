@@ -14,7 +14,16 @@ from handoff.embedded import free_port
 from handoff.stack import uvicorn_limits
 from services.capture.app import create_app
 from tests.capture.test_api import JSON, LEAD, count_rows, sql
-from tests.capture.test_forms import BROWSER, FILLED, FORM, SUBMIT, capture, fields_of, written
+from tests.capture.test_forms import (
+    BROWSER,
+    FILLED,
+    FORM,
+    SUBMIT,
+    capture,
+    captured_topic,
+    fields_of,
+    written,
+)
 from tests.helpers import auth, running, wait_for
 
 pytestmark = pytest.mark.asyncio
@@ -155,6 +164,68 @@ async def test_a_national_phone_number_is_read_in_the_submissions_country(
 
     assert (answer.status_code, api.status_code) == (202, 202), (answer.text, api.text)
     assert [lead.json()["contact"]["phone"] for lead in leads] == [e164, e164]
+
+
+UNREADABLE_PHONES = ["06 12 34 56 78", "call me after 5pm", "+999 123"]
+
+
+@pytest.mark.parametrize("phone", UNREADABLE_PHONES)
+async def test_a_phone_that_cannot_be_read_is_kept_as_typed_and_flagged_unverified(
+    settings, api_keys, phone
+):
+    """No country, no form region: the person is kept, the phone as typed, flagged."""
+    async with (
+        capture(settings, api_keys, default_region=None) as client,
+        captured_topic(settings) as topic,
+    ):
+        answer = await client.post(SUBMIT, data=FILLED | {"tel": f"  {phone} "})
+        [record] = await topic.wait_for_count(1)
+        lead = await client.get(
+            f"/v1/leads/{answer.json()['lead_id']}", headers=auth(api_keys["marketing"])
+        )
+
+    assert answer.status_code == 202, answer.text
+    contact = json.loads(record.value)["payload"]["contact"]
+    assert (contact["phone"], contact["phone_verified"]) == (phone, False)
+    assert (lead.json()["contact"]["phone"], lead.json()["contact"]["phone_verified"]) == (
+        phone,
+        False,
+    )
+
+
+async def test_a_form_that_requires_a_valid_phone_refuses_one_naming_its_field(settings, api_keys):
+    async with capture(settings, api_keys, default_region=None, require_valid_phone=True) as client:
+        refused = await client.post(SUBMIT, data=FILLED | {"tel": "06 12 34 56 78"})
+        readable = await client.post(SUBMIT, data=FILLED | {"tel": "+33 6 12 34 56 78"})
+    leads, _ = await written(settings)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [{"field": "tel", "reason": "add the country code"}]
+    assert (readable.status_code, leads) == (202, 1)
+
+
+async def test_a_verified_phone_replaces_an_unverified_one_and_an_absent_one_keeps_it(
+    settings, api_keys
+):
+    async with capture(settings, api_keys, default_region=None) as client:
+        first = await client.post(SUBMIT, data=FILLED | {"tel": "06 12 34 56 78"})
+        await client.post(SUBMIT, data={k: v for k, v in FILLED.items() if k != "tel"})
+        kept = await client.get(
+            f"/v1/leads/{first.json()['lead_id']}", headers=auth(api_keys["marketing"])
+        )
+        await client.post(SUBMIT, data=FILLED | {"tel": "+33 6 12 34 56 78"})
+        verified = await client.get(
+            f"/v1/leads/{first.json()['lead_id']}", headers=auth(api_keys["marketing"])
+        )
+
+    assert [kept.json()["contact"][k] for k in ("phone", "phone_verified")] == [
+        "06 12 34 56 78",
+        False,
+    ]
+    assert [verified.json()["contact"][k] for k in ("phone", "phone_verified")] == [
+        "+33612345678",
+        True,
+    ]
 
 
 # ---- 7: back-dated consent ----------------------------------------------------------------------

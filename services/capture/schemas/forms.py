@@ -104,6 +104,12 @@ class FormFields(BaseModel):
         examples=["GB"],
         description="ISO 3166 alpha-2 region for phone numbers without a country code.",
     )
+    require_valid_phone: bool = Field(
+        False,
+        description="Refuse a submission whose phone cannot be read as a phone number (422 "
+        "naming the field). When false, such a phone is kept as typed and the lead is flagged "
+        "`phone_verified: false`, rather than losing the person.",
+    )
     honeypot_field: FormFieldName = Field(
         "website",
         description="A field hidden from people; a submission filling it is "
