@@ -1,12 +1,14 @@
 """The consumer's inbox: the ids of events a service has handled, so a redelivery is a no-op.
 
 An id is claimed in the same transaction as the handler's state change, so either both commit
-or neither does (the Polar pattern: insert ... ON CONFLICT DO NOTHING RETURNING).
+or neither does (the Polar pattern: insert ... ON CONFLICT DO NOTHING RETURNING). A batch's ids
+are claimed in one multi-row statement (`claim_many`).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import delete, func, text
 from sqlalchemy.dialects.postgresql import insert
@@ -37,6 +39,39 @@ class Inbox:
             ).returning(processed.c.event_id)
         )
         return inserted is not None
+
+    async def claim_many(
+        self, session: AsyncSession, events: Sequence[tuple[uuid.UUID, str]], outcome: str
+    ) -> set[uuid.UUID]:
+        """`first_time` for many events in one statement: the ids (unique; with their topics)
+        claimed now. The ids not returned were handled before (in this transaction too)."""
+        if not events:
+            return set()
+        processed = self._processed
+        claimed_at = func.clock_timestamp()
+        claim = insert(processed).values(
+            [
+                {
+                    "event_id": event_id,
+                    "topic": topic,
+                    "outcome": outcome,
+                    "processed_at": claimed_at,
+                }
+                for event_id, topic in events
+            ]
+        )
+        rows = await session.scalars(
+            claim.on_conflict_do_update(
+                index_elements=[processed.c.event_id],
+                set_={
+                    "outcome": claim.excluded.outcome,
+                    "topic": claim.excluded.topic,
+                    "processed_at": claim.excluded.processed_at,
+                },
+                where=processed.c.outcome == "dead_lettered",
+            ).returning(processed.c.event_id)
+        )
+        return set(rows.all())
 
     async def forget_older_than(self, session: AsyncSession, days: int) -> None:
         """Forget ids older than any redelivery can be (the topics' retention)."""

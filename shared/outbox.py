@@ -1,10 +1,15 @@
 """Transactional outbox: events are rows written with the state change, in the caller's
 transaction; `shared.relay` publishes them once committed.
 
-Writers only insert rows through the caller's session and never commit. Ids are taken at
-insert, not at commit: a transaction that commits late publishes its rows after
-rows of transactions that committed before it. Writers of one key therefore serialise on a row
-lock (the lead's) before inserting, so each key's events go out in commit order.
+Writers only insert rows through the caller's session and never commit. A unit of work's
+events are held in the session (`defer`) and written just before it commits, every row of the
+transaction in one multi-row INSERT (a batch of events costs one round trip, not one per
+event); a rollback drops them. The size limit is checked when the event is published, so a use
+case learns at once that an event is too big. Ids are taken at insert, not at commit: a
+transaction that commits late publishes its rows after rows of transactions that committed
+before it. Writers of one key therefore serialise on a row lock (the lead's) before their
+transaction commits, so each key's events go out in commit order. The insert fires the table's
+statement trigger once, so the relay is woken (NOTIFY) when the transaction commits.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from shared.db import PlatformTables
 from shared.events import Envelope
@@ -33,6 +40,10 @@ def decode_headers(stored: list[list[str]]) -> list[tuple[str, bytes]]:
 
 class EventTooLarge(ValueError):
     pass
+
+
+PENDING = "handoff.outbox.pending"  # the session's `info` key: {outbox table: [rows]}
+ROWS_PER_INSERT = 1000  # 4 parameters a row: far below PostgreSQL's 32,767
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,18 @@ class Outbox:
             headers=encode_headers(headers),
         )
 
+    def raw_row(
+        self, *, topic: str, key: bytes | None, value: bytes, headers: Headers
+    ) -> OutboxRow:
+        self._check_size(topic, len(value) + sum(len(n) + len(v) for n, v in headers))
+        return OutboxRow(topic, key, value, encode_headers(headers))
+
+    def defer(self, session: AsyncSession, row: OutboxRow) -> None:
+        """Hold the row in the session; it is inserted, with the transaction's other held rows,
+        just before the transaction commits (see `_write_pending`)."""
+        pending: dict[Table, list[OutboxRow]] = session.info.setdefault(PENDING, {})
+        pending.setdefault(self._table, []).append(row)
+
     async def add(self, session: AsyncSession, event: Envelope) -> None:
         await self._insert(session, self.row(event))
 
@@ -76,8 +99,9 @@ class Outbox:
         value: bytes,
         headers: Headers,
     ) -> None:
-        self._check_size(topic, len(value) + sum(len(n) + len(v) for n, v in headers))
-        await self._insert(session, OutboxRow(topic, key, value, encode_headers(headers)))
+        await self._insert(
+            session, self.raw_row(topic=topic, key=key, value=value, headers=headers)
+        )
 
     def _check_size(self, what: str, size: int) -> None:
         # Refused here, so the relay never holds a row the broker can never take.
@@ -90,3 +114,25 @@ class Outbox:
                 topic=row.topic, key=row.key, value=row.value, headers=row.headers
             )
         )
+
+
+def _values(row: OutboxRow) -> dict[str, Any]:
+    return {"topic": row.topic, "key": row.key, "value": row.value, "headers": row.headers}
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    """The held rows of the transaction, in the order they were published, one INSERT a table
+    (runs inside the commit, on the transaction's connection: sync API, asyncio's greenlet)."""
+    pending: dict[Table, list[OutboxRow]] | None = session.info.pop(PENDING, None)
+    for table, rows in (pending or {}).items():
+        for first in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[first : first + ROWS_PER_INSERT]
+            session.execute(insert(table).values([_values(row) for row in chunk]))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without committing (rolled back, closed) publishes nothing."""
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)

@@ -35,7 +35,7 @@ from shared.logs import configure_logging
 from shared.outbox import Outbox
 from shared.relay import OutboxRelay
 from shared.settings import Settings
-from shared.uow import Handler, UnitOfWork
+from shared.uow import BatchHandler, Handler, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class ServiceSpec:
     name: str
     tables: PlatformTables  # the service's outbox, processed events and API keys
     handlers: Mapping[type[Envelope], Handler] = field(default_factory=dict)
+    # beside a type's one-event handler: its batch use case (see `shared.batches`)
+    batch_handlers: Mapping[type[Envelope], BatchHandler] = field(default_factory=dict)
     jobs: Sequence[Job] = ()
     routers: Sequence[APIRouter] = ()
     description: str = ""
@@ -121,6 +123,7 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
             sessions=sessions,
             outbox=outbox,
             handlers=spec.handlers,
+            batch_handlers=spec.batch_handlers,
         )
     return Runtime(
         spec,

@@ -90,13 +90,18 @@ class UnitOfWork:
         return result.mappings().all() if result.returns_rows else []
 
     async def publish(self, event: Envelope) -> None:
-        """Written with the state change; the relay publishes it once the transaction commits."""
-        await self.outbox.add(self.session, event)
+        """Written with the state change; the relay publishes it once the transaction commits.
+
+        No round trip here: the row is held and inserted with the transaction's other events
+        just before the commit (`shared.outbox`). An event over `max_event_bytes` is refused
+        here, at once (`EventTooLarge`)."""
+        self.outbox.defer(self.session, self.outbox.row(event))
 
     async def publish_raw(
         self, *, topic: str, key: bytes | None, value: bytes, headers: Headers
     ) -> None:
-        await self.outbox.add_raw(self.session, topic=topic, key=key, value=value, headers=headers)
+        row = self.outbox.raw_row(topic=topic, key=key, value=value, headers=headers)
+        self.outbox.defer(self.session, row)
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -128,3 +133,5 @@ class UnitOfWork:
 
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+# A batch use case: the events of one type, in order, duplicates already dropped.
+BatchHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
