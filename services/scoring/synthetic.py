@@ -50,7 +50,7 @@ TITLES = (
     "Marketing Manager",
     "Analyst",
 )
-SIZES = ("1-10", "11-50", "51-200", "201-500", "1000+")
+SIZES = ("1-10", "11-50", "51-200", "201-500", "1001-5000")
 INDUSTRIES = ("software", "retail", "finance", "education")
 SOURCES = ("website", "paid", "partner")
 
@@ -143,6 +143,26 @@ def captured(lead: SyntheticLead) -> LeadCapturedEvent:
             last_touch=touch,
         ),
     )
+
+
+def lead_body(lead: SyntheticLead) -> dict[str, object]:
+    """The lead as a server-side integration posts it to capture's `POST /v1/leads`."""
+    return {
+        "email": f"p{lead.lead_id.hex[:10]}@example.com",
+        "job_title": lead.job_title,
+        "company": f"Company {lead.lead_id.hex[:6]}",
+        "company_size": lead.company_size,
+        "industry": lead.industry,
+        "country": lead.country,
+        "language": "en",
+        "consent": {"given": True, "text_version": "2026-01"},
+        "attribution": {"source": lead.source, "utm_campaign": lead.campaign},
+    }
+
+
+def activity_bodies(lead: SyntheticLead, lead_id: uuid.UUID) -> list[dict[str, object]]:
+    """Its activities as posted to capture's `POST /v1/activities`, for the id capture gave it."""
+    return [{"lead_id": str(lead_id), "activity_type": "demo_request"}] if lead.demo else []
 
 
 def activities(lead: SyntheticLead, at: datetime | None = None) -> list[LeadActivityEvent]:
