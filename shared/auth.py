@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import math
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +23,11 @@ from shared.db import PlatformTables
 KEY_PREFIX = "hk_"
 CACHE_SECONDS = 30.0  # a revoked key stops working within this long on every instance
 CACHED_KEYS = 10_000
+# A client address may try this many keys that turn out unknown per window; past that, a key
+# not already cached is refused (429) without a query until the window ends.
+UNKNOWN_KEYS_PER_CLIENT = 10
+UNKNOWN_KEYS_WINDOW_S = 60.0
+IPV6_CLIENT_PREFIX = 64  # one IPv6 client usually holds a whole /64
 
 
 class Role(StrEnum):
@@ -77,11 +85,53 @@ async def revoke_key(
     return revoked is not None
 
 
+class TooManyUnknownKeys(Exception):
+    """The client tried too many unknown keys lately; it may try again in `retry_after` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class UnknownKeyBudget:
+    """How many keys that turned out unknown each client address tried in its current window
+    (a fixed window from its first failure), in memory, per instance. A lookup is reserved
+    before its query and given back when the key is found, so concurrent requests cannot
+    overrun the budget. Bounded: past `size` clients the oldest window is forgotten."""
+
+    def __init__(self, per_client: int, window_s: float, *, size: int = CACHED_KEYS) -> None:
+        self._per_client, self._window_s, self._size = per_client, window_s, size
+        self._windows: dict[str, tuple[float, int]] = {}  # client: (window's end, lookups)
+
+    def reserve(self, client: str) -> None:
+        """Count a lookup for the client, or `TooManyUnknownKeys` when its budget is spent."""
+        now = time.monotonic()
+        ends, used = self._windows.pop(client, (0.0, 0))
+        if ends <= now:
+            ends, used = now + self._window_s, 0
+        elif used >= self._per_client:
+            self._windows[client] = (ends, used)
+            raise TooManyUnknownKeys(max(1, math.ceil(ends - now)))
+        if len(self._windows) >= self._size:
+            del self._windows[next(iter(self._windows))]
+        self._windows[client] = (ends, used + 1)
+
+    def give_back(self, client: str) -> None:
+        """The key was found: its lookup does not count."""
+        if (window := self._windows.get(client)) is not None:
+            self._windows[client] = (window[0], max(0, window[1] - 1))
+
+
 class KeyRing:
     """Looks keys up in the service's table and keeps the known ones for `ttl_s`.
 
-    Unknown keys are not kept: a key created a moment ago works at once, and made-up keys cannot
-    push the real ones out of the cache (each costs a query instead).
+    Unknown keys are not kept: a key created a moment ago (by `handoff keys create`, in another
+    process) works at once, and made-up keys cannot push the real ones out of the cache. What
+    an unknown key costs is bounded per client instead: each address may have
+    `unknown_per_client` lookups come back empty per `window_s`; past that, a key not in the
+    cache is refused from that address without a query (`TooManyUnknownKeys`) until its window
+    ends — so a key created meanwhile works at once from any other address and at most
+    `window_s` later from one that flooded. Known, cached keys are never refused.
     """
 
     def __init__(
@@ -91,19 +141,34 @@ class KeyRing:
         *,
         ttl_s: float = CACHE_SECONDS,
         max_keys: int = CACHED_KEYS,
+        unknown_per_client: int = UNKNOWN_KEYS_PER_CLIENT,
+        window_s: float = UNKNOWN_KEYS_WINDOW_S,
     ) -> None:
         self._tables = tables
         self._secret = secret
         self._known: TTLCache[str, Principal] = TTLCache(maxsize=max_keys, ttl=ttl_s)
+        self._unknown = UnknownKeyBudget(unknown_per_client, window_s)
 
     async def principal(
-        self, sessions: async_sessionmaker[AsyncSession], key: str
+        self, sessions: async_sessionmaker[AsyncSession], key: str, client: str | None = None
     ) -> Principal | None:
+        """The key's principal, None for an unknown or revoked key, or `TooManyUnknownKeys`
+        when `client` (an address, see `client_key`) has tried too many unknown keys. Without
+        a client, nothing is counted (one shared budget would let anyone spend everyone's)."""
         digest = key_hash(self._secret, key)
         if (known := self._known.get(digest)) is not None:
             return known
-        principal = await self._active_key(sessions, digest)
+        if client is not None:
+            self._unknown.reserve(client)
+        try:
+            principal = await self._active_key(sessions, digest)
+        except BaseException:  # no answer (an outage, a cancelled request): nothing learnt
+            if client is not None:
+                self._unknown.give_back(client)
+            raise
         if principal is not None:
+            if client is not None:
+                self._unknown.give_back(client)
             self._known[digest] = principal
         return principal
 
@@ -146,7 +211,18 @@ class RoleRequired(HTTPBearer):
                 headers={"WWW-Authenticate": "Bearer"},
             )
         runtime = request.app.state.runtime
-        principal: Principal | None = await runtime.keys.principal(runtime.sessions, key)
+        client = client_key(request.client.host if request.client else "unknown")
+        try:
+            principal: Principal | None = await runtime.keys.principal(
+                runtime.sessions, key, client
+            )
+        except TooManyUnknownKeys as refused:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many unknown API keys from this address; try again in "
+                f"{refused.retry_after} s",
+                headers={"Retry-After": str(refused.retry_after)},
+            ) from None
         if principal is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -165,3 +241,16 @@ class RoleRequired(HTTPBearer):
 def _bearer_token(authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def client_key(address: str) -> str:
+    """The address a client is counted by: an IPv4 address as it is; for IPv6, its /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(ip)

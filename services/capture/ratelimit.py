@@ -9,7 +9,6 @@ when uvicorn is told to trust the proxy's X-Forwarded-For (`--forwarded-allow-ip
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
 
@@ -17,7 +16,9 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-IPV6_CLIENT_PREFIX = 64  # one IPv6 client usually holds a whole /64
+from shared.auth import client_key
+
+__all__ = ["SubmissionLimits", "UnknownForms", "client_key"]
 
 
 class SubmissionLimits:
@@ -57,19 +58,6 @@ class SubmissionLimits:
     def _seconds_until_free(self, limit: RateLimitItem, *identifiers: str) -> int:
         reset_at = self._limiter.get_window_stats(limit, *identifiers).reset_time
         return max(1, math.ceil(reset_at - time.time()))
-
-
-def client_key(address: str) -> str:
-    """The address an IPv4 client is counted by; for IPv6, its /64."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False))
-    return str(ip)
 
 
 class UnknownForms:
