@@ -40,6 +40,8 @@ from shared.outbox import Outbox
 from shared.settings import Settings
 from shared.uow import BatchHandler, Handler, UnitOfWork
 
+__all__ = ["Batches", "bound_to"]  # bound_to: a batch use case binds each event's log fields
+
 log = logging.getLogger(__name__)
 
 Work = tuple[ConsumerRecord, Envelope]

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import repository as repo
 from services.scoring.domain.document import model_from_data
-from services.scoring.domain.scoring import Activity, Score, score_lead
+from services.scoring.domain.scoring import Score, score_lead
 from services.scoring.domain.standing import FINAL, Standing, disqualifies, recycle
+from services.scoring.handlers.intake import activity_of, captured_profile
 from services.scoring.handlers.qualify import evaluate, release_best
 from shared.events import (
     Envelope,
@@ -38,49 +39,24 @@ def now() -> datetime:
 
 
 async def record_capture(event: LeadCapturedEvent, uow: UnitOfWork) -> None:
-    contact, lead_id = event.payload.contact, event.lead_id
-    first = event.payload.first_touch
+    lead_id = event.lead_id
     assert lead_id is not None
-    row = await repo.claim_lead(
-        uow.session,
-        lead_id,
-        event.correlation_id,
-        job_title=contact.job_title,
-        company=contact.company,
-        company_size=contact.company_size,
-        industry=contact.industry,
-        country=contact.country,
-        language=contact.language,
-        email_domain=contact.email.rpartition("@")[2].lower() or None,
-        free_mail=contact.free_mail,
-        disposable_email=contact.disposable_email,
-        consent_given=event.payload.consent.given,
-        source=_cut(first.source or first.utm_source, 100),
-        utm_campaign=_cut(first.utm_campaign, 200),
-        captured_at=event.occurred_at,
-    )
+    profile = captured_profile(event)
+    row = await repo.claim_lead(uow.session, lead_id, event.correlation_id, **profile)
     if row is not None:  # None: the person was erased
         await evaluate(uow, lead_id, now(), event, row=row)
 
 
-def _cut(text: str | None, length: int) -> str | None:
-    return text[:length] if text else None
-
-
 async def record_activity(event: LeadActivityEvent, uow: UnitOfWork) -> None:
-    activity, lead_id = event.payload, event.lead_id
+    lead_id = event.lead_id
     assert lead_id is not None
     row = await repo.claim_lead(uow.session, lead_id, event.correlation_id)
     if row is None:  # the person was erased
         return
-    properties = activity.properties.model_dump(exclude_none=True)
-    await repo.add_activity(
-        uow.session,
-        lead_id,
-        Activity(activity.activity_type.value, activity.happened_at, properties),
-    )
-    if isinstance(product := properties.get("product"), str):
-        await repo.change_lead(uow.session, lead_id, product_interest=product[:300])
+    kept, product = activity_of(event)
+    await repo.add_activity(uow.session, lead_id, kept)
+    if product:
+        await repo.change_lead(uow.session, lead_id, **product)
         row = None  # read again with it
     await evaluate(uow, lead_id, now(), event, row=row)
 
