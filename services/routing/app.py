@@ -11,6 +11,7 @@ from services.routing.handlers import (
     publish_all_capacity,
     publish_capacity_changes,
     route_mql,
+    route_mqls,
 )
 from services.routing.models import platform
 from services.routing.sla import enforce_deadlines, refresh_records
@@ -40,6 +41,7 @@ SPEC = ServiceSpec(
         LeadFeedbackEvent: apply_feedback,
         LeadErasedEvent: erase_lead,
     },
+    batch_handlers={LeadMqlEvent: route_mqls},
     jobs=[
         Job("capacity-changes", CAPACITY_CHANGES_EVERY_S, publish_capacity_changes),
         Job("capacity-heartbeat", CAPACITY_HEARTBEAT_EVERY_S, publish_all_capacity),

@@ -10,12 +10,13 @@ on a closed assignment changes nothing. An erased lead frees its slot too.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.routing import metrics
-from services.routing.domain.criteria import Candidate, evaluate
+from services.routing.domain.criteria import Candidate, Criteria, evaluate
 from services.routing.domain.decision import capacity, explain
-from services.routing.domain.org import Lead, match_rule
+from services.routing.domain.org import Lead, Rule, match_rule
 from services.routing.placement import DRAIN_BATCH, PRODUCER, Placer, Sql
 from services.routing.repository import QueueStats, Repository
 from shared.events import (
@@ -37,16 +38,51 @@ FREES_SLOT = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class InForce:
+    """What every MQL is judged and matched against: read once per batch of MQLs."""
+
+    criteria: Criteria | None
+    rules: list[Rule]
+    fallback_team_id: str | None
+
+    @classmethod
+    async def read(cls, repo: Repository) -> InForce:
+        return cls(await repo.active_criteria(), await repo.rules(), await repo.fallback_team_id())
+
+
 async def route_mql(event: LeadMqlEvent, uow: UnitOfWork) -> None:
-    """An MQL: check the SQL criteria, then assign it, queue it, or return it to marketing."""
+    await route_mqls([event], uow)
+
+
+async def route_mqls(events: list[LeadMqlEvent], uow: UnitOfWork) -> None:
+    """MQLs in order: check the SQL criteria, then assign each, queue it, or return it to
+    marketing. One placer serves the batch, so each team and its reps are read once, and each
+    team's queue is served before the batch's first new SQL for it."""
+    repo = Repository(uow.session)
+    in_force = await InForce.read(repo)
+    placer = Placer(uow, datetime.now(UTC))
+    drained: set[str] = set()
+    for event in events:
+        await _route(event, uow, repo, in_force, placer, drained)
+
+
+async def _route(
+    event: LeadMqlEvent,
+    uow: UnitOfWork,
+    repo: Repository,
+    in_force: InForce,
+    placer: Placer,
+    drained: set[str],
+) -> None:
     assert event.lead_id is not None
-    repo, mql, now = Repository(uow.session), event.payload, datetime.now(UTC)
+    mql = event.payload
     if await repo.open_assignment(event.lead_id) is not None:
         log.info("already assigned; MQL ignored", extra={"lead_id": event.lead_id})
         return
     profile = mql.profile
     verdict = evaluate(
-        await repo.active_criteria(),
+        in_force.criteria,
         Candidate(mql.score, mql.grade.value, profile.consent_given, profile.model_dump()),
     )
     waiting = await repo.queued(event.lead_id)
@@ -76,10 +112,10 @@ async def route_mql(event: LeadMqlEvent, uow: UnitOfWork) -> None:
         product_interest=profile.product_interest,
         company_domain=profile.company_domain,
     )
-    match = match_rule(await repo.rules(), lead, await repo.fallback_team_id())
-    placer = Placer(uow, now)
-    if match.team_id is not None:
+    match = match_rule(in_force.rules, lead, in_force.fallback_team_id)
+    if match.team_id is not None and match.team_id not in drained:
         await placer.drain(match.team_id)  # those already waiting go first
+        drained.add(match.team_id)
     sql = Sql(event.lead_id, lead, verdict, event.correlation_id, event.event_id)
     await placer.place(sql, match)
 

@@ -1,0 +1,89 @@
+"""A batch of MQLs handled in one transaction decides exactly what the same MQLs handled one at a
+time decide: who gets which lead, who waits, and what is announced."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from services.routing.admin import approve_criteria, draft_criteria
+from services.routing.handlers import route_mql, route_mqls
+from services.routing.models import platform
+from services.routing.schemas import CriteriaIn
+from shared.auth import Principal, Role
+from shared.events import LeadMqlEvent
+from shared.outbox import Outbox
+from shared.uow import UnitOfWork
+from tests.routing.conftest import Routing, mql, rep, team
+
+pytestmark = pytest.mark.asyncio
+
+ORG: dict[str, Any] = {
+    "teams": [team("emea", strategy="weighted_round_robin"), team("world", fallback=True)],
+    "reps": [rep("ann", capacity=2), rep("bob", capacity=1), rep("wes", "world", capacity=1)],
+    "rules": [{"name": "uk", "team": "emea", "countries": ["GB", "IE"]}],
+}
+
+RESET_REPS = (
+    "UPDATE routing.reps SET open_load = 0, assigned_today = 0, assigned_day = NULL, rr_pass = 0"
+)
+
+
+def burst() -> list[LeadMqlEvent]:
+    """More SQLs than slots in both teams, one lead twice, one failing the criteria."""
+    uk = [mql(country="GB", score=90 - i) for i in range(5)]
+    world = [mql(country="BR", score=70), mql(country="BR", score=75)]
+    again = mql(uk[0].lead_id, country="GB", score=99)
+    no_consent = mql(country="GB", consent_given=False)
+    return [*uk[:2], world[0], again, no_consent, *uk[2:], world[1]]
+
+
+async def decided(routing: Routing) -> tuple[list[Any], list[Any], list[Any]]:
+    assignments = await routing.rows(
+        "SELECT lead_id, rep_id, rule, strategy FROM routing.assignments ORDER BY lead_id"
+    )
+    queue = await routing.rows("SELECT lead_id, team_id FROM routing.queue ORDER BY lead_id")
+    events = await routing.rows(
+        "SELECT topic, key FROM routing.outbox WHERE topic NOT LIKE '%capacity%' ORDER BY id"
+    )
+    return assignments, queue, events
+
+
+async def agree_on_consent(routing: Routing) -> None:
+    async with routing.sessions() as session, session.begin():
+        uow = UnitOfWork(session, Outbox(platform, routing.settings, "routing"), routing.settings)
+        draft = await draft_criteria(CriteriaIn(consent_required=True), uow)
+        for role in (Role.marketing, Role.sales):
+            await approve_criteria(draft.version, Principal(uuid.uuid4(), "t", role, None), uow)
+
+
+async def handle(routing: Routing, events: list[LeadMqlEvent], *, together: bool) -> None:
+    async with routing.sessions() as session, session.begin():
+        uow = UnitOfWork(session, Outbox(platform, routing.settings, "routing"), routing.settings)
+        if together:
+            await route_mqls(events, uow)
+        else:
+            for event in events:
+                await route_mql(event, uow)
+
+
+async def test_a_batch_decides_what_one_at_a_time_decides(routing: Routing) -> None:
+    await routing.load(**ORG)
+    await agree_on_consent(routing)
+    events = burst()
+    await handle(routing, events, together=False)
+    one_at_a_time = await decided(routing)
+    async with routing.sessions() as session, session.begin():
+        await session.execute(text("TRUNCATE routing.assignments, routing.queue, routing.outbox"))
+        await session.execute(text(RESET_REPS))
+    await handle(routing, events, together=True)
+    assert await decided(routing) == one_at_a_time
+    assignments, queue, _ = one_at_a_time
+    loads: dict[str, int] = {}
+    for row in assignments:
+        loads[row.rep_id] = loads.get(row.rep_id, 0) + 1
+    assert loads == {"ann": 2, "bob": 1, "wes": 1}
+    assert len(queue) == 3  # 5 distinct UK SQLs for 3 slots, 2 world SQLs for 1
