@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,7 +20,9 @@ from services.scoring.domain.learning import (
     auc,
     calibrate,
     points_per_logit,
+    rate,
     recency_weight,
+    score_band,
 )
 from services.scoring.domain.scoring import Activity, Profile, Score, score_lead
 from services.scoring.handlers.learning import apply
@@ -232,3 +235,35 @@ def test_a_rules_effect_holds_the_others_fixed() -> None:
     }
     assert found["a"].good_when_fired.mean < found["a"].good_otherwise.mean  # the raw contrast
     assert (found["a"].change or 0) > 0 and (found["b"].change or 0) > (found["a"].change or 0)
+
+
+outcome_strategy = st.builds(
+    Outcome,
+    st.frozensets(st.sampled_from(["a", "b", "c"])),
+    st.integers(0, 3),
+    st.sampled_from("AB"),
+    st.sampled_from(["accepted", "won", "rejected", "lost", "recycled"]),
+    st.integers(0, 400).map(lambda days: NOW - timedelta(days=days)),
+)
+
+
+@given(st.lists(outcome_strategy, max_size=80))
+def test_pooling_alike_outcomes_changes_no_figure(judged: list[Outcome]) -> None:
+    """The calibration pools alike outcomes for speed; every rate equals the one-by-one count."""
+    rules = {"a": (5, -1000), "b": (0, -1000), "c": (-5, -1000)}
+    found = calibrate(rules, judged, NOW, scale=SCALE, minimum=3)
+    weights = [recency_weight(o.occurred_at, NOW) for o in judged]
+    for r in found.rules:
+        fired = [(w, o) for w, o in zip(weights, judged, strict=True) if r.rule in o.fired]
+        expected = rate((w, o.accepted) for w, o in fired)
+        assert r.outcomes == len(fired) == r.acceptance.n
+        assert r.acceptance.successes == pytest.approx(expected.successes)
+        assert r.acceptance.failures == pytest.approx(expected.failures)
+        assert r.win.successes == pytest.approx(sum(w for w, o in fired if o.won))
+    for band in found.bands:
+        members = [
+            (w, o) for w, o in zip(weights, judged, strict=True) if score_band(o) == band.key
+        ]
+        assert band.acceptance.n == len(members)
+        assert band.acceptance.successes == pytest.approx(sum(w for w, o in members if o.accepted))
+    assert sum(b.acceptance.n for b in found.grades) == len(judged)
