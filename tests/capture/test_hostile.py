@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shlex
+import subprocess
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -318,6 +322,45 @@ async def test_the_stack_trusts_forwarded_headers_only_from_configured_addresses
     configured = uvicorn_options({"FORWARDED_ALLOW_IPS": "10.1.0.0/16"})
     assert (configured["proxy_headers"], configured["forwarded_allow_ips"]) == (True, "10.1.0.0/16")
     assert (configured["timeout_keep_alive"], configured["limit_concurrency"]) == (5, 500)
+
+
+DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
+FAKE_UVICORN = '#!/bin/sh\nfor arg in "$@"; do printf "%s\\n" "$arg"; done\n'
+
+
+def image_uvicorn_arguments(env: dict[str, str], tmp_path: Path) -> list[str]:
+    """The arguments the image's CMD gives uvicorn under `env` (plus the image's own ENV),
+    seen by running the CMD with a stand-in `uvicorn` that prints them."""
+    lines = DOCKERFILE.read_text().splitlines()
+    [cmd] = [json.loads(line[len("CMD") :]) for line in lines if line.startswith("CMD ")]
+    image_env = dict(
+        pair.split("=", 1)
+        for line in lines
+        if line.startswith("ENV ")
+        for pair in shlex.split(line[len("ENV ") :])
+    )
+    fake = tmp_path / "uvicorn"
+    fake.write_text(FAKE_UVICORN)
+    fake.chmod(0o755)
+    path = f"{tmp_path}:{os.environ['PATH']}"
+    shown = subprocess.run(
+        cmd, env=image_env | env | {"PATH": path}, capture_output=True, text=True, check=True
+    )
+    return shown.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"FORWARDED_ALLOW_IPS": "10.1.0.0/16, 10.2.0.0/16", "HANDOFF_LIMIT_CONCURRENCY": "80"}],
+    ids=["unset", "configured"],
+)
+async def test_the_image_gives_uvicorn_the_limits_handoff_up_gives(env, tmp_path):
+    arguments = image_uvicorn_arguments(env, tmp_path)
+    context = uvicorn.main.make_context("uvicorn", arguments)
+    image = {name: context.params[name] for name in uvicorn_options(env)}
+
+    assert image == uvicorn_options(env)
+    assert context.params["app"] == "services.capture.app:create_app"
 
 
 async def test_a_local_client_cannot_pick_its_address_with_x_forwarded_for(settings, api_keys):
