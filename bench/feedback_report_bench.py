@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.embedded import EmbeddedPostgres
 from services.feedback import reports
-from services.feedback.domain.facts import COUNTERS, DIMENSIONS, Step
+from services.feedback.domain.aggregates import COUNTERS
+from services.feedback.domain.facts import DIMENSIONS, Step
 from services.feedback.domain.reports import funnel_row
 from shared.db import create_engine, session_factory
 from shared.migrations import upgrade_all

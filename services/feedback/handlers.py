@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from services.feedback import repository
+from services.feedback.domain import aggregates
 from services.feedback.domain import facts as fold
 from services.feedback.domain.timeline import entry
 from services.feedback.domain.verdicts import (
@@ -76,8 +77,9 @@ async def _lead_event(
 async def _save(
     uow: UnitOfWork, lead_id: uuid.UUID, before: fold.LeadFacts | None, after: fold.LeadFacts
 ) -> fold.LeadFacts:
-    was = fold.contribution(before) if before is not None else None
-    await repository.add_to_aggregates(uow.session, fold.diff(was, fold.contribution(after)))
+    was = aggregates.contribution(before) if before is not None else None
+    change = aggregates.diff(was, aggregates.contribution(after))
+    repository.add_at_commit(uow.session, change)  # hot rows: added in lock order at commit
     await repository.save_facts(uow.session, lead_id, after)
     return after
 

@@ -3,7 +3,7 @@
 Two kinds: the read model of every lead (`leads`, `timeline`: about the person, deleted on
 erasure) and the report tables (`lead_facts` and the `*_day` aggregates: counts and times, no
 personal data, so they stay when a person is erased). The consumers keep the aggregates up to
-date by adding each lead's change (see `domain.facts`), so reports never scan the leads.
+date by adding each lead's change (see `domain.aggregates`), so reports never scan the leads.
 """
 
 from sqlalchemy import (

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.feedback.domain import aggregates as agg
 from services.feedback.domain import facts as f
 from services.feedback.domain import histogram
 from services.feedback.domain.histogram import bucket_of, bucket_value
@@ -263,22 +264,29 @@ def apply(facts: f.LeadFacts, kind: str, at: datetime, pick: int) -> f.LeadFacts
 )
 def test_incremental_diffs_add_up_to_the_aggregates_from_scratch(leads: list) -> None:
     aggregates: dict = {}
+    tally = agg.Tally()  # the same changes, as one transaction adds them all at its commit
     finals = []
     for events in leads:
         facts = f.LeadFacts.first_seen(T0 + timedelta(minutes=events[0][1]))
         before = None
         for kind, minutes, pick in events:
             facts = apply(facts, kind, T0 + timedelta(minutes=minutes), pick)
-            after = f.contribution(facts)
-            for table, key, values in f.diff(before, after):
+            after = agg.contribution(facts)
+            changes = agg.diff(before, after)
+            tally.add(changes)
+            for table, key, values in changes:
                 row = aggregates.setdefault((table, key), {})
                 for column, amount in values.items():
                     row[column] = row.get(column, 0) + amount
             before = after
         finals.append(facts)
-    expected = f.summed(f.contribution(facts) for facts in finals)
+    expected = agg.summed(agg.contribution(facts) for facts in finals)
     nonzero = {k: v for k, v in aggregates.items() if any(v.values())}
     assert nonzero == {k: v for k, v in expected.items() if any(v.values())}
+    tallied = tally.changes()
+    assert {(table, key): values for table, key, values in tallied} == nonzero
+    rows_in_order = [(table, key) for table, key, _ in tallied]
+    assert rows_in_order == sorted(set(rows_in_order), key=agg.lock_order)
     for facts in finals:
         assert f.Step.lead in facts.steps
         if f.Step.won in facts.steps:
@@ -286,11 +294,11 @@ def test_incremental_diffs_add_up_to_the_aggregates_from_scratch(leads: list) ->
 
 
 def test_diff_is_sorted_and_leaves_out_unchanged_rows() -> None:
-    before = f.contribution(journey())
+    before = agg.contribution(journey())
     moved = f.assigned(
         journey(), T0 + timedelta(days=1), rep="rep-0", team="emea", due=T0, attempt=1
     )
-    changes = f.diff(before, f.contribution(moved))
+    changes = agg.diff(before, agg.contribution(moved))
     day = T0.date()
     # Only the rep grouping changes: the lead leaves rep-1's rows and joins rep-0's, its
     # counts and its speed histograms alike.
@@ -308,12 +316,12 @@ def test_diff_is_sorted_and_leaves_out_unchanged_rows() -> None:
         ]
     )
     assert changes[0][2]["lead"] == 1 and changes[1][2]["lead"] == -1
-    assert changes == sorted(changes, key=lambda c: (c[0], tuple(map(str, c[1]))))
-    assert f.diff(before, before) == []
+    assert changes == sorted(changes, key=lambda c: agg.lock_order((c[0], c[1])))
+    assert agg.diff(before, before) == []
 
 
 def test_each_lead_counts_once_in_every_grouping() -> None:
-    rows = f.rows(f.contribution(journey()))
+    rows = agg.rows(agg.contribution(journey()))
     keys = sorted(key[1:] for table, key in rows if table == "segment_day")
     assert keys == sorted(
         [

@@ -1,10 +1,8 @@
-"""What the reports count about each lead, and how one lead's change moves the aggregates.
+"""What the reports count about each lead, and how each event changes it.
 
 Every lead has one `LeadFacts`: its cohort day (the day it was captured), its segment (the
 dimensions reports group by), the funnel steps it has reached, its stage and its milestones.
-A lead contributes to the aggregate tables through `contribution(facts)`; when an event changes
-its facts, `diff(before, after)` is what to add to (and take from) the aggregates, so the
-consumers keep them exact without ever re-reading the leads.
+How those facts add to the aggregate tables is `domain.aggregates`.
 
 Events arrive on different topics, so their order across topics is not guaranteed: a stage
 from an event applies only if the event is not older than the stage the lead is in, and the
@@ -14,13 +12,12 @@ steps a later stage implies are counted with it (an assignment implies MQL and S
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from services.feedback.domain.histogram import bucket_of
 from services.feedback.domain.verdicts import Stage, stage_after_assignment
 from shared.events import Verdict
 
@@ -66,15 +63,6 @@ DIMENSIONS = (
     "team",
     "rep",
     "model_version",
-)
-COUNTERS = (
-    *(step.value for step in Step),
-    "judged",
-    "rating_sum",
-    "rating_count",
-    "sla_met",
-    "sla_missed",
-    "reassigned",
 )
 
 
@@ -222,106 +210,3 @@ def judged(
     # even if the producer of the event before it runs a clock slightly ahead of ours.
     stage_at = at if facts.stage_at is None else max(at, facts.stage_at)
     return _move(facts, Stage(verdict.value), stage_at, **changes)
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """What one lead adds to the aggregates: counters, a reason and revenue, under its key."""
-
-    day: date
-    segment: Segment
-    counters: Mapping[str, int] = field(default_factory=dict)
-    reason: tuple[str, str] | None = None
-    revenue: tuple[str, Decimal] | None = None
-    spans: Mapping[str, float] = field(default_factory=dict)  # speed metric -> seconds
-
-
-SPANS = ("capture_to_mql", "mql_to_assignment", "assignment_to_verdict")
-
-
-def spans(facts: LeadFacts) -> dict[str, float]:
-    """How long the lead took from each milestone to the next, where both are known."""
-    pairs = {
-        "capture_to_mql": (facts.captured_at, facts.mql_at),
-        "mql_to_assignment": (facts.mql_at, facts.first_assigned_at),
-        "assignment_to_verdict": (facts.assigned_at, facts.first_verdict_at),
-    }
-    return {
-        name: (end - start).total_seconds()
-        for name, (start, end) in pairs.items()
-        if start is not None and end is not None
-    }
-
-
-def contribution(facts: LeadFacts) -> Contribution:
-    counters = dict.fromkeys(COUNTERS, 0)
-    for step in facts.steps:
-        counters[step.value] = 1
-    counters["judged"] = int(facts.first_verdict_at is not None)
-    counters["rating_sum"] = facts.rating or 0
-    counters["rating_count"] = int(facts.rating is not None)
-    counters["sla_met"] = int(facts.sla_met is True)
-    counters["sla_missed"] = int(facts.sla_met is False)
-    counters["reassigned"] = facts.reassigned
-    return Contribution(
-        facts.day, facts.segment, counters, facts.reason, facts.revenue, spans(facts)
-    )
-
-
-# One change to an aggregate row: (table, key, {column: amount to add}).
-Key = tuple[object, ...]
-Change = tuple[str, Key, dict[str, int | Decimal]]
-
-
-ROLLUPS = ("all", *DIMENSIONS)
-
-
-def rows(part: Contribution) -> dict[tuple[str, Key], dict[str, int | Decimal]]:
-    """The aggregate rows a contribution adds to: one per report grouping (`all`, and each
-    dimension with the lead's value), so a report grouped by one dimension reads only its own
-    rows: a year of them per value, however many leads."""
-    values = dataclasses.asdict(part.segment)
-    out: dict[tuple[str, Key], dict[str, int | Decimal]] = {}
-    for rollup in ROLLUPS:
-        base: Key = (part.day, rollup, values.get(rollup, ""))
-        out[("segment_day", base)] = dict(part.counters)
-        if part.reason is not None:
-            out[("reason_day", (*base, *part.reason))] = {"leads": 1}
-        if part.revenue is not None:
-            currency, amount = part.revenue
-            out[("revenue_day", (*base, currency))] = {"deals": 1, "amount": amount}
-        for metric, seconds in part.spans.items():
-            out[("speed_day", (*base, metric, bucket_of(seconds)))] = {"leads": 1}
-    return out
-
-
-def diff(before: Contribution | None, after: Contribution) -> list[Change]:
-    """What to add to each aggregate row so it reflects `after` instead of `before`.
-
-    Rows come sorted by table and key, so concurrent consumers lock them in one order (no
-    deadlocks); rows whose change is all zeros are left out.
-    """
-    total: dict[tuple[str, Key], dict[str, int | Decimal]] = rows(after)
-    for where, values in (rows(before) if before else {}).items():
-        target = total.setdefault(where, {})
-        for column, amount in values.items():
-            target[column] = target.get(column, 0) - amount
-    changes = [
-        (table, key, values)
-        for (table, key), values in total.items()
-        if any(amount != 0 for amount in values.values())
-    ]
-    return sorted(changes, key=lambda change: (change[0], tuple(map(str, change[1]))))
-
-
-def summed(
-    contributions: Iterable[Contribution],
-) -> dict[tuple[str, Key], dict[str, int | Decimal]]:
-    """Aggregates computed from scratch (what the incremental diffs must add up to)."""
-    total: dict[tuple[str, Key], dict[str, int | Decimal]] = {}
-    for part in contributions:
-        for where, values in rows(part).items():
-            target = total.setdefault(where, {})
-            for column, amount in values.items():
-                target[column] = target.get(column, 0) + amount
-    return total

@@ -13,7 +13,8 @@ from decimal import Decimal
 from itertools import pairwise
 
 from services.feedback.domain import histogram
-from services.feedback.domain.facts import FUNNEL, SPANS, Step
+from services.feedback.domain.aggregates import SPANS
+from services.feedback.domain.facts import FUNNEL, Step
 
 RATE_DIGITS = 4
 GROUPS = ("source", "form", "utm_source", "utm_medium", "utm_campaign", "team", "rep")

@@ -1,11 +1,7 @@
 """All of feedback's SQL: the read model, lead facts and their aggregates, the reports."""
 
-from services.feedback.repository.facts import (
-    add_to_aggregates,
-    facts_for_update,
-    locked_facts,
-    save_facts,
-)
+from services.feedback.repository.aggregates import add_at_commit
+from services.feedback.repository.facts import facts_for_update, locked_facts, save_facts
 from services.feedback.repository.pages import latest_scores, rep_leads
 from services.feedback.repository.readmodel import (
     add_to_timeline,
@@ -29,7 +25,7 @@ from services.feedback.repository.reports import (
 )
 
 __all__ = [
-    "add_to_aggregates",
+    "add_at_commit",
     "add_to_timeline",
     "as_decimal",
     "capacity",

@@ -1,10 +1,9 @@
-"""Lead facts and the report aggregates they feed: locked reads, saves and added changes."""
+"""Lead facts: locked reads and saves (what they add to the aggregates is `aggregates`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,26 +11,11 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback.domain.facts import Change, LeadFacts, Segment, Step
+from services.feedback.domain.facts import LeadFacts, Segment, Step
 from services.feedback.domain.verdicts import Stage
-from services.feedback.models import (
-    lead_facts,
-    reason_day,
-    revenue_day,
-    segment_day,
-    speed_day,
-)
+from services.feedback.models import lead_facts
 
-AGGREGATES = {
-    "segment_day": segment_day,
-    "reason_day": reason_day,
-    "revenue_day": revenue_day,
-    "speed_day": speed_day,
-}
 DIMENSIONS = tuple(field.name for field in dataclasses.fields(Segment))
-
-
-# ---- lead facts and the aggregates they feed ---------------------------------------------------
 
 
 async def facts_for_update(
@@ -67,21 +51,6 @@ async def save_facts(session: AsyncSession, lead_id: uuid.UUID, facts: LeadFacts
     await session.execute(
         update(lead_facts).where(lead_facts.c.lead_id == lead_id).values(**_row(facts))
     )
-
-
-async def add_to_aggregates(session: AsyncSession, changes: Sequence[Change]) -> None:
-    """Each change adds to one aggregate row (created at zero if missing). Rows are taken in one
-    global order (table, then key), so two transactions adding to the same rows cannot deadlock."""
-    for table_name, key, values in sorted(changes, key=lambda change: (change[0], repr(change[1]))):
-        table = AGGREGATES[table_name]
-        key_columns = [column.name for column in table.primary_key.columns]
-        statement = insert(table).values(**dict(zip(key_columns, key, strict=True)), **values)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=key_columns,
-                set_={column: table.c[column] + statement.excluded[column] for column in values},
-            )
-        )
 
 
 def _row(facts: LeadFacts) -> dict[str, Any]:

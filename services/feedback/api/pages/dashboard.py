@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from services.feedback import reports
 from services.feedback.api.pages.present import Plot, funnel_bars, plot
 from services.feedback.api.pages.session import Visit, VisitDep
-from services.feedback.domain.facts import FUNNEL, SPANS
+from services.feedback.domain.aggregates import SPANS
+from services.feedback.domain.facts import FUNNEL
 from services.feedback.domain.reports import to_csv
 from shared.auth import Role
 from shared.service import SessionDep
