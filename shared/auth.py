@@ -27,6 +27,7 @@ CACHED_KEYS = 10_000
 # not already cached is refused (429) without a query until the window ends.
 UNKNOWN_KEYS_PER_CLIENT = 10
 UNKNOWN_KEYS_WINDOW_S = 60.0
+FOUND_KEYS_SECONDS = 24 * 3600.0  # a key found this recently is never refused for its address
 IPV6_CLIENT_PREFIX = 64  # one IPv6 client usually holds a whole /64
 
 
@@ -131,7 +132,9 @@ class KeyRing:
     `unknown_per_client` lookups come back empty per `window_s`; past that, a key not in the
     cache is refused from that address without a query (`TooManyUnknownKeys`) until its window
     ends — so a key created meanwhile works at once from any other address and at most
-    `window_s` later from one that flooded. Known, cached keys are never refused.
+    `window_s` later from one that flooded. Keys found in the last FOUND_KEYS_SECONDS (cached,
+    or looked up again after their cache entry expired) are never refused, so a client sharing
+    an address with a flood (a NAT, an office) keeps working with its key.
     """
 
     def __init__(
@@ -147,6 +150,9 @@ class KeyRing:
         self._tables = tables
         self._secret = secret
         self._known: TTLCache[str, Principal] = TTLCache(maxsize=max_keys, ttl=ttl_s)
+        # Keys found lately, whose cache entry may have expired: looked up again (to see a
+        # revocation) but never refused for their address's budget of unknown keys.
+        self._found: TTLCache[str, bool] = TTLCache(maxsize=max_keys, ttl=FOUND_KEYS_SECONDS)
         self._unknown = UnknownKeyBudget(unknown_per_client, window_s)
 
     async def principal(
@@ -158,6 +164,8 @@ class KeyRing:
         digest = key_hash(self._secret, key)
         if (known := self._known.get(digest)) is not None:
             return known
+        if client is not None and digest in self._found:
+            client = None  # a key that existed lately: its lookup is not counted
         if client is not None:
             self._unknown.reserve(client)
         try:
@@ -170,6 +178,7 @@ class KeyRing:
             if client is not None:
                 self._unknown.give_back(client)
             self._known[digest] = principal
+            self._found[digest] = True
         return principal
 
     async def _active_key(

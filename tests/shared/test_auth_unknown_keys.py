@@ -19,8 +19,10 @@ from sqlalchemy import event
 
 from handoff.keys import create_api_key
 from services.capture.app import create_app
+from services.capture.models import platform
 from shared.auth import (
     UNKNOWN_KEYS_PER_CLIENT,
+    KeyRing,
     Role,
     TooManyUnknownKeys,
     UnknownKeyBudget,
@@ -162,3 +164,29 @@ async def test_a_lookup_without_a_client_is_never_refused(settings, api_keys):
         for _ in range(3 * UNKNOWN_KEYS_PER_CLIENT):
             assert await runtime.keys.principal(runtime.sessions, new_key()) is None
         assert await runtime.keys.principal(runtime.sessions, api_keys["crm"]) is not None
+
+
+async def test_a_key_found_before_works_from_a_flooding_address_after_its_cache_expires(
+    settings, api_keys
+):
+    """Its cache entry gone, a key that existed lately is looked up again (a revocation is
+    seen) without counting against the address: a flood from a shared address (an office's
+    NAT) does not lock out its colleagues."""
+    app = create_app(settings)
+    async with running(app):
+        runtime = app.state.runtime
+        keys = KeyRing(platform, settings.secret_key, ttl_s=0.2, unknown_per_client=2)
+        sessions, key = runtime.sessions, api_keys["crm"]
+        assert await keys.principal(sessions, key, FLOODER) is not None
+        for _ in range(2):
+            assert await keys.principal(sessions, new_key(), FLOODER) is None
+        with pytest.raises(TooManyUnknownKeys):
+            await keys.principal(sessions, new_key(), FLOODER)
+        cached_at = time.monotonic()
+
+        await wait_for(
+            lambda: time.monotonic() - cached_at > 0.3, timeout_s=5, message="cache expiry"
+        )
+        again = await keys.principal(sessions, key, FLOODER)
+
+    assert again is not None and again.role is Role.crm
