@@ -10,8 +10,12 @@ on a closed assignment changes nothing. An erased lead frees its slot too.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row
 
 from services.routing import metrics
 from services.routing.domain.criteria import Candidate, Criteria, evaluate
@@ -62,9 +66,37 @@ async def route_mqls(events: list[LeadMqlEvent], uow: UnitOfWork) -> None:
     repo = Repository(uow.session)
     in_force = await InForce.read(repo)
     placer = Placer(uow, datetime.now(UTC))
-    drained: set[str] = set()
+    batch = await Batch.read(repo, events, placer)
     for event in events:
-        await _route(event, uow, repo, in_force, placer, drained)
+        await _route(event, uow, repo, in_force, placer, batch)
+
+
+@dataclass
+class Batch:
+    """Where the batch's leads stood when it began, read in two queries. A lead this
+    transaction has touched since (met earlier in the batch, or placed by a queue drain) is
+    read afresh."""
+
+    assigned_before: set[uuid.UUID]
+    queued_before: dict[uuid.UUID, Row[Any]]
+    touched: set[uuid.UUID]
+    drained: set[str] = field(default_factory=set)
+
+    @classmethod
+    async def read(cls, repo: Repository, events: list[LeadMqlEvent], placer: Placer) -> Batch:
+        ids = [event.lead_id for event in events if event.lead_id is not None]
+        assigned = await repo.with_open_assignment(ids)
+        return cls(assigned, await repo.queued_among(ids), placer.touched)
+
+    async def has_open_assignment(self, repo: Repository, lead_id: uuid.UUID) -> bool:
+        if lead_id in self.touched:
+            return await repo.open_assignment(lead_id) is not None
+        return lead_id in self.assigned_before
+
+    async def waiting(self, repo: Repository, lead_id: uuid.UUID) -> Row[Any] | None:
+        if lead_id in self.touched:
+            return await repo.queued(lead_id)
+        return self.queued_before.get(lead_id)
 
 
 async def _route(
@@ -73,22 +105,23 @@ async def _route(
     repo: Repository,
     in_force: InForce,
     placer: Placer,
-    drained: set[str],
+    batch: Batch,
 ) -> None:
     assert event.lead_id is not None
-    mql = event.payload
-    if await repo.open_assignment(event.lead_id) is not None:
-        log.info("already assigned; MQL ignored", extra={"lead_id": event.lead_id})
+    mql, lead_id = event.payload, event.lead_id
+    if await batch.has_open_assignment(repo, lead_id):
+        log.info("already assigned; MQL ignored", extra={"lead_id": lead_id})
         return
+    waiting = await batch.waiting(repo, lead_id)
+    batch.touched.add(lead_id)
     profile = mql.profile
     verdict = evaluate(
         in_force.criteria,
         Candidate(mql.score, mql.grade.value, profile.consent_given, profile.model_dump()),
     )
-    waiting = await repo.queued(event.lead_id)
     if waiting is not None:  # scored again while waiting: judged and placed afresh
-        await repo.dequeue(event.lead_id)
-        await repo.capacity_changed(waiting.team_id)
+        await repo.dequeue(lead_id)
+        await placer.capacity_changed(waiting.team_id)
     if not verdict.passed:
         assert verdict.failed_criterion is not None and verdict.reason is not None
         await repo.record_decision(
@@ -113,9 +146,9 @@ async def _route(
         company_domain=profile.company_domain,
     )
     match = match_rule(in_force.rules, lead, in_force.fallback_team_id)
-    if match.team_id is not None and match.team_id not in drained:
+    if match.team_id is not None and match.team_id not in batch.drained:
         await placer.drain(match.team_id)  # those already waiting go first
-        drained.add(match.team_id)
+        batch.drained.add(match.team_id)
     sql = Sql(event.lead_id, lead, verdict, event.correlation_id, event.event_id)
     await placer.place(sql, match)
 

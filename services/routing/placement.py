@@ -20,7 +20,7 @@ from services.routing.domain.hours import follow_up_due
 from services.routing.domain.org import Lead, Match, Rep, Strategy, Team
 from services.routing.domain.strategies import served, team_clock
 from services.routing.repository import Repository
-from services.routing.webhooks.outbox import enqueue_deliveries
+from services.routing.webhooks.outbox import Subscribers, enqueue_deliveries
 from shared.events import LeadAssigned, LeadAssignedEvent, LeadQueued, LeadQueuedEvent
 from shared.uow import UnitOfWork
 
@@ -60,6 +60,15 @@ class Placer:
     def __init__(self, uow: UnitOfWork, now: datetime) -> None:
         self.uow, self.repo, self.now = uow, Repository(uow.session), now
         self._teams: dict[str, tuple[Team, list[Rep]]] = {}
+        self._subscribers: Subscribers = {}  # webhook subscriptions by event type
+        self._changed: set[str] = set()  # teams whose capacity change is noted already
+        self.touched: set[uuid.UUID] = set()  # leads this placer assigned or queued
+
+    async def capacity_changed(self, team_id: str | None) -> None:
+        """Note the team for the coalesced sales.capacity.v1, once per transaction."""
+        if team_id is not None and team_id not in self._changed:
+            await self.repo.capacity_changed(team_id)
+            self._changed.add(team_id)
 
     async def place(
         self,
@@ -80,7 +89,7 @@ class Placer:
             if choice.rep.id in exclude:
                 continue
             if await self._claim(choice, team, team_reps):
-                await self._assigned(sql, placement, choice, attempt, previous_rep_id)
+                await self._assigned(sql, placement, choice, attempt, previous_rep_id, waiting)
                 return True
         if not waiting:
             await self._queued(sql, placement)
@@ -148,13 +157,16 @@ class Placer:
         choice: Choice,
         attempt: int = 1,
         previous_rep_id: str | None = None,
+        waiting: bool = False,
     ) -> None:
         rep = choice.rep
+        self.touched.add(sql.lead_id)
         team, _ = await self._team(rep.team_id)
         sla = sla_minutes(team)
         due = follow_up_due(rep.hours, self.now, sla)
         rule = placement.match.rule
-        await self.repo.dequeue(sql.lead_id)
+        if waiting:
+            await self.repo.dequeue(sql.lead_id)
         await self.repo.add_assignment(
             lead_id=sql.lead_id,
             rep_id=rep.id,
@@ -170,7 +182,7 @@ class Placer:
             correlation_id=sql.correlation_id,
             cause_event_id=sql.cause_event_id,
         )
-        await self.repo.capacity_changed(rep.team_id)
+        await self.capacity_changed(rep.team_id)
         explanation = explain(sql.verdict, placement, choice) | {"follow_up_due": due.isoformat()}
         lowered = {r.id: r.share for r in (await self._team(rep.team_id))[1] if r.share < 1}
         if lowered:
@@ -188,11 +200,12 @@ class Placer:
         )
         event = self._event(LeadAssignedEvent, sql, payload)
         await self.uow.publish(event)
-        await enqueue_deliveries(self.uow.session, event)
+        await enqueue_deliveries(self.uow.session, event, self._subscribers)
         log.info("assigned to %s by %s", rep.id, choice.strategy, extra={"lead_id": sql.lead_id})
 
     async def _queued(self, sql: Sql, placement: Placement) -> None:
         team_id = placement.match.team_id
+        self.touched.add(sql.lead_id)
         reason = queue_reason(placement)
         await self.repo.enqueue(
             lead_id=sql.lead_id,
@@ -206,13 +219,13 @@ class Placer:
             queued_at=self.now,
         )
         position = await self.repo.queue_position(sql.lead_id) or 1
-        await self.repo.capacity_changed(team_id)
+        await self.capacity_changed(team_id)
         explanation = explain(sql.verdict, placement, None) | {"queue_reason": reason}
         await self.repo.record_decision(sql.lead_id, "queued", sql.verdict.version, explanation)
         payload = LeadQueued(reason=reason, team_id=team_id, queue_position=position)
         event = self._event(LeadQueuedEvent, sql, payload)
         await self.uow.publish(event)
-        await enqueue_deliveries(self.uow.session, event)
+        await enqueue_deliveries(self.uow.session, event, self._subscribers)
         log.info("queued at %d: %s", position, reason, extra={"lead_id": sql.lead_id})
 
     @staticmethod

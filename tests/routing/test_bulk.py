@@ -87,3 +87,27 @@ async def test_a_batch_decides_what_one_at_a_time_decides(routing: Routing) -> N
         loads[row.rep_id] = loads.get(row.rep_id, 0) + 1
     assert loads == {"ann": 2, "bob": 1, "wes": 1}
     assert len(queue) == 3  # 5 distinct UK SQLs for 3 slots, 2 world SQLs for 1
+
+
+async def test_a_waiting_lead_served_by_the_batchs_drain_is_not_placed_again(
+    routing: Routing,
+) -> None:
+    """Q waits; a slot frees; the batch's first SQL serves the queue (Q gets the slot) before it
+    queues itself, so Q's own MQL later in the batch finds Q assigned and changes nothing."""
+    await routing.load(teams=[team("emea", fallback=True)], reps=[rep("ann", capacity=1)])
+    await agree_on_consent(routing)
+    holder, waiting = mql(country="GB"), mql(country="GB")
+    await handle(routing, [holder, waiting], together=False)
+    async with routing.sessions() as session, session.begin():
+        await session.execute(text("UPDATE routing.reps SET open_load = 0"))
+        await session.execute(
+            text("DELETE FROM routing.assignments WHERE lead_id = :id"), {"id": holder.lead_id}
+        )
+    newcomer = mql(country="GB")
+    await handle(routing, [newcomer, mql(waiting.lead_id, country="GB", score=95)], together=True)
+    assignments = await routing.rows("SELECT lead_id, rep_id FROM routing.assignments")
+    assert [(row.lead_id, row.rep_id) for row in assignments] == [(waiting.lead_id, "ann")]
+    queue = await routing.rows("SELECT lead_id FROM routing.queue")
+    assert [row.lead_id for row in queue] == [newcomer.lead_id]
+    [load] = await routing.rows("SELECT open_load FROM routing.reps WHERE id = 'ann'")
+    assert load.open_load == 1

@@ -81,6 +81,12 @@ class WorkQueries(Queries):
         rows = await self._rows(query)
         return rows[0] if rows else None
 
+    async def with_open_assignment(self, lead_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        query = select(assignments_t.c.lead_id).where(
+            assignments_t.c.lead_id.in_(lead_ids), assignments_t.c.status.in_(OPEN)
+        )
+        return {row.lead_id for row in await self._rows(query)}
+
     async def add_assignment(self, **values: Any) -> None:
         await self.session.execute(insert(assignments_t).values(status="assigned", **values))
 
@@ -148,6 +154,10 @@ class WorkQueries(Queries):
     async def queued(self, lead_id: uuid.UUID) -> Row[Any] | None:
         rows = await self._rows(select(queue_t).where(queue_t.c.lead_id == lead_id))
         return rows[0] if rows else None
+
+    async def queued_among(self, lead_ids: list[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+        rows = await self._rows(select(queue_t).where(queue_t.c.lead_id.in_(lead_ids)))
+        return {row.lead_id: row for row in rows}
 
     async def dequeue(self, lead_id: uuid.UUID) -> None:
         await self.session.execute(delete(queue_t).where(queue_t.c.lead_id == lead_id))

@@ -13,11 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing.repository.webhooks import WebhookQueries
 from shared.events import Envelope
 
+Subscribers = dict[str, list[uuid.UUID]]
 
-async def enqueue_deliveries(session: AsyncSession, event: Envelope) -> None:
-    """One delivery per active subscription to the event's type."""
+
+async def enqueue_deliveries(
+    session: AsyncSession, event: Envelope, known: Subscribers | None = None
+) -> None:
+    """One delivery per active subscription to the event's type. `known`: the subscriptions
+    this transaction has read already, by event type (a batch of assignments asks once)."""
     data = event.model_dump(mode="json")
-    await enqueue(session, str(event.event_type), event.lead_id, data, str(event.event_id))
+    await enqueue(session, str(event.event_type), event.lead_id, data, str(event.event_id), known)
 
 
 async def enqueue(
@@ -26,9 +31,13 @@ async def enqueue(
     lead_id: uuid.UUID | None,
     data: dict[str, Any],
     message_id: str,
+    known: Subscribers | None = None,
 ) -> None:
     repo = WebhookQueries(session)
-    subscribers = await repo.subscribers(event_type)
+    known = {} if known is None else known
+    if event_type not in known:
+        known[event_type] = await repo.subscribers(event_type)
+    subscribers = known[event_type]
     if not subscribers:
         return
     now = datetime.now(UTC)
