@@ -1,5 +1,5 @@
-"""Scoring learning: AUC before/after calibration on the synthetic set, and the backtest's time for
-100,000 stored leads.
+"""Scoring learning: AUC before/after calibration on the synthetic set, the backtest's time for
+100,000 stored leads, and the calibration's time over 100,000 outcomes.
 
     .venv/bin/python bench/scoring_learning.py [--train 5000] [--test 5000] [--leads 100000]
 
@@ -14,6 +14,10 @@
    one is asked and run to the end by the job's own function (`run_backtests`, back to back, no
    sleeps between runs). Baseline in the same run: the pure scoring of the same leads by the
    two models in memory (what the backtest cannot avoid); the ratio is backtest / baseline.
+3. **calibration** (same database): `GET /v1/models/{version}/calibration`'s work, the use case
+   `calibration(session, version)` (read every outcome of the version, then calibrate), over the
+   `--leads` outcomes stored above (each with the rules `synthetic-1` fired and its score); beside
+   it the read alone and the pure `calibrate` alone on the outcomes read.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ from services.scoring.domain.scoring import Activity, Profile, score_lead
 from services.scoring.handlers.learning import (
     RequestBacktest,
     apply,
+    calibration,
     request_backtest,
     run_backtests,
 )
 from services.scoring.models import activities, capacity_history, leads, outcomes, platform
-from services.scoring.repository import add_model, install_active_model
+from services.scoring.repository import add_model, install_active_model, outcomes_of
 from shared.db import create_engine, session_factory
 from shared.migrations import upgrade_all
 from shared.outbox import Outbox
@@ -147,9 +152,30 @@ async def bench_backtest(count: int, model: ScoringModel, better: ScoringModel) 
                 f"({count / took:.0f} leads/s); the pure scoring alone {baseline:.1f} s; "
                 f"ratio {took / baseline:.2f}x"
             )
+            await bench_calibration(sessions, model)
         finally:
             await engine.dispose()
             postgres.stop()
+
+
+async def bench_calibration(sessions, model: ScoringModel) -> None:  # type: ignore[no-untyped-def]
+    async with sessions() as session:
+        started = time.perf_counter()
+        found = await calibration(session, model.version)
+        whole = time.perf_counter() - started
+        started = time.perf_counter()
+        judged = await outcomes_of(session, model.version)
+        read = time.perf_counter() - started
+    rules = {r.id: (r.points, -1000) for r in model.fit_rules}
+    rules |= {r.id: (r.points, 1) for r in model.engagement_rules}
+    started = time.perf_counter()
+    calibrate(rules, judged, datetime.now(UTC), scale=found.points_per_logit)
+    pure = time.perf_counter() - started
+    print(
+        f"calibration over {found.outcomes} outcomes: {whole:.2f} s (the use case behind "
+        f"GET /v1/models/{{v}}/calibration); the read alone {read:.2f} s, "
+        f"the pure calibrate alone {pure:.3f} s"
+    )
 
 
 def _status():  # type: ignore[no-untyped-def]
@@ -162,6 +188,8 @@ def _status():  # type: ignore[no-untyped-def]
 
 async def store(sessions, population, better) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(4)
+    active = parse_model(synthetic.MODEL)
+    scores = {x.lead_id: score_lead(active, profile(x), acts(x), NOW) for x in population}
     async with sessions() as session, session.begin():
         await add_model(
             session, better.version, better.model_dump(mode="json", exclude_none=True), "bench"
@@ -216,9 +244,9 @@ async def store(sessions, population, better) -> None:  # type: ignore[no-untype
                         "id": uuid.uuid4(),
                         "lead_id": x.lead_id,
                         "model_version": "synthetic-1",
-                        "fired": [],
-                        "total": 0,
-                        "grade": "D",
+                        "fired": sorted(f.rule for f in scores[x.lead_id].fired),
+                        "total": scores[x.lead_id].total,
+                        "grade": scores[x.lead_id].grade,
                         "mql": False,
                         "stage": "accepted" if x.good else "rejected",
                         "occurred_at": NOW - timedelta(minutes=rng.randrange(60)),

@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from services.scoring.domain.document import ThresholdPolicy
@@ -111,6 +112,9 @@ class Replay:
     released: int = 0  # the release counter
     applied: int = 0
     mqls: dict[str, int] = field(default_factory=dict)  # week -> MQLs produced
+    # k from `free_slots` when the teams last changed, and the counter then: each release since
+    # lowers it by one (the rule's own arithmetic), so k is not summed again per lead
+    _k_at: tuple[int | None, int] | None = field(default=None, compare=False, repr=False)
 
     def lead(
         self, policy: ThresholdPolicy, states: Sequence[Recorded], at: datetime, score: int
@@ -132,10 +136,14 @@ class Replay:
                 return
             self.teams[state.team] = TeamSlots(state.free_slots, state.queue_length, self.released)
             self.applied += 1
+            self._k_at = None
             self._release(state.at)
 
     def k(self) -> int | None:
-        return free_slots(self.teams.values(), self.released)
+        if self._k_at is None:
+            self._k_at = (free_slots(self.teams.values(), self.released), self.released)
+        k, counted = self._k_at
+        return None if k is None else k - (self.released - counted)
 
     def _release(self, at: datetime) -> None:
         k = self.k()
@@ -160,7 +168,7 @@ class Replay:
 
     def _produce(self, at: datetime) -> None:
         self.released += 1
-        week = week_of(at).isoformat()
+        week = _week_key(at.date())
         self.mqls[week] = self.mqls.get(week, 0) + 1
 
     def to_data(self) -> dict[str, Any]:
@@ -184,6 +192,11 @@ class Replay:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@lru_cache(maxsize=4096)
+def _week_key(day: date) -> str:
+    return (day - timedelta(days=day.weekday())).isoformat()
 
 
 def summarize(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, func, select, tuple_, update
+from sqlalchemy import Row, Text, cast, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,14 +69,20 @@ async def unlink_outcome(session: AsyncSession, lead_id: uuid.UUID) -> None:
 
 
 async def outcomes_of(session: AsyncSession, version: str) -> list[Outcome]:
+    """Every outcome of the version. The rules fired come as text and are parsed once per distinct
+    set (a model has few): half the cost of decoding 100,000 JSON arrays."""
     o = outcomes.c
-    query = select(o.fired, o.total, o.grade, o.stage, o.occurred_at).where(
+    query = select(cast(o.fired, Text), o.total, o.grade, o.stage, o.occurred_at).where(
         o.model_version == version
     )
-    return [
-        Outcome(frozenset(r.fired), r.total, r.grade, r.stage, r.occurred_at)
-        for r in (await session.execute(query)).all()
-    ]
+    sets: dict[str, frozenset[str]] = {}
+    out = []
+    for fired, total, grade, stage, at in (await session.execute(query)).tuples():
+        rules = sets.get(fired)
+        if rules is None:
+            rules = sets[fired] = frozenset(json.loads(fired))
+        out.append(Outcome(rules, total, grade, stage, at))
+    return out
 
 
 async def recent_outcomes(session: AsyncSession, since: datetime) -> Sequence[Any]:
