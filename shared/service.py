@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -252,7 +252,7 @@ async def _select_one(engine: AsyncEngine) -> None:
         await connection.execute(text("SELECT 1"))
 
 
-@health_router.get("/metrics")
+@health_router.get("/metrics", response_class=PlainTextResponse)  # documented as text/plain
 async def prometheus_metrics(runtime: RuntimeDep) -> Response:
     """Prometheus text format."""
     try:
