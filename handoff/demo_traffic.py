@@ -472,15 +472,15 @@ def demo(
 ) -> None:
     """Fill the running stack with believable, reproducible traffic: leads and their behaviour
     through capture's API, and a simulated sales side answering assignments through feedback's."""
-    from handoff.cli import _settings_for_running_stack
     from handoff.keys import create_api_key
+    from handoff.running import settings_for_running_stack
     from shared.auth import Role
 
     console = Console()
     urls = _stack_urls(home)
     capture = (capture_url or urls.get("capture") or "http://127.0.0.1:8001").rstrip("/")
     feedback = (feedback_url or urls.get("feedback") or "http://127.0.0.1:8004").rstrip("/")
-    settings = _settings_for_running_stack(home)
+    settings = settings_for_running_stack(home)
 
     async def main() -> Tally:
         keys = {}

@@ -29,7 +29,7 @@ def import_file(
 ) -> None:
     """Add or update teams and reps (and replace the rules, if the file has them); a file with
     any error changes nothing and every error is printed with its line."""
-    from handoff.cli import _settings_for_running_stack
+    from handoff.running import settings_for_running_stack
     from services.routing.importing import parse_org
 
     kind = KINDS.get(file.suffix.lower())
@@ -38,7 +38,7 @@ def import_file(
         raise typer.Exit(2)
     try:
         org = parse_org(file.read_text(encoding="utf-8-sig"), kind)
-        imported = asyncio.run(_import(_settings_for_running_stack(), org))
+        imported = asyncio.run(_import(settings_for_running_stack(), org))
     except Invalid as refusal:
         console.print(f"[red]{file.name}: {refusal.detail}[/red]")
         for problem in refusal.problems:

