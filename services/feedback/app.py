@@ -6,8 +6,8 @@ publishes `lead.feedback.v1` for each verdict it accepts.
 
 from fastapi import FastAPI
 
-from services.feedback import handlers
 from services.feedback.api import router
+from services.feedback.handlers import leads
 from services.feedback.models import platform
 from shared.events import (
     LeadActivityEvent,
@@ -28,15 +28,15 @@ SPEC = ServiceSpec(
     name="feedback",
     tables=platform,
     handlers={
-        LeadCapturedEvent: handlers.lead_captured,
-        LeadActivityEvent: handlers.lead_activity,
-        LeadScoredEvent: handlers.lead_scored,
-        LeadMqlEvent: handlers.lead_mql,
-        LeadReturnedEvent: handlers.lead_returned,
-        LeadQueuedEvent: handlers.lead_queued,
-        LeadAssignedEvent: handlers.lead_assigned,
-        SalesCapacityEvent: handlers.sales_capacity,
-        LeadErasedEvent: handlers.lead_erased,
+        LeadCapturedEvent: leads.lead_captured,
+        LeadActivityEvent: leads.lead_activity,
+        LeadScoredEvent: leads.lead_scored,
+        LeadMqlEvent: leads.lead_mql,
+        LeadReturnedEvent: leads.lead_returned,
+        LeadQueuedEvent: leads.lead_queued,
+        LeadAssignedEvent: leads.lead_assigned,
+        SalesCapacityEvent: leads.sales_capacity,
+        LeadErasedEvent: leads.lead_erased,
     },
     routers=[router],
     description=DESCRIPTION,

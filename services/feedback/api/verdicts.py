@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Response, status
 
-from services.feedback.handlers import GiveVerdict, give_verdict
+from services.feedback.handlers.verdicts import GiveVerdict, give_verdict
 from services.feedback.schemas import VerdictIn, VerdictOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody

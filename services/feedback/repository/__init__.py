@@ -2,6 +2,7 @@
 
 from services.feedback.repository.aggregates import add_at_commit
 from services.feedback.repository.facts import facts_for_update, locked_facts, save_facts
+from services.feedback.repository.flow import capacity, flow, record_capacity, record_threshold
 from services.feedback.repository.pages import latest_scores, rep_leads
 from services.feedback.repository.readmodel import (
     add_to_timeline,
@@ -14,11 +15,7 @@ from services.feedback.repository.readmodel import (
 )
 from services.feedback.repository.reports import (
     as_decimal,
-    capacity,
-    flow,
     reason_sums,
-    record_capacity,
-    record_threshold,
     revenue_sums,
     segment_sums,
     speed_buckets,
