@@ -238,3 +238,29 @@ async def test_two_instances_never_work_on_the_same_backtest(uow: UowFactory) ->
         async with uow() as second:
             await second.session.execute(text("SET LOCAL lock_timeout = '2s'"))  # never hang
             assert not await run_backtests(second)  # skips it: nothing else to do
+
+
+async def test_a_backtest_begun_before_the_replay_starts_again(
+    uow: UowFactory, engine: AsyncEngine
+) -> None:
+    """One begun in lead-id order before migration 0005 (a cursor, no cursor_at) is redone."""
+    for _ in range(3):
+        await scored_lead(uow)
+    async with uow() as unit:
+        await request_backtest(
+            RequestBacktest("demo-1", NOW - timedelta(days=1), NOW + timedelta(days=1), "t"), unit
+        )
+    stale = '{"version": {"2026-11-02": {"50": [9, 0, 0]}}}'
+    await sql(engine, "SELECT 1")
+    async with uow() as unit:
+        await unit.session.execute(
+            text(
+                "UPDATE scoring.backtests SET status = 'running', done = 2,"
+                " cursor = gen_random_uuid(), tally = CAST(:tally AS jsonb)"
+            ),
+            {"tally": stale},
+        )
+    async with uow() as unit:
+        assert await run_backtests(unit)
+    [row] = await sql(engine, "SELECT status, done, result FROM scoring.backtests")
+    assert (row.status, row.done, row.result["version"]["leads"]) == ("done", 3, 3)

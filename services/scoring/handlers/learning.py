@@ -154,14 +154,18 @@ async def run_backtests(uow: UnitOfWork, budget_s: float = BACKTEST_BUDGET_S) ->
     models = {"version": await load_model(session, job.version)}
     if job.baseline:
         models["baseline"] = await load_model(session, job.baseline)
-    tally: dict[str, Tally] = {name: job.tally.get(name, {}) for name in models}
-    replays = {name: Replay.from_data(job.replay.get(name, {})) for name in models}
+    # begun before migration 0005, in lead-id order without a replay: start it again
+    again = job.cursor is not None and job.cursor_at is None
+    tally: dict[str, Tally] = {name: {} if again else job.tally.get(name, {}) for name in models}
+    replays = {
+        name: Replay() if again else Replay.from_data(job.replay.get(name, {})) for name in models
+    }
     states = await repo.recorded_states(session, job.range_to)
-    cursor = (job.cursor_at, job.cursor) if job.cursor is not None else None
-    done = job.done
+    cursor = None if again or job.cursor is None else (job.cursor_at, job.cursor)
+    done = first = 0 if again else job.done
     deadline = time.monotonic() + budget_s
     finished = False
-    while not finished and (done == job.done or time.monotonic() < deadline):  # a page at least
+    while not finished and (done == first or time.monotonic() < deadline):  # a page at least
         page = await repo.replay_page(session, cursor, job.range_from, job.range_to, BACKTEST_PAGE)
         if len(page) < BACKTEST_PAGE:
             finished = True

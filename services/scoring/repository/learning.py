@@ -77,7 +77,7 @@ async def outcomes_of(session: AsyncSession, version: str) -> list[Outcome]:
     )
     sets: dict[str, frozenset[str]] = {}
     out = []
-    for fired, total, grade, stage, at in (await session.execute(query)).tuples():
+    for fired, total, grade, stage, at in (await session.execute(query)).all():
         rules = sets.get(fired)
         if rules is None:
             rules = sets[fired] = frozenset(json.loads(fired))
