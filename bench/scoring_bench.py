@@ -21,8 +21,15 @@ consumer's events per second against a raw aiokafka consume of the same topic (t
    PostgreSQL, each inserting one row and committing, nothing else. The platform's consumer
    commits once per event (the event id with the state change), so this is its ceiling here.
    With `--batch-sizes 1,100` part 2 runs once per `consumer_batch_size` (records of a partition
-   per transaction; 1 is a transaction per record), each on a fresh database and broker, and
-   each batch size's scoring figure is also given against the first size's.
+   per transaction; 1 is a transaction per record: the one-event handlers; above 1 scoring's
+   batch use cases), each on a fresh database and broker, and each batch size's scoring figure
+   is also given against the first size's.
+3. **the CPU floor per event**, measured in the same run: the bench process's CPU time
+   (`time.process_time`: aiokafka, parsing, handlers, SQLAlchemy/asyncpg, logging, the relay)
+   over the scoring consume divided by the events, beside its pure parts measured alone —
+   `parse_event` of the produced records and `score_lead` with the demo model — and the SQL
+   statements the process sent per event (a SQLAlchemy `before_cursor_execute` counter; an
+   executemany is one), so the distance to the raw consume can be explained with numbers.
 """
 
 from __future__ import annotations
@@ -41,12 +48,14 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from handoff.demo_scoring import DEMO_MODEL
 from handoff.embedded import EmbeddedBroker, EmbeddedPostgres
 from handoff.topics import create_topics
-from services.scoring.domain.document import model_from_data
+from services.scoring.domain.document import model_from_data, parse_model
 from services.scoring.domain.scoring import Activity, Profile, score_lead
 from services.scoring.repository import install_active_model
 from shared.db import create_engine
@@ -63,6 +72,7 @@ from shared.events import (
     LeadCapturedEvent,
     SalesCapacity,
     SalesCapacityEvent,
+    parse_event,
 )
 from shared.migrations import upgrade_all
 from shared.settings import Settings
@@ -142,6 +152,45 @@ def bench_scoring(count: int) -> dict[str, float]:
     cpu = (time.process_time() - cpu0) / count
     q = statistics.quantiles(walls, n=100, method="inclusive")
     return {"cpu_us_per_lead": cpu * 1e6, "p50_us": q[49] * 1e6, "p99_us": q[98] * 1e6}
+
+
+def bench_pure_parts(events: list[Envelope]) -> dict[str, float]:
+    """CPU per event of the pure parts a scoring event needs: parsing it, and scoring a lead with
+    the demo model (its profile, with the activities of the stream)."""
+    values = [event.to_bytes() for event in events]
+    for value in values[:200]:
+        parse_event(value)
+    cpu0 = time.process_time()
+    for value in values:
+        parse_event(value)
+    parse = (time.process_time() - cpu0) / len(values)
+    model = parse_model(DEMO_MODEL)
+    profile = Profile(job_title="Head of IT", company_size="51-200", industry="software")
+    acts = [
+        Activity(e.payload.activity_type.value, e.payload.happened_at, {"url": "/pricing"})
+        for e in events
+        if isinstance(e, LeadActivityEvent)
+    ][:4]
+    now = datetime.now(UTC)
+    cpu0 = time.process_time()
+    for _ in range(2000):
+        score_lead(model, profile, acts, now)
+    score = (time.process_time() - cpu0) / 2000
+    return {"parse_us": parse * 1e6, "score_us": score * 1e6}
+
+
+class Statements:
+    """Counts the SQL statements every engine of the process sends (an executemany is one)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        sa_event.listen(Engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args: Any) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        sa_event.remove(Engine, "before_cursor_execute", self._seen)
 
 
 def stream(leads: int, activities: int) -> list[Envelope]:
@@ -253,7 +302,9 @@ async def commits(url: str, count: int) -> float:
         await engine.dispose()
 
 
-async def scoring_consume(settings: Settings, expected: int) -> float:
+async def scoring_consume(settings: Settings, expected: int) -> dict[str, float]:
+    """Events/s by `processed_at`; CPU seconds and statements of the process from the first
+    poll that sees an event handled to the one that sees them all (polled every 20 ms)."""
     from services.scoring.app import create_app
 
     app = create_app(settings)
@@ -262,18 +313,31 @@ async def scoring_consume(settings: Settings, expected: int) -> float:
         "SELECT count(*), extract(epoch FROM max(processed_at) - min(processed_at)) "
         "FROM scoring.processed_events"
     )
+    statements = Statements()
     try:
         async with app.router.lifespan_context(app):
             deadline = time.monotonic() + 600
+            first: tuple[int, float, int] | None = None  # handled, CPU s, statements
             while True:
                 async with engine.connect() as connection:
                     count, span = (await connection.execute(query)).one()
+                cpu, sent = time.process_time(), statements.count
+                if first is None and count > 0:
+                    first = (count, cpu, sent)
                 if count >= expected:
-                    return (count - 1) / float(span)
+                    assert first is not None
+                    handled = count - first[0]
+                    polls = 2  # this poll's statement and the one before, per poll
+                    return {
+                        "per_s": (count - 1) / float(span),
+                        "cpu_us_per_event": (cpu - first[1]) / max(handled, 1) * 1e6,
+                        "statements_per_event": (sent - first[2] - polls) / max(handled, 1),
+                    }
                 if time.monotonic() > deadline:
                     raise SystemExit(f"scoring handled only {count} of {expected} in 600 s")
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.02)
     finally:
+        statements.close()
         await engine.dispose()
 
 
@@ -305,9 +369,11 @@ async def bench_consumer(leads: int, activities: int, batch_size: int) -> dict[s
             return {
                 "events": len(events),
                 "raw_per_s": raw,
-                "scoring_per_s": scoring,
+                "scoring_per_s": scoring["per_s"],
+                "cpu_us_per_event": scoring["cpu_us_per_event"],
+                "statements_per_event": scoring["statements_per_event"],
                 "commits_per_s": commit,
-            }
+            } | bench_pure_parts(events)
         finally:
             broker.stop()
             postgres.stop()
@@ -342,6 +408,15 @@ def main() -> None:
         print(
             f"one commit per event, nothing else: {consumed['commits_per_s']:.0f}/s; scoring = "
             f"{consumed['scoring_per_s'] / consumed['commits_per_s']:.0%} of it"
+        )
+        cpu = consumed["cpu_us_per_event"]
+        print(
+            f"CPU of the bench process per event handled: {cpu:.0f} µs (a ceiling of "
+            f"{1e6 / cpu:.0f} events/s on one core); of it, parse_event "
+            f"{consumed['parse_us']:.0f} µs and score_lead (demo model) "
+            f"{consumed['score_us']:.0f} µs; SQL statements per event: "
+            f"{consumed['statements_per_event']:.2f}; raw aiokafka: "
+            f"{1e6 / consumed['raw_per_s']:.1f} µs per event"
         )
         if first is None:
             first = consumed["scoring_per_s"]
