@@ -48,28 +48,23 @@ class Inbox:
         if not events:
             return set()
         processed = self._processed
-        claimed_at = func.clock_timestamp()
-        claim = insert(processed).values(
-            [
-                {
-                    "event_id": event_id,
-                    "topic": topic,
-                    "outcome": outcome,
-                    "processed_at": claimed_at,
-                }
-                for event_id, topic in events
-            ]
-        )
+        claim = insert(processed).values(processed_at=func.clock_timestamp())
+        statement = claim.on_conflict_do_update(
+            index_elements=[processed.c.event_id],
+            set_={
+                "outcome": claim.excluded.outcome,
+                "topic": claim.excluded.topic,
+                "processed_at": claim.excluded.processed_at,
+            },
+            where=processed.c.outcome == "dead_lettered",
+        ).returning(processed.c.event_id)
+        # an executemany (SQLAlchemy's insertmanyvalues): one cached statement, one round trip
         rows = await session.scalars(
-            claim.on_conflict_do_update(
-                index_elements=[processed.c.event_id],
-                set_={
-                    "outcome": claim.excluded.outcome,
-                    "topic": claim.excluded.topic,
-                    "processed_at": claim.excluded.processed_at,
-                },
-                where=processed.c.outcome == "dead_lettered",
-            ).returning(processed.c.event_id)
+            statement,
+            [
+                {"event_id": event_id, "topic": topic, "outcome": outcome}
+                for event_id, topic in events
+            ],
         )
         return set(rows.all())
 

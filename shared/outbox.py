@@ -2,14 +2,14 @@
 transaction; `shared.relay` publishes them once committed.
 
 Writers only insert rows through the caller's session and never commit. A unit of work's
-events are held in the session (`defer`) and written just before it commits, every row of the
-transaction in one multi-row INSERT (a batch of events costs one round trip, not one per
-event); a rollback drops them. The size limit is checked when the event is published, so a use
+events are held in the session (`defer`) and written just before it commits, the rows of the
+transaction in one executemany (a batch of events costs one statement, not one per event); a
+rollback drops them. The size limit is checked when the event is published, so a use
 case learns at once that an event is too big. Ids are taken at insert, not at commit: a
 transaction that commits late publishes its rows after rows of transactions that committed
 before it. Writers of one key therefore serialise on a row lock (the lead's) before their
 transaction commits, so each key's events go out in commit order. The insert fires the table's
-statement trigger once, so the relay is woken (NOTIFY) when the transaction commits.
+statement trigger, so the relay is woken (NOTIFY, one per transaction) when it commits.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ class EventTooLarge(ValueError):
 
 
 PENDING = "handoff.outbox.pending"  # the session's `info` key: {outbox table: [rows]}
-ROWS_PER_INSERT = 1000  # 4 parameters a row: far below PostgreSQL's 32,767
 
 
 @dataclass(frozen=True)
@@ -122,13 +121,15 @@ def _values(row: OutboxRow) -> dict[str, Any]:
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    """The held rows of the transaction, in the order they were published, one INSERT a table
+    """The held rows of the transaction, in the order they were published, one executemany a
+    table: one compiled (cached) statement whatever the count, sent by the driver in one go
     (runs inside the commit, on the transaction's connection: sync API, asyncio's greenlet)."""
     pending: dict[Table, list[OutboxRow]] | None = session.info.pop(PENDING, None)
     for table, rows in (pending or {}).items():
-        for first in range(0, len(rows), ROWS_PER_INSERT):
-            chunk = rows[first : first + ROWS_PER_INSERT]
-            session.execute(insert(table).values([_values(row) for row in chunk]))
+        if len(rows) == 1:
+            session.execute(insert(table).values(_values(rows[0])))
+        else:
+            session.execute(insert(table), [_values(row) for row in rows])
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -28,22 +28,28 @@ _WRITE = (
 )
 
 
+_CLAIM = (
+    insert(leads)
+    .on_conflict_do_update(
+        index_elements=[leads.c.lead_id],
+        set_={"correlation_id": leads.c.correlation_id},  # nothing changes; the row is locked
+        where=leads.c.state != "erased",
+    )
+    .returning(leads)
+)  # executemanys (SQLAlchemy's insertmanyvalues): one cached statement, any count of rows
+
+
 def _ids(lead_ids: Sequence[uuid.UUID]) -> Any:
     return any_(bindparam("ids", list(lead_ids), type_=ARRAY(leads.c.lead_id.type)))
 
 
 async def claim_leads(session: AsyncSession, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
     """Create the leads not known yet and lock them all, in one statement; an erased lead is
-    left out. The rows are as they were before the batch (a new one with the defaults)."""
+    left out. The rows are as they were before the batch (a new one with the defaults). Rows
+    are locked in lead id order, so two batches touching the same leads take them alike."""
     if not lead_ids:
         return {}
-    statement = insert(leads).values([{"lead_id": lead_id} for lead_id in sorted(lead_ids)])
-    statement = statement.on_conflict_do_update(
-        index_elements=[leads.c.lead_id],
-        set_={"correlation_id": leads.c.correlation_id},  # nothing changes; the row is locked
-        where=leads.c.state != "erased",
-    )
-    rows = (await session.execute(statement.returning(leads))).all()
+    rows = (await session.execute(_CLAIM, [{"lead_id": i} for i in sorted(lead_ids)])).all()
     return {row.lead_id: row for row in rows}
 
 
@@ -68,17 +74,16 @@ async def add_activities(
 ) -> None:
     if added:
         await session.execute(
-            activities.insert().values(
-                [
-                    {
-                        "lead_id": lead_id,
-                        "activity_type": activity.activity_type,
-                        "happened_at": activity.happened_at,
-                        "properties": dict(activity.properties),
-                    }
-                    for lead_id, activity in added
-                ]
-            )
+            insert(activities),
+            [
+                {
+                    "lead_id": lead_id,
+                    "activity_type": activity.activity_type,
+                    "happened_at": activity.happened_at,
+                    "properties": dict(activity.properties),
+                }
+                for lead_id, activity in added
+            ],
         )
 
 
