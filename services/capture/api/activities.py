@@ -12,9 +12,9 @@ from fastapi import APIRouter, Body, Depends, status
 from pydantic import SkipValidation
 
 from services.capture import handlers
+from services.capture.api.documented import JSON_BODY, KEYED
 from services.capture.schemas import ActivitiesAccepted, ActivityBatchIn, ActivityIn
 from shared.auth import Principal, Role, RoleRequired
-from shared.errors import ErrorBody
 from shared.service import UowDep
 
 router = APIRouter(prefix="/v1", tags=["activities"])
@@ -27,7 +27,7 @@ ActivitiesBody = Annotated[SkipValidation[ActivityIn | ActivityBatchIn], Body()]
     "/activities",
     status_code=status.HTTP_202_ACCEPTED,
     response_model_exclude_none=True,
-    responses={code: {"model": ErrorBody} for code in (401, 403, 422)},
+    responses=KEYED | JSON_BODY,
 )
 async def post_activities(
     body: ActivitiesBody,

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from services.capture import domain, handlers, repository
-from services.capture.api import web
+from services.capture.api import answers, bodies, web
+from services.capture.api.documented import JSON_BODY, KEYED, refusals
 from services.capture.handlers import SaveForm, SubmitForm
 from services.capture.models import Form
 from services.capture.ratelimit import UnknownForms
@@ -25,8 +26,8 @@ router = APIRouter(prefix="/v1/forms")
 templates = Jinja2Templates(directory=FilePath(__file__).parent.parent / "templates")
 
 ADMIN = [Depends(RoleRequired())]
-ADMIN_ERRORS: Responses = {code: {"model": ErrorBody} for code in (401, 403, 422)}
-NOT_FOUND: Responses = {404: {"model": ErrorBody}}
+ADMIN_ERRORS: Responses = KEYED
+NOT_FOUND: Responses = refusals(404)
 # A page's own answer is HTML, its refusals the project's JSON error body: spelled out, since
 # FastAPI would list a model under the route's HTML media type.
 JSON_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
@@ -61,7 +62,7 @@ KnownForm = Annotated[Form, Depends(_form)]
     tags=["forms"],
     dependencies=ADMIN,
     response_model=FormOut,
-    responses={201: {"model": FormOut, "description": "Created."}, **ADMIN_ERRORS},
+    responses={201: {"model": FormOut, "description": "Created."}, **ADMIN_ERRORS, **JSON_BODY},
 )
 async def put_form(
     form_id: FormId, definition: FormIn, uow: UowDep, request: Request, response: Response
@@ -179,15 +180,15 @@ async def submit_form(
     cors = web.cors_headers(form, request)
     try:
         web.check_rate(limits, form, request)
-        fields = await web.submitted_fields(request)
+        fields = await bodies.submitted_fields(request)
         referer = request.headers.get("referer")
         answer = await handlers.submit_form(
             SubmitForm(form, fields, dict(request.query_params), referer), uow
         )
     except ServiceError as error:
-        return web.refused(request, form, error, cors)
+        return answers.refused(request, form, error, cors)
     limits.accepted(web.client_ip(request), form.id)
-    return web.accepted(request, form, answer, cors)
+    return answers.accepted(request, form, answer, cors)
 
 
 # ---- pages ------------------------------------------------------------------------------------
@@ -243,10 +244,10 @@ async def error_page(form: KnownForm, request: Request) -> HTMLResponse:
         "error.html",
         {
             "form": form,
-            "errors": web.errors_from(
+            "errors": answers.errors_from(
                 request.query_params.getlist("error"),
                 request.query_params.get("sig"),
-                key=web.error_page_key(request),
+                key=answers.error_page_key(request),
             ),
             "labels": labels,
             "back": back,

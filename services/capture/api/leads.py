@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Response, status
 
 from services.capture import handlers, repository
+from services.capture.api.documented import JSON_BODY, KEYED, refusals
 from services.capture.handlers import CaptureLead, EraseLead
 from services.capture.schemas import Erased, ErasureIn, LeadAccepted, LeadChangeOut, LeadIn, LeadOut
 from shared.auth import Principal, Role, RoleRequired
-from shared.errors import ErrorBody
 from shared.events import Attribution, Consent, Contact
 from shared.idempotency import (
     HEADER,
@@ -25,8 +25,7 @@ from shared.service import SessionDep, UowDep
 
 router = APIRouter(prefix="/v1", tags=["leads"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 422)}
-LEAD_ERRORS = ERRORS | {404: {"model": ErrorBody}}
+LEAD_ERRORS = KEYED | refusals(404)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -40,7 +39,9 @@ IdempotencyKey = Annotated[
 
 
 @router.post(
-    "/leads", status_code=status.HTTP_202_ACCEPTED, responses=ERRORS | {409: {"model": ErrorBody}}
+    "/leads",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=KEYED | JSON_BODY | refusals(409),
 )
 async def post_lead(
     lead: LeadIn,
@@ -61,7 +62,7 @@ async def post_lead(
     return captured.answer
 
 
-@router.get("/leads/{lead_id}", responses=LEAD_ERRORS | {410: {"model": ErrorBody}})
+@router.get("/leads/{lead_id}", responses=LEAD_ERRORS | refusals(410))
 async def get_lead(
     lead_id: uuid.UUID,
     session: SessionDep,
@@ -92,7 +93,11 @@ async def get_lead(
     )
 
 
-@router.post("/leads/{lead_id}/erase", status_code=status.HTTP_202_ACCEPTED, responses=LEAD_ERRORS)
+@router.post(
+    "/leads/{lead_id}/erase",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=LEAD_ERRORS | JSON_BODY,
+)
 async def post_erasure(
     lead_id: uuid.UUID,
     uow: UowDep,
