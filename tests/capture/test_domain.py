@@ -1,10 +1,14 @@
 """Capture's pure rules: cleaning, merging, attribution, form mapping and consent."""
 
+import json
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from services.capture.cleaning import FieldProblem, InvalidLead, clean_contact, identity_email
 from services.capture.domain import (
@@ -16,7 +20,7 @@ from services.capture.domain import (
     missing_required,
     touches,
 )
-from shared.events import Attribution, Consent, Contact
+from shared.events import Attribution, Consent, Contact, LeadCaptured, LeadCapturedEvent
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -723,3 +727,40 @@ def test_required_consent_not_given_refuses_the_lead(value):
         consent_from(value, required=True, text_version=None, source="form:demo", now=NOW)
 
     assert caught.value.problems == [FieldProblem("consent", "consent is required")]
+
+
+# ---- lead.captured.v1 with and without phone_verified ------------------------------------------
+
+BEFORE_PHONE_VERIFIED = Path(__file__).with_name(
+    "lead.captured.v1.before-phone-verified.schema.json"
+)
+NOW_SCHEMA = Path(__file__).parents[2] / "docs/events/lead.captured.v1.schema.json"
+
+
+def _captured(contact: Contact) -> dict:
+    event = LeadCapturedEvent(
+        producer="capture",
+        lead_id=uuid.uuid4(),
+        payload=LeadCaptured(
+            merged=False,
+            contact=contact,
+            consent=Consent(given=True),
+            first_touch=Attribution(),
+            last_touch=Attribution(),
+        ),
+    )
+    return json.loads(event.to_bytes())
+
+
+def test_an_unverified_phone_event_is_valid_under_the_contract_consumers_were_built_on():
+    """Consumers still on the contract before `phone_verified` accept the new events..."""
+    new = _captured(Contact(email="ada@example.com", phone="06 12", phone_verified=False))
+    Draft202012Validator(json.loads(BEFORE_PHONE_VERIFIED.read_text())).validate(new)
+
+
+def test_an_event_from_before_phone_verified_is_valid_now_and_reads_as_verified():
+    """...and events written before it are valid now, their phone read as verified."""
+    old = _captured(Contact(email="ada@example.com", phone="+442071234567"))
+    del old["payload"]["contact"]["phone_verified"]
+    Draft202012Validator(json.loads(NOW_SCHEMA.read_text())).validate(old)
+    assert LeadCapturedEvent.model_validate(old).payload.contact.phone_verified is True
