@@ -422,7 +422,7 @@ def main() -> None:
             first = consumed["scoring_per_s"]
         else:
             print(
-                f"scoring with batch size {size} = {consumed['scoring_per_s'] / first:.1f}x "
+                f"scoring with batch size {size} = {consumed['scoring_per_s'] / first:.3g}x "
                 f"the batch size {sizes[0]} run"
             )
     print(f"load average at the end: {os.getloadavg()}")
