@@ -208,3 +208,27 @@ async def test_a_batch_use_case_needs_its_one_event_handler(platform: Platform):
 
     with pytest.raises(ValueError, match="LeadErasedEvent"):
         bulk_runner(platform, {}, {LeadErasedEvent: many})
+
+
+async def test_an_outage_in_a_batch_use_case_rewinds_instead_of_falling_back(platform: Platform):
+    """The database drops the batch's connection: not the records' fault. The runner goes back
+    to the batch and the batch use case handles it again; no one-event handler, no DLQ."""
+    calls: list[list[str]] = []
+
+    async def many(events: list[LeadErasedEvent], uow: UnitOfWork) -> None:
+        calls.append([e.payload.reason for e in events])
+        if len(calls) == 1:  # what a PostgreSQL restart does to a busy connection
+            await uow.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        for event in events:
+            await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    lead = uuid.uuid4()
+    for n in range(3):
+        await platform.send(erased(str(n), lead))
+    runner = bulk_runner(platform, {LeadErasedEvent: one}, {LeadErasedEvent: many})
+    await runner.start()
+    effects = await wait_for(lambda: effects_at_least(platform, 3), message="three effects")
+    await quiet(platform, 3)
+    assert [value for _, value in effects] == ["0", "1", "2"], "by the batch use case, once"
+    assert calls[0] == calls[1] == ["0", "1", "2"]
+    assert runner.running and runner.last_error and "connection" in runner.last_error.lower()
