@@ -2,6 +2,11 @@
 
 The rule itself is in `services.scoring.domain.threshold`; this is where it meets the tables.
 Lead row first, then the ledger (see `repository`): one order, no deadlocks.
+
+`evaluate` does it for one lead, with a few statements; `handlers.intake` for a batch of
+lead.captured.v1 / lead.activity.v1 events at once, in memory between one read and one write.
+Both decide with the same pure steps here — `place`, `changes`, `outcomes`, `to_release` — so
+the two paths cannot drift apart (`tests/scoring/test_bulk.py` holds them to the same results).
 """
 
 from __future__ import annotations
