@@ -3,13 +3,13 @@ transaction; `shared.relay` publishes them once committed.
 
 Writers only insert rows through the caller's session and never commit. A unit of work's
 events are held in the session (`defer`) and written just before it commits, the rows of the
-transaction in one executemany (a batch of events costs one statement, not one per event); a
-rollback drops them. The size limit is checked when the event is published, so a use
+transaction in one multi-row INSERT (a batch of events costs one statement, not one per event);
+a rollback drops them. The size limit is checked when the event is published, so a use
 case learns at once that an event is too big. Ids are taken at insert, not at commit: a
 transaction that commits late publishes its rows after rows of transactions that committed
 before it. Writers of one key therefore serialise on a row lock (the lead's) before their
 transaction commits, so each key's events go out in commit order. The insert fires the table's
-statement trigger, so the relay is woken (NOTIFY, one per transaction) when it commits.
+statement trigger once, so the relay is woken (NOTIFY) when the transaction commits.
 """
 
 from __future__ import annotations
@@ -121,15 +121,14 @@ def _values(row: OutboxRow) -> dict[str, Any]:
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    """The held rows of the transaction, in the order they were published, one executemany a
-    table: one compiled (cached) statement whatever the count, sent by the driver in one go
-    (runs inside the commit, on the transaction's connection: sync API, asyncio's greenlet)."""
+    """The held rows of the transaction, in the order they were published, in one multi-row
+    INSERT a table (runs inside the commit, on the transaction's connection: sync API, asyncio's
+    greenlet). With RETURNING, SQLAlchemy's insertmanyvalues makes the VALUES rows from one
+    compiled (cached) statement; a statement compiled per row count cost more than the insert."""
     pending: dict[Table, list[OutboxRow]] | None = session.info.pop(PENDING, None)
     for table, rows in (pending or {}).items():
-        if len(rows) == 1:
-            session.execute(insert(table).values(_values(rows[0])))
-        else:
-            session.execute(insert(table), [_values(row) for row in rows])
+        statement = insert(table).returning(table.c.id)
+        session.execute(statement, [_values(row) for row in rows]).close()
 
 
 @event.listens_for(Session, "after_transaction_end")

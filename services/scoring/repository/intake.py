@@ -74,7 +74,7 @@ async def add_activities(
 ) -> None:
     if added:
         await session.execute(
-            insert(activities),
+            insert(activities).returning(activities.c.id),  # RETURNING: one multi-row INSERT
             [
                 {
                     "lead_id": lead_id,
