@@ -1,5 +1,5 @@
-"""HTTP plumbing every service shares: request ids, one log line and metrics per request, and
-the request body size limit."""
+"""HTTP plumbing every service shares: request ids, one log line and metrics per request, the
+request body size limit, and a 405 that names every method of its path."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics
@@ -132,3 +133,38 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counting, send)
+
+
+class AllowedMethods:
+    """A 405 names in `Allow` every method its path takes. Starlette answers 405 from the first
+    route whose path matched, so a path three routes share (`GET`, `PUT`, `DELETE`) was told
+    `Allow: PUT` alone. Only 405s are touched: every other answer passes as it was."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def answering(message: Message) -> None:
+            refused = message["type"] == "http.response.start" and message["status"] == 405
+            if refused and (methods := allowed_methods(scope)):
+                MutableHeaders(scope=message)["Allow"] = ", ".join(methods)
+            await send(message)
+
+        return await self.app(scope, receive, answering)
+
+
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(scope: Scope) -> list[str]:
+    """Every method some route of the app takes at the request's path, sorted (asked of the
+    routes themselves, so routes left out of the OpenAPI document count too)."""
+    routes = scope["app"].router.routes
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]

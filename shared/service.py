@@ -14,11 +14,12 @@ import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -29,7 +30,7 @@ from shared.consumer import ConsumerRunner
 from shared.db import PlatformTables, StatementPool, create_engine, session_factory
 from shared.errors import install_error_handlers
 from shared.events import Envelope
-from shared.http import BodySizeLimit, RequestObserver
+from shared.http import AllowedMethods, BodySizeLimit, RequestObserver
 from shared.jobs import Job, JobRunner
 from shared.logs import configure_logging
 from shared.outbox import Outbox
@@ -174,6 +175,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         small_limit=settings.max_form_body_bytes,
         small_paths=spec.small_body_paths,
     )
+    app.add_middleware(AllowedMethods)
     app.add_middleware(RequestObserver, service=spec.name)  # outermost: sees every answer
     return app
 
@@ -219,13 +221,29 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 health_router = APIRouter(tags=["operations"])
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, bool]  # database, broker, outbox_relay, and consumer where there is one
+
+
+NOT_READY = "Not ready: a check failed (the body says which); send no traffic here yet."
+
+
 @health_router.get("/healthz")
-async def healthz() -> dict[str, str]:
+async def healthz() -> Health:
     """The process is alive."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
-@health_router.get("/readyz")
+@health_router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": NOT_READY}},
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Database and broker reachable and consumers running; 503 otherwise."""
     checks = {

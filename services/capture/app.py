@@ -4,7 +4,6 @@ from fastapi import FastAPI
 
 from services.capture.api import router
 from services.capture.api.answers import EarlyRefusals
-from services.capture.api.methods import AllowedMethods
 from services.capture.models import platform
 from services.capture.ratelimit import SubmissionLimits, UnknownForms
 from shared.service import ServiceSpec, create_service_app
@@ -30,5 +29,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.submission_limits = limits  # this app's own counts: see api.web.submission_limits
     app.state.unknown_forms = UnknownForms()  # see api.forms.form_to_submit
     app.add_middleware(EarlyRefusals)  # outside the body limit: sees its 413 too
-    app.add_middleware(AllowedMethods)
     return app
