@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from services.feedback.api.pages.session import (
+    Visit,
     VisitDep,
     end_session,
     form_fields,
     safe_next,
 )
-from shared.auth import Role
+from shared.auth import Role, TooManyUnknownKeys, client_key
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parents[2] / "static"
@@ -51,7 +52,13 @@ async def signin(request: Request, visit: VisitDep) -> Response:
         return visit.csrf_refused()
     key = fields.get("api_key", "").strip()
     runtime = visit.runtime
-    principal = await runtime.keys.principal(runtime.sessions, key) if key else None
+    # Counted by the client's address, as an API call's key is (shared.auth): past its budget
+    # of unknown keys, an address is refused before any query until its window ends.
+    client = client_key(request.client.host if request.client else "unknown")
+    try:
+        principal = await runtime.keys.principal(runtime.sessions, key, client) if key else None
+    except TooManyUnknownKeys as refused:
+        return too_many_unknown_keys(visit, target, refused.retry_after)
     if principal is None:
         return visit.render(
             "signin.html", 401, next=target, error="That key is unknown or revoked."
@@ -66,6 +73,20 @@ async def signin(request: Request, visit: VisitDep) -> Response:
         )
     response = RedirectResponse(target, status_code=303)
     visit.start_session(response, principal, key)
+    return response
+
+
+def too_many_unknown_keys(visit: Visit, target: str, retry_after: int) -> Response:
+    """The sign-in page again, saying how long to wait, with `Retry-After` as an API's 429."""
+    wait = f"{retry_after} second{'' if retry_after == 1 else 's'}"
+    response = visit.render(
+        "signin.html",
+        429,
+        next=target,
+        error=f"Too many unknown keys were tried from this address. Wait {wait}, then try "
+        "again with a key you have been given.",
+    )
+    response.headers["Retry-After"] = str(retry_after)
     return response
 
 
