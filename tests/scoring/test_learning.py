@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from services.scoring import synthetic
 from services.scoring.domain.document import ScoringModel, parse_model
-from services.scoring.domain.evaluation import Tally, add, drift, summarize, weekly_capacity
+from services.scoring.domain.drift import drift
+from services.scoring.domain.evaluation import Tally, add, summarize, weekly_capacity
 from services.scoring.domain.learning import (
     HALF_LIFE_DAYS,
     MIN_OUTCOMES,
@@ -20,10 +21,10 @@ from services.scoring.domain.learning import (
     auc,
     calibrate,
     points_per_logit,
-    rate,
     recency_weight,
     score_band,
 )
+from services.scoring.domain.rates import rate
 from services.scoring.domain.scoring import Activity, Profile, Score, score_lead
 from services.scoring.handlers.learning import apply
 

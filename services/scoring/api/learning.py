@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, status
 
 from services.scoring import repository as repo
 from services.scoring.api.models import model_out
-from services.scoring.domain.evaluation import DRIFT_MARGIN, DRIFT_MIN_PER_CLASS
-from services.scoring.domain.learning import HALF_LIFE_DAYS, MIN_OUTCOMES, Band, Rate
+from services.scoring.domain.drift import DRIFT_MARGIN, DRIFT_MIN_PER_CLASS
+from services.scoring.domain.learning import HALF_LIFE_DAYS, MIN_OUTCOMES, Band
+from services.scoring.domain.rates import Rate
 from services.scoring.handlers.learning import (
     Propose,
     RequestBacktest,

@@ -13,23 +13,22 @@ an outcome from a quarter ago counts half, one from a year ago about a sixteenth
 enter the rates; the evidence minimum counts outcomes themselves (so old outcomes cannot be
 inflated into evidence, and recent ones are not discounted out of it).
 
-**Method, no dependency.** Rates (acceptance, win, good) are Beta(1, 1)-prior rates updated with
-the weighted counts; their intervals are the posterior's 95 % (normal approximation of the
-Beta). A rule's *effect* is its coefficient in a weighted logistic regression of the good label
-on the rule indicators (which rules fired), fitted as the MAP under a Normal(0, 1) prior on each
-coefficient — an L2 penalty — by Newton steps on the pooled indicator patterns (`rule_effects`);
-its interval is ±1.96 posterior standard deviations (the inverse Hessian). Holding the other
-rules fixed matters: a one-rule contrast was tried and proposed cutting a truly good seniority
-rule because the truly better architects sat in its "not fired" group. The model's scale, points
-per unit of log-odds, comes from its threshold policy: the climb from floor to ceiling is read as
-going from 1-in-10 to 9-in-10 odds (ln 81; 11.4 points per unit for a 30..80 policy); a scale
-fitted on the outcomes was tried and rejected, as the worse the model, the flatter the fit and the
-wilder the proposals. The proposed points are effect × scale, proposed only when the current
-points lie outside the effect's 95 % interval and at least `MIN_OUTCOMES` outcomes stand on each
-side (fired / not fired) — otherwise "not enough evidence". The fit has a handful of parameters
-and is pooled by pattern, so pure Python is fast enough and numpy / scikit-learn are not worth a
-dependency. The AUC is Mann-Whitney's U, computed by hand from integer scores (ties count one
-half).
+**Method, no dependency.** Rates (acceptance, win, good) are Beta(1, 1)-prior rates updated with the
+weighted counts, with the posterior's 95 % interval (`domain.rates`). A rule's *effect* is its
+coefficient in a weighted logistic regression of the good label on the rule indicators (which rules
+fired), fitted as the MAP under a Normal(0, 1) prior on each coefficient — an L2 penalty — by Newton
+steps on the pooled indicator patterns (`rule_effects`); its interval is ±1.96 posterior standard
+deviations (the inverse Hessian). Holding the other rules fixed matters: a one-rule contrast was
+tried and proposed cutting a truly good seniority rule because the truly better architects sat in
+its "not fired" group. The model's scale, points per unit of log-odds, comes from its threshold
+policy: the climb from floor to ceiling is read as going from 1-in-10 to 9-in-10 odds (ln 81; 11.4
+points per unit for a 30..80 policy); a scale fitted on the outcomes was tried and rejected, as the
+worse the model, the flatter the fit and the wilder the proposals. The proposed points are effect ×
+scale, proposed only when the current points lie outside the effect's 95 % interval and at least
+`MIN_OUTCOMES` outcomes stand on each side (fired / not fired) — otherwise "not enough evidence".
+The fit has a handful of parameters and is pooled by pattern, so pure Python is fast enough and
+numpy / scikit-learn are not worth a dependency. The AUC is Mann-Whitney's U, computed by hand from
+integer scores (ties count one half).
 """
 
 from __future__ import annotations
@@ -40,12 +39,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from services.scoring.domain.rates import Z95, Rate, pooled_rate
 from services.scoring.domain.regression import rule_effects
 
 HALF_LIFE_DAYS = 90.0
 MIN_OUTCOMES = 30  # on each side of a rule (fired / not fired) before anything is proposed
 PRIOR_SD = 1.0  # Normal(0, 1) prior on each rule's log-odds effect: the L2 penalty
-Z95 = 1.959964
 POINTS_BOUNDS = (-1000, 1000)
 
 STAGES = ("returned", "rejected", "recycled", "accepted", "converted", "won", "lost")
@@ -81,57 +80,6 @@ def recency_weight(
 ) -> float:
     age_days = max(0.0, (now - occurred_at).total_seconds() / 86_400.0)
     return float(0.5 ** (age_days / half_life_days))
-
-
-@dataclass(frozen=True)
-class Rate:
-    """A Beta(1, 1)-prior rate from weighted successes and failures, with a 95 % interval."""
-
-    n: int  # outcomes behind it
-    successes: float  # weighted
-    failures: float  # weighted
-
-    @property
-    def alpha(self) -> float:
-        return 1.0 + self.successes
-
-    @property
-    def beta(self) -> float:
-        return 1.0 + self.failures
-
-    @property
-    def mean(self) -> float:
-        return self.alpha / (self.alpha + self.beta)
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        a, b = self.alpha, self.beta
-        sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-        return max(0.0, self.mean - Z95 * sd), min(1.0, self.mean + Z95 * sd)
-
-    @property
-    def logit(self) -> float:
-        return math.log(self.alpha / self.beta)
-
-    @property
-    def logit_variance(self) -> float:
-        return 1.0 / self.alpha + 1.0 / self.beta
-
-
-def rate(weighted: Iterable[tuple[float, bool]]) -> Rate:
-    return pooled_rate((weight, success, 1) for weight, success in weighted)
-
-
-def pooled_rate(weighted: Iterable[tuple[float, bool, int]]) -> Rate:
-    """From (summed weight, success, outcomes behind it) per group of outcomes."""
-    n, yes, no = 0, 0.0, 0.0
-    for weight, success, count in weighted:
-        n += count
-        if success:
-            yes += weight
-        else:
-            no += weight
-    return Rate(n, yes, no)
 
 
 @dataclass(frozen=True)

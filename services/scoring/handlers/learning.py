@@ -14,13 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import repository as repo
 from services.scoring.domain.document import ScoringModel, model_from_data
+from services.scoring.domain.drift import Drift, drift, month_start
 from services.scoring.domain.evaluation import (
-    Drift,
     Replay,
     Tally,
     add,
-    drift,
-    month_start,
     summarize,
     week_of,
     weekly_capacity,
