@@ -38,6 +38,15 @@ SPEC = ServiceSpec(
         SalesCapacityEvent: leads.sales_capacity,
         LeadErasedEvent: leads.lead_erased,
     },
+    batch_handlers={  # a run of one type of lead event in a few statements (`leads.take_in`)
+        LeadCapturedEvent: leads.take_in,
+        LeadActivityEvent: leads.take_in,
+        LeadScoredEvent: leads.take_in,
+        LeadMqlEvent: leads.take_in,
+        LeadReturnedEvent: leads.take_in,
+        LeadQueuedEvent: leads.take_in,
+        LeadAssignedEvent: leads.take_in,
+    },
     routers=[router],
     description=DESCRIPTION,
 )

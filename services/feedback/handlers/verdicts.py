@@ -109,14 +109,7 @@ async def _judge(command: GiveVerdict, uow: UnitOfWork) -> VerdictOut:
     )
     await save(uow, lead_id, before, after)
     actor = rep if command.role == "sales" else f"{rep or 'no rep'} (via {command.key_name})"
-    await repository.add_to_timeline(
-        uow.session,
-        event_id=event.event_id,
-        lead_id=lead_id,
-        occurred_at=event.occurred_at,
-        event_type=event.event_type,
-        entry=entry(event, actor=actor),
-    )
+    await repository.add_to_timeline(uow.session, [(event, entry(event, actor=actor))])
     await uow.publish(event)
     log.info("verdict %s", command.verdict.value, extra={"lead_id": str(lead_id)})
     return VerdictOut(

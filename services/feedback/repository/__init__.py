@@ -1,8 +1,14 @@
 """All of feedback's SQL: the read model, lead facts and their aggregates, the reports."""
 
 from services.feedback.repository.aggregates import add_at_commit
-from services.feedback.repository.facts import facts_for_update, locked_facts, save_facts
-from services.feedback.repository.flow import capacity, flow, record_capacity, record_threshold
+from services.feedback.repository.facts import Claimed, claim_facts, locked_facts, save_facts
+from services.feedback.repository.flow import (
+    Threshold,
+    capacity,
+    flow,
+    record_capacity,
+    record_thresholds,
+)
 from services.feedback.repository.pages import latest_scores, rep_leads
 from services.feedback.repository.readmodel import (
     add_to_timeline,
@@ -11,7 +17,7 @@ from services.feedback.repository.readmodel import (
     is_erased,
     list_leads,
     person,
-    upsert_person,
+    upsert_persons,
 )
 from services.feedback.repository.reports import (
     as_decimal,
@@ -22,13 +28,15 @@ from services.feedback.repository.reports import (
 )
 
 __all__ = [
+    "Claimed",
+    "Threshold",
     "add_at_commit",
     "add_to_timeline",
     "as_decimal",
     "capacity",
+    "claim_facts",
     "erase",
     "events_of",
-    "facts_for_update",
     "flow",
     "is_erased",
     "latest_scores",
@@ -37,11 +45,11 @@ __all__ = [
     "person",
     "reason_sums",
     "record_capacity",
-    "record_threshold",
+    "record_thresholds",
     "rep_leads",
     "revenue_sums",
     "save_facts",
     "segment_sums",
     "speed_buckets",
-    "upsert_person",
+    "upsert_persons",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from services.feedback.models import (
     leads,
     timeline,
 )
+from shared.events import Envelope
 
 # ---- erasure -----------------------------------------------------------------------------------
 
@@ -41,37 +42,54 @@ async def erase(session: AsyncSession, lead_id: uuid.UUID, at: datetime) -> None
 # ---- the read model ----------------------------------------------------------------------------
 
 
-async def upsert_person(session: AsyncSession, lead_id: uuid.UUID, **values: Any) -> None:
-    statement = insert(leads).values(lead_id=lead_id, **values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[leads.c.lead_id], set_={**values, "updated_at": func.now()}
-        )
-    )
+def _upsert_persons(columns: tuple[str, ...]) -> Any:
+    statement = insert(leads)
+    return statement.on_conflict_do_update(
+        index_elements=[leads.c.lead_id],
+        set_={**{name: statement.excluded[name] for name in columns}, "updated_at": func.now()},
+    ).returning(leads.c.lead_id)  # RETURNING: insertmanyvalues, one multi-row INSERT
 
 
-async def add_to_timeline(
-    session: AsyncSession,
-    *,
-    event_id: uuid.UUID,
-    lead_id: uuid.UUID,
-    occurred_at: datetime,
-    event_type: str,
-    entry: Entry,
+_UPSERT_PERSONS: dict[tuple[str, ...], Any] = {}  # one statement per set of columns, cached
+
+
+async def upsert_persons(
+    session: AsyncSession, persons: Mapping[uuid.UUID, dict[str, Any]]
 ) -> None:
-    await session.execute(
-        insert(timeline)
-        .values(
-            event_id=event_id,
-            lead_id=lead_id,
-            occurred_at=occurred_at,
-            event_type=event_type,
-            actor=entry.actor[:300],
-            summary=entry.summary,
-            detail=entry.detail,
+    """Each person's given fields set (the person created if missing), in one statement per
+    set of fields (a batch's events are of one type: one), the rows in lead id order."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for lead_id, values in sorted(persons.items()):
+        by_columns.setdefault(tuple(sorted(values)), []).append({"lead_id": lead_id, **values})
+    for columns, rows in by_columns.items():
+        statement = _UPSERT_PERSONS.get(columns)
+        if statement is None:
+            statement = _UPSERT_PERSONS[columns] = _upsert_persons(columns)
+        await session.execute(statement, rows)
+
+
+_ADD_TO_TIMELINE = insert(timeline).on_conflict_do_nothing().returning(timeline.c.id)
+
+
+async def add_to_timeline(session: AsyncSession, lines: Sequence[tuple[Envelope, Entry]]) -> None:
+    """Each event's line on its lead's timeline, in the given order (it breaks ties between
+    lines of the same instant), in one statement; an event already there is left as it is."""
+    if lines:
+        await session.execute(
+            _ADD_TO_TIMELINE,
+            [
+                {
+                    "event_id": event.event_id,
+                    "lead_id": event.lead_id,
+                    "occurred_at": event.occurred_at,
+                    "event_type": event.event_type,
+                    "actor": entry.actor[:300],
+                    "summary": entry.summary,
+                    "detail": entry.detail,
+                }
+                for event, entry in lines
+            ],
         )
-        .on_conflict_do_nothing()
-    )
 
 
 PERSON = [column for column in leads.c if column.name != "lead_id"]
