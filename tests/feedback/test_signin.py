@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +20,8 @@ from services.feedback.api.pages.session import SESSION_COOKIE
 from services.feedback.app import create_app
 from shared.auth import UNKNOWN_KEYS_PER_CLIENT, new_key
 from shared.settings import Settings
+from tests.browser import needs_chromium
+from tests.e2e.test_journey import chromium, served, snap
 from tests.feedback.test_pages import token_of
 from tests.helpers import running
 
@@ -103,3 +106,38 @@ async def test_a_flood_of_made_up_keys_on_the_sign_in_page_costs_the_addresss_bu
     assert elsewhere.status_code == 303, "...a person elsewhere signs in at once"
     assert once_known.status_code == 303, "...and a key found lately is never refused"
     assert SESSION_COOKIE in other.cookies and SESSION_COOKIE in flooder.cookies
+
+
+@pytest.mark.browser
+@needs_chromium
+async def test_in_the_browser_a_refused_sign_in_says_how_long_to_wait(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The address's budget spent (by posts from the same machine), a person signing in gets
+    the sign-in page again with the wait in words, not a JSON body or an error page."""
+    async with (
+        served(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url) as client,
+        chromium() as browser,
+    ):
+        form = await sign_in_form(client)
+        for _ in range(UNKNOWN_KEYS_PER_CLIENT):
+            spent = await client.post("/signin", data=form | {"api_key": new_key()})
+            assert spent.status_code == 401
+        page = await browser.new_page()
+        await page.goto(f"{url}/signin")
+        await page.get_by_label("API key").fill(new_key())
+        async with page.expect_response(f"{url}/signin") as answered:
+            await page.get_by_role("button", name="Sign in").click()
+        answer = await answered.value
+        status, retry_after = answer.status, await answer.header_value("retry-after")
+        alert = await page.get_by_role("alert").inner_text()
+        await snap(page, tmp_path, "signin-refused")
+        title = await page.title()
+        button = await page.get_by_role("button", name="Sign in").count()
+
+    assert status == 429
+    assert 1 <= int(retry_after or 0) <= 60
+    assert alert.startswith("Too many unknown keys were tried from this address. Wait ")
+    assert " second" in alert
+    assert "Sign in" in title and button == 1, "the sign-in form, to try again later"
