@@ -26,9 +26,9 @@ from services.capture.cleaning import (
     clean_all,
     clean_contact,
     clean_text,
-    email_flags,
     identity_email,
 )
+from services.capture.mail_domains import email_flags
 from shared.events import Attribution, Consent, Contact
 from shared.text import check_text
 

@@ -66,8 +66,11 @@ async def test_capture_answers_only_what_its_openapi_document_describes(
                 str(MAX_EXAMPLES),
                 "--seed",
                 str(SEED),
+                # One worker: two threads parsing source at once trip a CPython 3.11.7 defect
+                # (the AST module's shared recursion counter, "AST constructor recursion depth
+                # mismatch", gh-106905) inside hypothesis; 2 of 4 runs failed so.
                 "--workers",
-                "2",
+                "1",
                 "--header",
                 f"Authorization: Bearer {api_keys['admin']}",
                 "--report",
