@@ -1,5 +1,5 @@
 """Capture's decisions, without I/O: merge a lead, attribute it, record consent, judge a form's
-submission and the origins it may come from.
+submission (the origins it may come from are in `origins`).
 
 Problems are named the way the caller named the field (a form's own `work_email`, not
 `email`), so a page's script can put each message next to its input.
@@ -13,7 +13,6 @@ from datetime import datetime
 from functools import partial
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
 
 from services.capture.cleaning import (
     ATTRIBUTION_FIELDS,
@@ -30,7 +29,6 @@ from services.capture.cleaning import (
 )
 from services.capture.mail_domains import email_flags
 from shared.events import Attribution, Consent, Contact
-from shared.text import check_text
 
 T = TypeVar("T")
 CONSENT_GIVEN = frozenset({"on", "true", "yes", "1", "checked"})
@@ -96,37 +94,6 @@ def _usable_header(value: str | None) -> str | None:
         return clean_text(value, limit=URL_LIMIT) if value else None
     except ValueError:
         return None
-
-
-# ---- forms' settings ---------------------------------------------------------------------------
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def normal_origin(text: str) -> str:
-    """`scheme://host[:port]` as a browser sends it in `Origin`: lower case, no default port."""
-    if text == "*":
-        return text
-    parts = urlsplit(check_text(text).strip())
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise ValueError("must be scheme://host[:port] with http or https, or *")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise ValueError("must be only scheme://host[:port], without a path or query")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("has an invalid port") from None
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    if port in (None, DEFAULT_PORTS[parts.scheme]):
-        return f"{parts.scheme}://{host}"
-    return f"{parts.scheme}://{host}:{port}"
-
-
-def absolute_page_url(text: str) -> str:
-    parts = urlsplit(check_text(text))
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise ValueError("must be an absolute http or https URL")
-    return text
 
 
 def touches(first_touch: Attribution | None, new: Attribution) -> tuple[Attribution, Attribution]:
@@ -202,31 +169,6 @@ class Submission:
     consent: Consent
     attribution: Attribution
     source: str
-
-
-def origin_allowed(form: FormRules, origin: str | None, own_origin: str) -> bool:
-    """No Origin (a server or an old browser) passes; capture's own pages always may post."""
-    if origin is None or "*" in form.allowed_origins:
-        return True
-    try:
-        origin = normal_origin(origin)
-    except ValueError:  # "null" from sandboxed frames and files, or garbage
-        return False
-    return origin == normal_origin(own_origin) or origin in form.allowed_origins
-
-
-def back_link(form: FormRules, referer: str | None) -> str | None:
-    """The page an error page links back to: the page that posted (its Referer) only when that
-    page is on one of the origins the form names, never any site's ("*" allows posts, not
-    links), nor one a link to the error page chose."""
-    if not referer:
-        return None
-    parts = urlsplit(referer)
-    try:
-        origin = normal_origin(f"{parts.scheme}://{parts.netloc}")
-    except ValueError:
-        return None
-    return referer if origin in form.allowed_origins and origin != "*" else None
 
 
 def is_spam(form: FormRules, fields: Mapping[str, Any]) -> bool:

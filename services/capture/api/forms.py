@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from services.capture import domain, handlers, repository
+from services.capture import domain, handlers, origins, repository
 from services.capture.api import answers, bodies, web
 from services.capture.api.documented import JSON_BODY, KEYED, refusals
 from services.capture.handlers import SaveForm, SubmitForm
@@ -233,7 +233,7 @@ async def thank_you_page(form: KnownForm, request: Request) -> HTMLResponse:
 )
 async def error_page(form: KnownForm, request: Request) -> HTMLResponse:
     """The problems of a submission (`error=<field>:<reason>`), with a link back to the form."""
-    back = domain.back_link(form, request.headers.get("referer")) or (
+    back = origins.back_link(form.allowed_origins, request.headers.get("referer")) or (
         request.url_for("form_page", form_id=form.id).path
     )
     labels = {field: label for field, (label, _, _) in web.PAGE_FIELDS.items()} | {

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.capture import cleaning, domain
+from services.capture import cleaning, domain, origins
 from services.capture.models import Form
 from services.capture.ratelimit import SubmissionLimits
 from shared.problems import Forbidden, TooManyRequests
@@ -26,7 +26,9 @@ PREFLIGHT_MAX_AGE = "600"  # short, so a changed list of allowed origins takes e
 def cors_headers(form: Form, request: Request) -> dict[str, str]:
     """The CORS headers for the answer, or `Forbidden` (403) for a foreign origin."""
     origin = request.headers.get("origin")
-    if not domain.origin_allowed(form, origin, f"{request.url.scheme}://{request.url.netloc}"):
+    if not origins.origin_allowed(
+        form.allowed_origins, origin, f"{request.url.scheme}://{request.url.netloc}"
+    ):
         raise Forbidden.of(
             f"form {form.id} does not accept posts from {origin}",
             "origin",

@@ -16,7 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from services.capture import cleaning, domain
+from services.capture import cleaning, origins
 from services.capture.schemas.fields import Text, Version, clean_text, rule
 
 
@@ -48,8 +48,8 @@ def _not_blank(text: str) -> str:
 
 
 FormFieldName = Annotated[str, rule(_field_name)]
-Origin = Annotated[str, StringConstraints(max_length=300), rule(domain.normal_origin)]
-PageUrl = Annotated[str, StringConstraints(max_length=2048), rule(domain.absolute_page_url)]
+Origin = Annotated[str, StringConstraints(max_length=300), rule(origins.normal_origin)]
+PageUrl = Annotated[str, StringConstraints(max_length=2048), rule(origins.absolute_page_url)]
 Region = Annotated[str, rule(_iso_region)]
 
 
