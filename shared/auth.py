@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -154,26 +155,41 @@ class KeyRing:
         # revocation) but never refused for their address's budget of unknown keys.
         self._found: TTLCache[str, bool] = TTLCache(maxsize=max_keys, ttl=FOUND_KEYS_SECONDS)
         self._unknown = UnknownKeyBudget(unknown_per_client, window_s)
+        self._lookups: dict[str, asyncio.Future[Principal | None]] = {}  # in flight, by digest
 
     async def principal(
         self, sessions: async_sessionmaker[AsyncSession], key: str, client: str | None = None
     ) -> Principal | None:
         """The key's principal, None for an unknown or revoked key, or `TooManyUnknownKeys`
         when `client` (an address, see `client_key`) has tried too many unknown keys. Without
-        a client, nothing is counted (one shared budget would let anyone spend everyone's)."""
+        a client, nothing is counted (one shared budget would let anyone spend everyone's).
+
+        Requests with the same uncached key share one lookup: a client opening 32 connections
+        with its new key makes one query and counts once, not 32 times."""
         digest = key_hash(self._secret, key)
         if (known := self._known.get(digest)) is not None:
             return known
-        if client is not None and digest in self._found:
-            client = None  # a key that existed lately: its lookup is not counted
-        if client is not None:
-            self._unknown.reserve(client)
+        if (pending := self._lookups.get(digest)) is None:
+            if client is not None and digest not in self._found:
+                self._unknown.reserve(client)
+            else:
+                client = None  # a key that existed lately: its lookup is not counted
+            pending = asyncio.ensure_future(self._look_up(sessions, digest, client))
+            self._lookups[digest] = pending
+        # Shielded: a request that goes away does not cancel the lookup others wait for.
+        return await asyncio.shield(pending)
+
+    async def _look_up(
+        self, sessions: async_sessionmaker[AsyncSession], digest: str, client: str | None
+    ) -> Principal | None:
         try:
             principal = await self._active_key(sessions, digest)
-        except BaseException:  # no answer (an outage, a cancelled request): nothing learnt
+        except BaseException:  # no answer (an outage): nothing learnt
             if client is not None:
                 self._unknown.give_back(client)
             raise
+        finally:
+            del self._lookups[digest]
         if principal is not None:
             if client is not None:
                 self._unknown.give_back(client)

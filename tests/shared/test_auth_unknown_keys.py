@@ -110,6 +110,25 @@ async def test_a_flood_of_unknown_keys_costs_at_most_the_clients_budget_of_queri
     assert once_cached.status_code == 202, "...unless another address's use cached the key"
 
 
+async def test_many_connections_with_one_new_key_share_one_lookup(settings, api_keys):
+    """A CRM opening 32 connections with its new key at once: one query, every post taken —
+    not a 429 for the requests past the address's budget of unknown keys (bench/
+    capture_throughput.py's warm-up met 107 of those)."""
+    _, fresh = await create_api_key(
+        settings.database_url, settings.secret_key, role=Role.marketing, name="crm"
+    )
+    async with capture_for(settings) as capture:
+        crm = capture.client(OTHER)
+        before = capture.queries.count
+        answers = await asyncio.gather(
+            *(crm.post("/v1/leads", json=LEAD, headers=auth(fresh)) for _ in range(32))
+        )
+        lookups = capture.queries.count - before
+
+    assert [a.status_code for a in answers] == [202] * 32
+    assert lookups == 1
+
+
 async def test_found_keys_spend_nothing_of_the_budget(settings, api_keys):
     """Keys that exist are looked up (the cache is new) and never count as unknown."""
     async with capture_for(settings) as capture:
