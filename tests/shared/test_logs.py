@@ -12,6 +12,7 @@ import pytest
 
 from shared import logs
 from shared.logs import bind, configure_logging, info_line
+from tests.helpers import wait_for
 
 FIELDS = {"method": "POST", "route": "/v1/leads", "path": "/v1/leads", "status": 202}
 
@@ -69,21 +70,36 @@ def test_the_level_and_a_disabled_logger_still_decide(
     assert [line["message"] for line in lines(capsys.readouterr().err)] == ["kept"]
 
 
-def test_the_direct_line_is_utf8_json_on_any_stderr_after_what_the_text_layer_holds(
+def test_the_direct_line_is_utf8_json_on_any_stderr_in_order_with_the_handlers_lines(
     configured: logging.Logger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     raw = io.BytesIO()
     ascii_stderr = io.TextIOWrapper(raw, encoding="ascii", errors="backslashreplace")
     monkeypatch.setattr(sys, "stderr", ascii_stderr)
-    ascii_stderr.write("unfinished ")
     info_line(configured, "caf\u00e9", FIELDS)
+    configured.warning("through the handler")
+    info_line(configured, "last", FIELDS)
+    ascii_stderr.flush()
     text_only = io.StringIO()
     monkeypatch.setattr(sys, "stderr", text_only)
     info_line(configured, "caf\u00e9", FIELDS)
-    before, line = raw.getvalue().decode().split(" ", 1)
-    assert before == "unfinished"
-    assert json.loads(line)["message"] == "caf\u00e9" and line.endswith("}\n")
+    written = [json.loads(line) for line in raw.getvalue().decode().splitlines()]
+    assert [line["message"] for line in written] == ["caf\u00e9", "through the handler", "last"]
     assert json.loads(text_only.getvalue())["message"] == "caf\u00e9"
+
+
+@pytest.mark.asyncio
+async def test_on_the_event_loop_lines_are_held_briefly_then_written(
+    configured: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write per line was a fifth of capture's throughput: lines written while a loop runs
+    are flushed together within FLUSH_AFTER_S (or at exit, or with a handler's line)."""
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(io.BufferedWriter(raw)))  # type: ignore[arg-type]
+    for n in range(3):
+        info_line(configured, f"line {n}", FIELDS)
+    assert raw.getvalue() == b""  # held, no write yet
+    await wait_for(lambda: raw.getvalue().count(b"\n") == 3, timeout_s=1, message="the flush")
 
 
 def test_before_configure_logging_the_line_goes_through_logging(
