@@ -40,10 +40,10 @@ from handoff.demo_scoring import load_scoring_demo
 from handoff.embedded import port_is_free
 from handoff.keys import create_api_key
 from handoff.stack import Stack
-from services.routing.admin import approve_criteria, draft_criteria, import_org
+from services.routing.admin import import_org, install_agreed_criteria
 from services.routing.models import platform
 from services.routing.schemas import CriteriaIn, OrgIn
-from shared.auth import Principal, Role
+from shared.auth import Role
 from shared.db import create_engine, session_factory
 from shared.outbox import Outbox
 from shared.settings import Settings
@@ -74,11 +74,7 @@ async def load_routing(settings: Settings) -> None:
         async with session_factory(engine)() as session, session.begin():
             uow = UnitOfWork(session, Outbox(platform, settings, "routing"), settings)
             await import_org(OrgIn.model_validate(BENCH_ORG), uow)
-            draft = await draft_criteria(CriteriaIn.model_validate(CRITERIA), uow)
-            for role in (Role.marketing, Role.sales):
-                await approve_criteria(
-                    draft.version, Principal(uuid.uuid4(), "bench", role, None), uow
-                )
+            await install_agreed_criteria(CriteriaIn.model_validate(CRITERIA), uow, by="bench")
     finally:
         await engine.dispose()
 

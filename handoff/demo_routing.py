@@ -85,13 +85,10 @@ def load_routing_demo(database_url: str, secret_key: str) -> None:
 
 
 async def _load(database_url: str, secret_key: str) -> None:
-    import uuid
-
-    from services.routing.admin import approve_criteria, draft_criteria, import_org
+    from services.routing.admin import import_org, install_agreed_criteria
     from services.routing.models import platform
     from services.routing.repository import Repository
     from services.routing.schemas import CriteriaIn, OrgIn
-    from shared.auth import Principal, Role
     from shared.db import create_engine, session_factory
     from shared.outbox import Outbox
     from shared.settings import Settings
@@ -106,9 +103,7 @@ async def _load(database_url: str, secret_key: str) -> None:
             if not await repo.team_ids():
                 await import_org(OrgIn.model_validate(demo_org()), uow)
             if await repo.active_criteria() is None:
-                draft = await draft_criteria(CriteriaIn.model_validate(CRITERIA), uow)
-                for role in (Role.marketing, Role.sales):
-                    demo = Principal(uuid.uuid4(), "demo", role, None)
-                    await approve_criteria(draft.version, demo, uow)
+                criteria = CriteriaIn.model_validate(CRITERIA)
+                await install_agreed_criteria(criteria, uow, by="demo")
     finally:
         await engine.dispose()

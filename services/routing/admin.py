@@ -3,12 +3,13 @@ they raise typed errors and never commit."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from services.routing.domain.criteria import APPROVING_ROLES, CriteriaError, Rules, Status
 from services.routing.repository import Repository, reps_t, teams_t, to_criteria
 from services.routing.schemas import CriteriaIn, CriteriaOut, Imported, OrgIn, RepIn
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.problems import Conflict, Forbidden, Invalid, NotFound, Problem
 from shared.uow import UnitOfWork
 
@@ -133,6 +134,17 @@ async def approve_criteria(version: int, by: Principal, uow: UnitOfWork) -> Crit
         raise Conflict.of("only a draft can be approved", error.field, error.reason) from None
     await repo.save_criteria(approved, dict(row.approvals) | {by.role.value: by.name})
     return criteria_out(await repo.criteria_row(version))
+
+
+async def install_agreed_criteria(criteria: CriteriaIn, uow: UnitOfWork, *, by: str) -> CriteriaOut:
+    """Criteria both sides agreed outside the API (the demo, a benchmark, a test's setup):
+    drafted, then approved as marketing and as sales, each approval in the name `by`."""
+    draft = await draft_criteria(criteria, uow)
+    for role in (Role.marketing, Role.sales):
+        approved = await approve_criteria(
+            draft.version, Principal(uuid.uuid4(), by, role, None), uow
+        )
+    return approved
 
 
 async def _criteria_row(repo: Repository, version: int) -> Any:

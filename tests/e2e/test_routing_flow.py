@@ -6,7 +6,6 @@ SQL waits in the queue, and the rep's rejection of their lead frees the slot for
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,13 +17,12 @@ from handoff.demo_routing import CRITERIA
 from handoff.demo_scoring import DEMO_MODEL
 from services.capture.app import create_app as create_capture
 from services.feedback.app import create_app as create_feedback
-from services.routing.admin import approve_criteria, draft_criteria, import_org
+from services.routing.admin import import_org, install_agreed_criteria
 from services.routing.app import create_app as create_routing
 from services.routing.models import platform
 from services.routing.schemas import CriteriaIn, OrgIn
 from services.scoring.app import create_app as create_scoring
 from services.scoring.repository import install_active_model
-from shared.auth import Principal, Role
 from shared.db import create_engine, session_factory
 from shared.outbox import Outbox
 from shared.settings import Settings
@@ -69,10 +67,7 @@ async def set_up_routing(settings: Settings) -> None:
         async with session_factory(engine)() as session, session.begin():
             uow = UnitOfWork(session, Outbox(platform, settings, "routing"), settings)
             await import_org(OrgIn.model_validate(ONE_REP), uow)
-            draft = await draft_criteria(CriteriaIn.model_validate(CRITERIA), uow)
-            for role in (Role.marketing, Role.sales):
-                approver = Principal(uuid.uuid4(), "e2e", role, None)
-                await approve_criteria(draft.version, approver, uow)
+            await install_agreed_criteria(CriteriaIn.model_validate(CRITERIA), uow, by="e2e")
     finally:
         await engine.dispose()
 

@@ -3,17 +3,15 @@ time decide: who gets which lead, who waits, and what is announced."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from services.routing.admin import approve_criteria, draft_criteria
+from services.routing.admin import install_agreed_criteria
 from services.routing.handlers import route_mql, route_mqls
 from services.routing.models import platform
 from services.routing.schemas import CriteriaIn
-from shared.auth import Principal, Role
 from shared.events import LeadMqlEvent
 from shared.outbox import Outbox
 from shared.uow import UnitOfWork
@@ -55,9 +53,7 @@ async def decided(routing: Routing) -> tuple[list[Any], list[Any], list[Any]]:
 async def agree_on_consent(routing: Routing) -> None:
     async with routing.sessions() as session, session.begin():
         uow = UnitOfWork(session, Outbox(platform, routing.settings, "routing"), routing.settings)
-        draft = await draft_criteria(CriteriaIn(consent_required=True), uow)
-        for role in (Role.marketing, Role.sales):
-            await approve_criteria(draft.version, Principal(uuid.uuid4(), "t", role, None), uow)
+        await install_agreed_criteria(CriteriaIn(consent_required=True), uow, by="test")
 
 
 async def handle(routing: Routing, events: list[LeadMqlEvent], *, together: bool) -> None:
