@@ -35,19 +35,14 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from handoff.demo import DEMO_FIELDS, DEMO_FORM
-from handoff.demo_routing import CRITERIA
+from handoff.demo_routing import CRITERIA, load_routing
 from handoff.demo_scoring import load_scoring_demo
 from handoff.embedded import port_is_free
 from handoff.keys import create_api_key
 from handoff.stack import Stack
-from services.routing.admin import import_org, install_agreed_criteria
-from services.routing.models import platform
-from services.routing.schemas import CriteriaIn, OrgIn
 from shared.auth import Role
-from shared.db import create_engine, session_factory
-from shared.outbox import Outbox
+from shared.db import create_engine
 from shared.settings import Settings
-from shared.uow import UnitOfWork
 from tests.helpers import partitions_of
 
 BENCH_ORG = {
@@ -66,17 +61,6 @@ BENCH_ORG = {
     ],
     "rules": [],
 }
-
-
-async def load_routing(settings: Settings) -> None:
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            uow = UnitOfWork(session, Outbox(platform, settings, "routing"), settings)
-            await import_org(OrgIn.model_validate(BENCH_ORG), uow)
-            await install_agreed_criteria(CriteriaIn.model_validate(CRITERIA), uow, by="bench")
-    finally:
-        await engine.dispose()
 
 
 FORM_ID = "bench"
@@ -332,7 +316,11 @@ def main() -> None:
         try:
             stack.start_infrastructure(settings)
             load_scoring_demo(stack.database_url, settings.secret_key)
-            asyncio.run(load_routing(Settings(database_url=stack.database_url)))
+            asyncio.run(
+                load_routing(
+                    Settings(database_url=stack.database_url), BENCH_ORG, CRITERIA, by="bench"
+                )
+            )
             _, admin_key = asyncio.run(
                 create_api_key(
                     stack.database_url, settings.secret_key, role=Role.admin, name="bench"

@@ -14,7 +14,10 @@ good lead posted at any moment is assigned at once.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 EMEA = "GB IE DE FR NL BE LU ES PT IT CH AT SE NO DK FI PL CZ AE SA IL ZA NG KE EG"
 AMERICAS = "US CA MX BR AR CL CO PE"
@@ -81,29 +84,33 @@ def demo_org() -> dict[str, Any]:
 
 def load_routing_demo(database_url: str, secret_key: str) -> None:
     """Load the demo organisation and criteria unless there already are some; safe to rerun."""
-    asyncio.run(_load(database_url, secret_key))
+    from shared.settings import Settings
+
+    settings = Settings(database_url=database_url, secret_key=secret_key)
+    asyncio.run(load_routing(settings, demo_org(), CRITERIA, by="demo"))
 
 
-async def _load(database_url: str, secret_key: str) -> None:
+async def load_routing(
+    settings: Settings, org: dict[str, Any], criteria: dict[str, Any], *, by: str
+) -> None:
+    """A sales organisation and SQL criteria both sides agreed (the demo, the latency bench,
+    end-to-end tests), each loaded unless routing's database already has one."""
     from services.routing.admin import import_org, install_agreed_criteria
     from services.routing.models import platform
     from services.routing.repository import Repository
     from services.routing.schemas import CriteriaIn, OrgIn
     from shared.db import create_engine, session_factory
     from shared.outbox import Outbox
-    from shared.settings import Settings
     from shared.uow import UnitOfWork
 
-    settings = Settings(database_url=database_url, secret_key=secret_key)
-    engine = create_engine(database_url, pool_size=1)
+    engine = create_engine(settings.database_url, pool_size=1)
     try:
         async with session_factory(engine)() as session, session.begin():
             uow = UnitOfWork(session, Outbox(platform, settings, "routing"), settings)
             repo = Repository(session)
             if not await repo.team_ids():
-                await import_org(OrgIn.model_validate(demo_org()), uow)
+                await import_org(OrgIn.model_validate(org), uow)
             if await repo.active_criteria() is None:
-                criteria = CriteriaIn.model_validate(CRITERIA)
-                await install_agreed_criteria(criteria, uow, by="demo")
+                await install_agreed_criteria(CriteriaIn.model_validate(criteria), uow, by=by)
     finally:
         await engine.dispose()

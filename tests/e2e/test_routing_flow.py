@@ -13,20 +13,15 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from handoff.demo_routing import CRITERIA
+from handoff.demo_routing import CRITERIA, load_routing
 from handoff.demo_scoring import DEMO_MODEL
 from services.capture.app import create_app as create_capture
 from services.feedback.app import create_app as create_feedback
-from services.routing.admin import import_org, install_agreed_criteria
 from services.routing.app import create_app as create_routing
-from services.routing.models import platform
-from services.routing.schemas import CriteriaIn, OrgIn
 from services.scoring.app import create_app as create_scoring
 from services.scoring.repository import install_active_model
-from shared.db import create_engine, session_factory
-from shared.outbox import Outbox
+from shared.db import create_engine
 from shared.settings import Settings
-from shared.uow import UnitOfWork
 from tests.helpers import TopicReader, auth, reading, running, wait_for
 
 pytestmark = pytest.mark.asyncio
@@ -59,17 +54,6 @@ ONE_REP = {  # the sales key of the `api_keys` fixture acts for rep-1
     ],
     "rules": [{"name": "everyone", "team": "emea"}],
 }
-
-
-async def set_up_routing(settings: Settings) -> None:
-    engine = create_engine(settings.database_url, pool_size=1)
-    try:
-        async with session_factory(engine)() as session, session.begin():
-            uow = UnitOfWork(session, Outbox(platform, settings, "routing"), settings)
-            await import_org(OrgIn.model_validate(ONE_REP), uow)
-            await install_agreed_criteria(CriteriaIn.model_validate(CRITERIA), uow, by="e2e")
-    finally:
-        await engine.dispose()
 
 
 def visitor(name: str, country: str = "GB") -> dict[str, str]:
@@ -112,7 +96,7 @@ async def test_form_leads_are_assigned_returned_queued_and_served_when_a_slot_fr
     settings: Settings, api_keys: dict[str, str], db_url: str
 ) -> None:
     await install_active_model(settings.database_url, DEMO_MODEL, by="e2e")
-    await set_up_routing(settings)
+    await load_routing(settings, ONE_REP, CRITERIA, by="e2e")
     marketing, sales = api_keys["marketing"], api_keys["sales"]
     topic = settings.topic
     async with (
