@@ -71,6 +71,9 @@ async def list_leads(
 )
 async def get_timeline(lead_id: uuid.UUID, session: SessionDep, _: Reader) -> TimelineOut:
     """Every event of the lead in order, with who acted and why."""
+    # One snapshot for the three reads: under READ COMMITTED a batch committing between them
+    # showed its timeline lines beside a person read before it (email missing, seen once).
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     if await repository.is_erased(session, lead_id):
         raise Gone.of(f"lead {lead_id} was erased", "lead_id", "its person was erased")
     row = await repository.person(session, lead_id)
