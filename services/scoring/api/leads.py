@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends
 
 from services.scoring import repository as repo
 from services.scoring.handlers.leads import score_as_of
-from services.scoring.handlers.qualify import explain, threshold_in_force
+from services.scoring.handlers.placement import explain
+from services.scoring.handlers.qualify import threshold_in_force
 from services.scoring.schemas import LeadScoreOut, RuleOut, ScoreNowOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody

@@ -8,10 +8,11 @@ leads, only while sales has free slots and leads are held; write the changed lea
 and the outbox, at commit, with the transaction's other events. The active model is cached.
 
 Between the reads and the writes every event is applied in memory, in order, with the pure steps
-the one-event path uses (`qualify.place`, `changes`, `outcomes`, `to_release`): the lead's
-profile as of that event, its activities up to that event, its score at the event's own instant,
-and the released count and held leads as the events before it left them. So a lead twice in a
-batch is handled twice, in order, and each lead that qualifies lowers k for the next.
+the one-event path uses (`placement.place` and `changes`, `events.outcomes`,
+`release.to_release`): the lead's profile as of that event, its activities up to that event, its
+score at the event's own instant, and the released count and held leads as the events before it
+left them. So a lead twice in a batch is handled twice, in order, and each lead that qualifies
+lowers k for the next.
 """
 
 from __future__ import annotations
@@ -29,15 +30,9 @@ from services.scoring import repository as repo
 from services.scoring.domain.document import ScoringModel, ThresholdPolicy
 from services.scoring.domain.scoring import Activity, Profile, Score, score_lead
 from services.scoring.domain.threshold import Held, best_first, free_slots
-from services.scoring.handlers.qualify import (
-    changes,
-    contends,
-    mql_event,
-    outcomes,
-    place,
-    to_release,
-    top_needed,
-)
+from services.scoring.handlers.events import mql_event, outcomes
+from services.scoring.handlers.placement import changes, contends, place, top_needed
+from services.scoring.handlers.release import to_release
 from services.scoring.repository import intake as sql
 from shared.batches import bound_to
 from shared.events import LeadActivityEvent, LeadCapturedEvent
@@ -99,7 +94,7 @@ class Step:
     patch: dict[str, Any]  # what the event sets on the lead row before it is scored
     now: datetime
     score: Score | None  # None while no model is active
-    may_take_a_slot: bool  # `qualify.contends` with the state before the batch: if none
+    may_take_a_slot: bool  # `placement.contends` with the state before the batch: if none
     # may, the ledger is read without its lock (a lead only leaves the open states in a batch)
 
 
@@ -193,7 +188,7 @@ async def take_in(events: Sequence[Intake], uow: UnitOfWork) -> None:
 async def _release_best(
     uow: UnitOfWork, board: Board, policy: ThresholdPolicy, step: Step, rows: dict[uuid.UUID, Any]
 ) -> list[Any]:
-    """`qualify.release_best` on the board: the best held leads up to k, best first."""
+    """`release.release_best` on the board: the best held leads up to k, best first."""
     k = board.k()
     if k is None or k <= 0:
         return []

@@ -15,7 +15,8 @@ from services.scoring.domain.document import model_from_data
 from services.scoring.domain.scoring import Score, score_lead
 from services.scoring.domain.standing import FINAL, Standing, disqualifies, recycle
 from services.scoring.handlers.intake import activity_of, captured_profile
-from services.scoring.handlers.qualify import evaluate, release_best
+from services.scoring.handlers.qualify import evaluate
+from services.scoring.handlers.release import release_best
 from shared.events import (
     Envelope,
     LeadActivityEvent,
