@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from handoff.demo_routing import load_routing_demo
 from handoff.demo_scoring import load_scoring_demo
 from handoff.keys import create_api_key, revoke_api_key
-from services.feedback.api.pages.present import explanation, funnel_bars, plot, time_left
+from services.feedback.api.pages.charts import funnel_bars, plot
+from services.feedback.api.pages.present import explanation, time_left
 from services.feedback.api.pages.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,

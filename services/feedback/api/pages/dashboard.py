@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from services.feedback import reports
-from services.feedback.api.pages.present import Plot, funnel_bars, plot
+from services.feedback.api.pages.charts import Plot, funnel_bars, plot
 from services.feedback.api.pages.session import Visit, VisitDep
 from services.feedback.domain.aggregates import SPANS
 from services.feedback.domain.facts import FUNNEL

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.feedback.api.pages.present import criteria_lines, model_lines
+from services.feedback.api.pages.sentences import criteria_lines, model_lines
 from services.feedback.api.pages.session import Visit, VisitDep, form_fields
 from shared.auth import Role
 
