@@ -1,15 +1,26 @@
-"""All of routing's SQL. Rows come back as domain objects; the one write that guards capacity,
-`claim` (in `work.py`), is a conditional UPDATE, so no two transactions can both take a rep's last
-slot."""
+"""All of routing's SQL, one module per table group. Rows come back as domain objects; the one
+write that guards capacity, `claim` (in `capacity.py`), is a conditional UPDATE, so no two
+transactions can both take a rep's last slot."""
 
+from services.routing.repository.assignments import AssignmentQueries
+from services.routing.repository.capacity import CapacityQueries
+from services.routing.repository.decisions import DecisionQueries
 from services.routing.repository.organisation import OrganisationQueries
+from services.routing.repository.queue import QueueQueries
 from services.routing.repository.rows import QueueStats, reps_t, teams_t, to_criteria, to_rep
 from services.routing.repository.sla import SlaQueries
 from services.routing.repository.webhooks import WebhookQueries
-from services.routing.repository.work import WorkQueries
 
 
-class Repository(OrganisationQueries, WorkQueries, SlaQueries, WebhookQueries):
+class Repository(
+    OrganisationQueries,
+    CapacityQueries,
+    AssignmentQueries,
+    QueueQueries,
+    DecisionQueries,
+    SlaQueries,
+    WebhookQueries,
+):
     """One transaction's queries."""
 
 

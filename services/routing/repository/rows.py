@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Row, Table
+from sqlalchemy import Row, Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.domain.criteria import Criteria, Rules, Status
@@ -161,10 +161,15 @@ class QueueStats:
 
 
 class Queries:
-    """What every query class shares: the transaction's session."""
+    """What every query class shares: the transaction's session and its advisory locks."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def _rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
         return list((await self.session.execute(statement, params)).all())
+
+    async def try_lock(self, name: str) -> bool:
+        """A transaction-long advisory lock, or False at once if another holds it."""
+        query = text("SELECT pg_try_advisory_xact_lock(hashtext(:name))")
+        return bool((await self.session.execute(query, {"name": name})).scalar())
