@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff.demo_scoring import DEMO_MODEL
 from services.scoring.app import create_app
-from services.scoring.handlers.leads import record_activity, record_capacity, record_capture
+from services.scoring.handlers.capacity import record_capacity
+from services.scoring.handlers.leads import record_activity, record_capture
 from shared.settings import Settings
 from tests.helpers import auth, running, wait_for
 from tests.scoring.conftest import UowFactory, activity, capacity, captured

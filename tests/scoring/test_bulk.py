@@ -19,13 +19,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.scoring.handlers.capacity import record_capacity
 from services.scoring.handlers.intake import take_in
-from services.scoring.handlers.leads import (
-    erase,
-    record_activity,
-    record_capacity,
-    record_capture,
-)
+from services.scoring.handlers.leads import erase, record_activity, record_capture
 from services.scoring.repository import lock_lead
 from shared.events import Envelope, LeadErased, LeadErasedEvent
 from tests.helpers import wait_for

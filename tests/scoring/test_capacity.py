@@ -15,7 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scoring.app import create_app
-from services.scoring.handlers.leads import record_activity, record_capacity, record_capture
+from services.scoring.handlers.capacity import record_capacity
+from services.scoring.handlers.leads import record_activity, record_capture
 from shared.events import Envelope, parse_event
 from shared.settings import Settings
 from tests.helpers import reading, running, wait_for

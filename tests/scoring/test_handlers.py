@@ -9,16 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.scoring.handlers.leads import (
-    apply_feedback,
-    apply_return,
-    erase,
-    record_activity,
-    record_capacity,
-    record_capture,
-    rescore,
-    sweep_decay,
-)
+from services.scoring.handlers.capacity import record_capacity
+from services.scoring.handlers.leads import erase, record_activity, record_capture
+from services.scoring.handlers.rescoring import rescore, sweep_decay
+from services.scoring.handlers.verdicts import apply_feedback, apply_return
 from services.scoring.repository import forget_active_model
 from shared.events import (
     LeadErased,

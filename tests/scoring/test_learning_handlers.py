@@ -13,15 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scoring.app import create_app
 from services.scoring.handlers import learning
-from services.scoring.handlers.leads import (
-    apply_feedback,
-    apply_return,
-    erase,
-    record_activity,
-    record_capacity,
-    record_capture,
-)
+from services.scoring.handlers.capacity import record_capacity
+from services.scoring.handlers.leads import erase, record_activity, record_capture
 from services.scoring.handlers.learning import RequestBacktest, request_backtest, run_backtests
+from services.scoring.handlers.verdicts import apply_feedback, apply_return
 from services.scoring.repository import outcomes_of
 from shared.events import (
     Attribution,

@@ -1,17 +1,11 @@
 """Scoring's use cases: one table of the events it consumes, the periodic jobs, and the model
 commands (in `models`)."""
 
-from services.scoring.handlers.leads import (
-    apply_feedback,
-    apply_return,
-    erase,
-    record_activity,
-    record_capacity,
-    record_capture,
-    rescore,
-    sweep_decay,
-)
+from services.scoring.handlers.capacity import record_capacity
+from services.scoring.handlers.leads import erase, record_activity, record_capture
 from services.scoring.handlers.learning import refresh_drift, run_backtests
+from services.scoring.handlers.rescoring import rescore, sweep_decay
+from services.scoring.handlers.verdicts import apply_feedback, apply_return
 from shared.events import (
     Envelope,
     LeadActivityEvent,

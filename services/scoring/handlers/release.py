@@ -1,5 +1,5 @@
 """Release held leads as MQLs: the best held leads up to the free slots k, best first, after a
-lead moved (`qualify.evaluate`) and when sales capacity arrives (`leads.record_capacity`)."""
+lead moved (`qualify.evaluate`) and when sales capacity arrives (`capacity.record_capacity`)."""
 
 from __future__ import annotations
 
