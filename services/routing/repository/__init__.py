@@ -2,8 +2,10 @@
 write that guards capacity, `claim` (in `capacity.py`), is a conditional UPDATE, so no two
 transactions can both take a rep's last slot."""
 
+from services.routing.repository.admin import AdminQueries
 from services.routing.repository.assignments import AssignmentQueries
 from services.routing.repository.capacity import CapacityQueries
+from services.routing.repository.criteria import CriteriaQueries
 from services.routing.repository.decisions import DecisionQueries
 from services.routing.repository.organisation import OrganisationQueries
 from services.routing.repository.queue import QueueQueries
@@ -14,6 +16,8 @@ from services.routing.repository.webhooks import WebhookQueries
 
 class Repository(
     OrganisationQueries,
+    CriteriaQueries,
+    AdminQueries,
     CapacityQueries,
     AssignmentQueries,
     QueueQueries,

@@ -1,26 +1,19 @@
-"""SQL about the organisation and the criteria: teams, reps' settings, rules, versions."""
+"""SQL about the organisation as a decision reads it: teams, reps with their live load, rules,
+and the owner of an account."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from sqlalchemy import select
 
-from sqlalchemy import Row, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-from services.routing.domain.criteria import Criteria, Rules, Status
 from services.routing.domain.org import Rep, Rule, Team
 from services.routing.repository.rows import (
     OPEN,
     SETTINGS_CACHE,
     Queries,
     assignments_t,
-    criteria_t,
     reps_t,
-    rules_document,
     rules_t,
     teams_t,
-    to_criteria,
     to_rep,
     to_rule,
     to_team,
@@ -29,8 +22,6 @@ from services.routing.repository.rows import (
 
 
 class OrganisationQueries(Queries):
-    # ---- the organisation --------------------------------------------------------------------
-
     async def teams(self) -> list[Team]:
         return [to_team(r) for r in await self._rows(select(teams_t).order_by(teams_t.c.id))]
 
@@ -89,82 +80,3 @@ class OrganisationQueries(Queries):
             .limit(1)
         )
         return (await self.session.execute(query)).scalar()
-
-    # ---- criteria ----------------------------------------------------------------------------
-
-    async def active_criteria(self) -> Criteria | None:
-        rows = await self._rows(select(criteria_t).where(criteria_t.c.status == "active"))
-        return to_criteria(rows[0]) if rows else None
-
-    async def criteria_versions(self) -> list[Row[Any]]:
-        return await self._rows(select(criteria_t).order_by(criteria_t.c.version.desc()))
-
-    async def criteria_row(self, version: int, *, lock: bool = False) -> Row[Any] | None:
-        query = select(criteria_t).where(criteria_t.c.version == version)
-        rows = await self._rows(query.with_for_update() if lock else query)
-        return rows[0] if rows else None
-
-    async def add_criteria(self, rules: Rules) -> int:
-        await self.session.execute(text("LOCK TABLE routing.criteria IN EXCLUSIVE MODE"))
-        version = (
-            await self.session.execute(select(func.coalesce(func.max(criteria_t.c.version), 0)))
-        ).scalar_one() + 1
-        await self.session.execute(
-            insert(criteria_t).values(
-                version=version, rules=rules_document(rules), status="draft", approvals={}
-            )
-        )
-        return int(version)
-
-    async def save_criteria(self, criteria: Criteria, approvals: dict[str, str]) -> None:
-        if criteria.status is Status.active:
-            await self.session.execute(
-                update(criteria_t).where(criteria_t.c.status == "active").values(status="retired")
-            )
-        await self.session.execute(
-            update(criteria_t)
-            .where(criteria_t.c.version == criteria.version)
-            .values(
-                rules=rules_document(criteria.rules),
-                status=str(criteria.status),
-                approvals=approvals,
-                activated_at=func.now() if criteria.status is Status.active else None,
-            )
-        )
-
-    # ---- administration ----------------------------------------------------------------------
-
-    async def upsert(self, table: Any, rows: Sequence[dict[str, Any]], key: str) -> None:
-        """Insert or update settings rows, one statement for all; live columns (load, turn) are
-        left as they are, `updated_at` moves."""
-        if not rows:
-            return
-        statement = pg_insert(table)
-        changed: dict[str, Any] = {k: statement.excluded[k] for k in rows[0] if k != key}
-        changed["updated_at"] = func.now()
-        upsert = statement.on_conflict_do_update(index_elements=[key], set_=changed)
-        await self.session.execute(upsert, list(rows))
-
-    async def replace_rules(self, rows: Iterable[dict[str, Any]]) -> None:
-        await self.session.execute(delete(rules_t))
-        rows = list(rows)
-        if rows:
-            await self.session.execute(insert(rules_t), rows)
-
-    async def clear_fallback(self) -> None:
-        await self.session.execute(update(teams_t).where(teams_t.c.fallback).values(fallback=False))
-
-    async def team_ids(self) -> set[str]:
-        return {r.id for r in await self._rows(select(teams_t.c.id))}
-
-    async def rep_rows(self, team_id: str | None = None) -> list[Row[Any]]:
-        query = select(reps_t).order_by(reps_t.c.id)
-        if team_id is not None:
-            query = query.where(reps_t.c.team_id == team_id)
-        return await self._rows(query)
-
-    async def rule_rows(self) -> list[Row[Any]]:
-        return await self._rows(select(rules_t).order_by(rules_t.c.position))
-
-    async def team_rows(self) -> list[Row[Any]]:
-        return await self._rows(select(teams_t).order_by(teams_t.c.id))
