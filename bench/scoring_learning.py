@@ -36,13 +36,8 @@ from services.scoring import synthetic
 from services.scoring.domain.document import ScoringModel, parse_model
 from services.scoring.domain.learning import Outcome, auc, calibrate, points_per_logit
 from services.scoring.domain.scoring import Activity, Profile, score_lead
-from services.scoring.handlers.learning import (
-    RequestBacktest,
-    apply,
-    calibration,
-    request_backtest,
-    run_backtests,
-)
+from services.scoring.handlers.backtests import RequestBacktest, request_backtest, run_backtests
+from services.scoring.handlers.calibration import apply, calibration
 from services.scoring.models import activities, capacity_history, leads, outcomes, platform
 from services.scoring.repository import add_model, install_active_model, outcomes_of
 from shared.db import create_engine, session_factory

@@ -26,7 +26,7 @@ from services.scoring.domain.learning import (
 )
 from services.scoring.domain.rates import rate
 from services.scoring.domain.scoring import Activity, Profile, Score, score_lead
-from services.scoring.handlers.learning import apply
+from services.scoring.handlers.calibration import apply
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 SCALE = points_per_logit(30, 80)

@@ -12,10 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.scoring.app import create_app
-from services.scoring.handlers import learning
+from services.scoring.handlers import backtests
+from services.scoring.handlers.backtests import RequestBacktest, request_backtest, run_backtests
 from services.scoring.handlers.capacity import record_capacity
 from services.scoring.handlers.leads import erase, record_activity, record_capture
-from services.scoring.handlers.learning import RequestBacktest, request_backtest, run_backtests
 from services.scoring.handlers.verdicts import apply_feedback, apply_return
 from services.scoring.repository import outcomes_of
 from shared.events import (
@@ -151,7 +151,7 @@ async def test_every_capacity_state_is_kept_for_backtests(
 async def test_a_backtest_advances_page_by_page_and_keeps_its_result(
     uow: UowFactory, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(learning, "BACKTEST_PAGE", 2)
+    monkeypatch.setattr(backtests, "BACKTEST_PAGE", 2)
     await feed(uow, record_capacity, capacity("a", 2, at=NOW - timedelta(hours=1)))
     for _ in range(5):
         await scored_lead(uow)  # each scores 50: in [floor, ceiling), so it waits for a slot

@@ -12,14 +12,9 @@ from services.scoring.api.models import model_out
 from services.scoring.domain.drift import DRIFT_MARGIN, DRIFT_MIN_PER_CLASS
 from services.scoring.domain.learning import HALF_LIFE_DAYS, MIN_OUTCOMES, Band
 from services.scoring.domain.rates import Rate
-from services.scoring.handlers.learning import (
-    Propose,
-    RequestBacktest,
-    calibration,
-    drifts,
-    propose,
-    request_backtest,
-)
+from services.scoring.handlers.backtests import RequestBacktest, request_backtest
+from services.scoring.handlers.calibration import Propose, calibration, propose
+from services.scoring.handlers.drift import drifts
 from services.scoring.schemas import (
     BacktestIn,
     BacktestOut,

@@ -1,9 +1,10 @@
 """Scoring's use cases: one table of the events it consumes, the periodic jobs, and the model
 commands (in `models`)."""
 
+from services.scoring.handlers.backtests import run_backtests
 from services.scoring.handlers.capacity import record_capacity
+from services.scoring.handlers.drift import refresh_drift
 from services.scoring.handlers.leads import erase, record_activity, record_capture
-from services.scoring.handlers.learning import refresh_drift, run_backtests
 from services.scoring.handlers.rescoring import rescore, sweep_decay
 from services.scoring.handlers.verdicts import apply_feedback, apply_return
 from shared.events import (

@@ -1,4 +1,5 @@
-"""The model commands: create, edit, approve, activate. Each change records who and when."""
+"""The model commands: create, edit, approve, activate. Each change records who and when. And
+`load_model`, a stored model by its version."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import repository as repo
 from services.scoring.domain import lifecycle
-from services.scoring.domain.document import ScoringModel
+from services.scoring.domain.document import ScoringModel, model_from_data
 from services.scoring.domain.lifecycle import Approval, ModelState
 from shared.problems import Conflict, Invalid, NotFound
 from shared.uow import UnitOfWork
@@ -95,6 +97,13 @@ async def activate_model(command: ActivateModel, uow: UnitOfWork) -> None:
     )
     await repo.record_history(uow.session, command.version, "activated", command.by)
     repo.forget_active_model()  # this instance sees it at once; others within a second
+
+
+async def load_model(session: AsyncSession, version: str) -> ScoringModel:
+    row = await repo.model_row(session, version)
+    if row is None:
+        raise NotFound.of(f"no model {version}", "version", "is unknown")
+    return model_from_data(row.document)
 
 
 async def _state(uow: UnitOfWork, version: str) -> ModelState:

@@ -1,5 +1,6 @@
-"""Learning use cases: calibration, proposals into a draft, backtests (a background job) and
-drift (also a Prometheus gauge). The decisions are in `domain.learning` / `domain.evaluation`."""
+"""Backtests: how a model would have done over a range of stored leads, against the model active
+when it was asked for. A request queues one; a background job advances the oldest unfinished one
+a page of leads at a time, committing its progress. The figures are `domain.evaluation`'s."""
 
 from __future__ import annotations
 
@@ -9,12 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import repository as repo
-from services.scoring.domain.document import ScoringModel, model_from_data
-from services.scoring.domain.drift import Drift, drift, month_start
+from services.scoring.domain.document import ScoringModel
 from services.scoring.domain.evaluation import (
     Replay,
     Tally,
@@ -23,98 +22,19 @@ from services.scoring.domain.evaluation import (
     week_of,
     weekly_capacity,
 )
-from services.scoring.domain.learning import GOOD, Calibration, calibrate, points_per_logit
+from services.scoring.domain.learning import GOOD
 from services.scoring.domain.scoring import score_lead
-from services.scoring.handlers.models import CreateModel, create_model
-from shared.problems import Conflict, Invalid, NotFound, Problem
+from services.scoring.handlers.models import load_model
+from shared.problems import Invalid
 from shared.uow import UnitOfWork
 
 BACKTEST_PAGE = 2000  # leads read per statement
 BACKTEST_BUDGET_S = 2.0  # work per job run before committing progress
 MAX_RANGE = timedelta(days=731)
 
-SEPARATION = Gauge(
-    "handoff_scoring_separation_auc",
-    "ROC AUC of the score at verdict time, per source / UTM campaign and month.",
-    ["dimension", "key", "month"],
-)
-DEGRADED = Gauge(
-    "handoff_scoring_separation_degraded",
-    "1 when this month's AUC fell more than the drift margin below last month's.",
-    ["dimension", "key"],
-)
-
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-async def load_model(session: AsyncSession, version: str) -> ScoringModel:
-    row = await repo.model_row(session, version)
-    if row is None:
-        raise NotFound.of(f"no model {version}", "version", "is unknown")
-    return model_from_data(row.document)
-
-
-async def calibration(session: AsyncSession, version: str) -> Calibration:
-    model = await load_model(session, version)
-    rules: dict[str, tuple[int, int]] = {r.id: (r.points, -1000) for r in model.fit_rules}
-    rules |= {r.id: (r.points, 1) for r in model.engagement_rules}
-    scale = points_per_logit(model.threshold.floor, model.threshold.ceiling)
-    return calibrate(rules, await repo.outcomes_of(session, version), now(), scale=scale)
-
-
-@dataclass(frozen=True)
-class Propose:
-    version: str
-    new_version: str | None
-    rules: list[str] | None  # None: every rule with a proposal
-    by: str
-
-
-async def propose(command: Propose, uow: UnitOfWork) -> str:
-    """The proposals become a new draft, which still needs both approvals."""
-    found = await calibration(uow.session, command.version)
-    proposed = {r.rule: r.proposed_points for r in found.rules if r.proposed_points is not None}
-    if command.rules is not None:
-        known = {r.rule: r for r in found.rules}
-        problems = [
-            Problem(
-                f"rules.{i}",
-                "is not a rule of this model"
-                if rule not in known
-                else f"has no proposal: {known[rule].note}",
-            )
-            for i, rule in enumerate(command.rules)
-            if rule not in proposed
-        ]
-        if problems:
-            raise Invalid("some chosen rules have no proposal", problems)
-        proposed = {rule: proposed[rule] for rule in command.rules}
-    if not proposed:
-        raise Conflict.of(
-            f"model {command.version} has no proposals",
-            "rules",
-            "no rule has enough evidence against its current points",
-        )
-    model = await load_model(uow.session, command.version)
-    new_version = command.new_version or f"{command.version[:50]}-p{uuid.uuid4().hex[:6]}"
-    await create_model(CreateModel(apply(model, proposed, new_version), command.by), uow)
-    await repo.record_history(
-        uow.session, new_version, f"proposed-from:{command.version}"[:32], command.by
-    )
-    return new_version
-
-
-def apply(model: ScoringModel, points: dict[str, int], version: str) -> ScoringModel:
-    data: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
-    data["version"] = version
-    for rule in [*data["fit_rules"], *data["engagement_rules"]]:
-        if rule["id"] in points:
-            rule["points"] = points[rule["id"]]
-            if "cap" in rule:
-                rule["cap"] = max(rule["cap"], rule["points"])
-    return model_from_data(data)
 
 
 @dataclass(frozen=True)
@@ -217,26 +137,3 @@ async def _result(
         figures = summarize(tally[name], model.threshold.base, capacity, replays[name].mqls)
         out[name] = {"version": model.version, **figures.__dict__}
     return out
-
-
-async def drifts(session: AsyncSession) -> list[Drift]:
-    """This month against last, per source and per campaign; the gauges follow."""
-    at = now()
-    since = month_start(month_start(at) - timedelta(days=1))
-    rows = await repo.recent_outcomes(session, since)
-    found = drift("source", ((r.source, r.occurred_at, r.total, r.stage in GOOD) for r in rows), at)
-    found += drift(
-        "utm_campaign",
-        ((r.utm_campaign, r.occurred_at, r.total, r.stage in GOOD) for r in rows),
-        at,
-    )
-    for d in found:
-        for month, value in (("this", d.this_month), ("last", d.last_month)):
-            if value is not None:
-                SEPARATION.labels(d.dimension, d.key, month).set(value)
-        DEGRADED.labels(d.dimension, d.key).set(1.0 if d.degraded else 0.0)
-    return found
-
-
-async def refresh_drift(uow: UnitOfWork) -> None:
-    await drifts(uow.session)
