@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from services.feedback.domain.verdicts import Stage, clean_currency, clean_note
+from services.feedback.domain.stages import Stage
+from services.feedback.domain.verdicts import clean_currency, clean_note
 from shared.events import ReasonCode, Verdict
 
 Note = Annotated[str, AfterValidator(clean_note)]

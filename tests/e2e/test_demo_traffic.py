@@ -21,7 +21,8 @@ from handoff.demo_traffic import FREE_MAIL, _post, generate, run_demo, sales_ans
 from services.capture.app import create_app as create_capture
 from services.capture.schemas import ActivityBatchIn, LeadIn
 from services.feedback.app import create_app as create_feedback
-from services.feedback.domain.verdicts import Stage, allowed_verdicts, content_problems
+from services.feedback.domain.stages import Stage, allowed_verdicts
+from services.feedback.domain.verdicts import content_problems
 from services.feedback.schemas import VerdictIn
 from services.routing.app import create_app as create_routing
 from services.scoring.app import create_app as create_scoring

@@ -14,6 +14,7 @@ from services.feedback.domain import aggregates as agg
 from services.feedback.domain import facts as f
 from services.feedback.domain import histogram
 from services.feedback.domain.histogram import bucket_of, bucket_value
+from services.feedback.domain.judge import NotYours, acting_rep
 from services.feedback.domain.reports import (
     flow_row,
     funnel_row,
@@ -22,17 +23,15 @@ from services.feedback.domain.reports import (
     speed_row,
     to_csv,
 )
-from services.feedback.domain.verdicts import (
+from services.feedback.domain.stages import (
     ALLOWED,
     IllegalStep,
-    NotYours,
     Stage,
-    acting_rep,
     allowed_verdicts,
-    content_problems,
     next_stage,
     stage_after_assignment,
 )
+from services.feedback.domain.verdicts import content_problems
 from shared.events import ReasonCode, Verdict
 from shared.problems import Problem
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from services.feedback import repository
-from services.feedback.domain.verdicts import Stage, allowed_verdicts
+from services.feedback.domain.stages import Stage, allowed_verdicts
 from services.feedback.schemas import LeadOut, LeadPage, TimelineEntryOut, TimelineOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody

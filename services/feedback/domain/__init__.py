@@ -1,2 +1,3 @@
-"""Feedback's pure decisions: verdicts (state machine, who may judge), the facts reports count
-about each lead, and report arithmetic. No I/O, no framework."""
+"""Feedback's pure decisions: a lead's stages (the state machine its verdicts follow), who may
+judge and what a verdict carries, the facts reports count about each lead, and report
+arithmetic. No I/O, no framework."""

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from services.feedback.domain.verdicts import Stage, stage_after_assignment
+from services.feedback.domain.stages import Stage, stage_after_assignment
 from shared.events import Verdict
 
 

@@ -10,13 +10,10 @@ from decimal import Decimal
 
 from services.feedback import repository
 from services.feedback.domain import facts as fold
+from services.feedback.domain.judge import acting_rep
+from services.feedback.domain.stages import allowed_verdicts, next_stage
 from services.feedback.domain.timeline import entry
-from services.feedback.domain.verdicts import (
-    acting_rep,
-    allowed_verdicts,
-    content_problems,
-    next_stage,
-)
+from services.feedback.domain.verdicts import content_problems
 from services.feedback.handlers.leads import save
 from services.feedback.models import idempotent_requests
 from services.feedback.schemas import VerdictOut

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.domain.facts import LeadFacts, Segment, Step
-from services.feedback.domain.verdicts import Stage
+from services.feedback.domain.stages import Stage
 from services.feedback.models import erased_leads, lead_facts
 
 DIMENSIONS = tuple(field.name for field in dataclasses.fields(Segment))

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from services.feedback import repository
 from services.feedback.api.pages.present import explanation, time_left
 from services.feedback.api.pages.session import VisitDep, form_fields
-from services.feedback.domain.verdicts import OPEN_DEAL, Stage, allowed_verdicts
+from services.feedback.domain.stages import OPEN_DEAL, Stage, allowed_verdicts
 from services.feedback.handlers.verdicts import GiveVerdict, give_verdict
 from services.feedback.schemas import VerdictIn
 from shared.auth import Role
