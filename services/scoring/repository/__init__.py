@@ -1,4 +1,5 @@
-"""All of scoring's SQL, by what it is about: `models`, `leads`, `capacity`.
+"""All of scoring's SQL, by what it is about: `models`, `leads`, `capacity`, and for learning
+`outcomes`, `capacity_history` and `backtests`.
 
 Locks, in the one order every transaction takes them, so no two can wait on each other: a lead's
 own row (`lock_lead`, `claim_lead`), then the capacity ledger (`capacity(lock=True)`); other
@@ -6,6 +7,13 @@ leads' rows only with `SKIP LOCKED` while the ledger is held (`best_held`). Rele
 conditional updates (`state = 'held'`), so a lead is never released twice, even by two instances.
 """
 
+from services.scoring.repository.backtests import (
+    add_backtest,
+    backtest,
+    change_backtest,
+    claim_backtest,
+    replay_page,
+)
 from services.scoring.repository.capacity import (
     CapacityState,
     best_held,
@@ -16,6 +24,11 @@ from services.scoring.repository.capacity import (
     release,
     save_team,
     team_states,
+)
+from services.scoring.repository.capacity_history import (
+    capacity_states,
+    record_capacity_state,
+    recorded_states,
 )
 from services.scoring.repository.leads import (
     PROFILE_FIELDS,
@@ -28,20 +41,6 @@ from services.scoring.repository.leads import (
     lead,
     lock_lead,
     profile_of,
-)
-from services.scoring.repository.learning import (
-    add_backtest,
-    backtest,
-    capacity_states,
-    change_backtest,
-    claim_backtest,
-    outcomes_of,
-    recent_outcomes,
-    record_capacity_state,
-    record_outcome,
-    recorded_states,
-    replay_page,
-    unlink_outcome,
 )
 from services.scoring.repository.models import (
     ACTIVE_MODEL_TTL_S,
@@ -57,6 +56,12 @@ from services.scoring.repository.models import (
     record_history,
     rescoring_progress,
     retire_active,
+)
+from services.scoring.repository.outcomes import (
+    outcomes_of,
+    recent_outcomes,
+    record_outcome,
+    unlink_outcome,
 )
 
 __all__ = [
