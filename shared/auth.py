@@ -158,11 +158,12 @@ class KeyRing:
         self._lookups: dict[str, asyncio.Future[Principal | None]] = {}  # in flight, by digest
 
     async def principal(
-        self, sessions: async_sessionmaker[AsyncSession], key: str, client: str | None = None
+        self, sessions: async_sessionmaker[AsyncSession], key: str, address: str | None = None
     ) -> Principal | None:
         """The key's principal, None for an unknown or revoked key, or `TooManyUnknownKeys`
-        when `client` (an address, see `client_key`) has tried too many unknown keys. Without
-        a client, nothing is counted (one shared budget would let anyone spend everyone's).
+        when the caller's `address` (counted as `client_key` says) has tried too many unknown
+        keys. Without an address, nothing is counted (one shared budget would let anyone spend
+        everyone's). A cached key is answered without parsing the address.
 
         Requests with the same uncached key share one lookup: a client opening 32 connections
         with its new key makes one query and counts once, not 32 times."""
@@ -170,10 +171,10 @@ class KeyRing:
         if (known := self._known.get(digest)) is not None:
             return known
         if (pending := self._lookups.get(digest)) is None:
-            if client is not None and digest not in self._found:
+            client = None  # a key that existed lately: its lookup is not counted
+            if address is not None and digest not in self._found:
+                client = client_key(address)
                 self._unknown.reserve(client)
-            else:
-                client = None  # a key that existed lately: its lookup is not counted
             pending = asyncio.ensure_future(self._look_up(sessions, digest, client))
             self._lookups[digest] = pending
         # Shielded: a request that goes away does not cancel the lookup others wait for.
@@ -236,10 +237,10 @@ class RoleRequired(HTTPBearer):
                 headers={"WWW-Authenticate": "Bearer"},
             )
         runtime = request.app.state.runtime
-        client = client_key(request.client.host if request.client else "unknown")
+        address = request.client.host if request.client else "unknown"
         try:
             principal: Principal | None = await runtime.keys.principal(
-                runtime.sessions, key, client
+                runtime.sessions, key, address
             )
         except TooManyUnknownKeys as refused:
             raise HTTPException(

@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from shared.db import DATABASE_ERRORS, is_concurrency_conflict, is_database_outage
 from shared.problems import Problem, ServiceError
@@ -72,14 +74,33 @@ def service_error_response(
     )
 
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(scope: Scope) -> list[str]:
+    """Every method some route of the app takes at the request's path, sorted (asked of the
+    routes themselves, so routes left out of the OpenAPI document count too). Starlette's 405
+    names only the first route whose path matched: a path three routes share (`GET`, `PUT`,
+    `DELETE`) was told `Allow: PUT` alone."""
+    routes = scope["app"].router.routes
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _refused(_: Request, error: ServiceError) -> JSONResponse:
         return service_error_response(error)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return error_response(error.status_code, str(error.detail), headers=error.headers)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = dict(error.headers or {})
+        if error.status_code == 405 and (methods := allowed_methods(request.scope)):
+            headers["Allow"] = ", ".join(methods)
+        return error_response(error.status_code, str(error.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -1,5 +1,5 @@
 """HTTP plumbing every service shares: request ids, one log line and metrics per request, the
-request body size limit, and a 405 that names every method of its path."""
+request body size limit."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from starlette.datastructures import Headers, MutableHeaders
-from starlette.routing import Match
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics
@@ -35,7 +34,7 @@ class RequestObserver:
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app, self.service = app, service
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._children: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,13 +61,11 @@ class RequestObserver:
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         method = scope["method"]
         labels = (method, route, status)
-        if (children := self._children.get(labels)) is None:
-            children = self._children[labels] = (
-                metrics.HTTP_REQUESTS.labels(self.service, method, route, str(status)),
-                metrics.HTTP_SECONDS.labels(self.service, method, route),
+        if (latency := self._children.get(labels)) is None:
+            latency = self._children[labels] = metrics.HTTP_SECONDS.labels(
+                self.service, method, route, str(status)
             )
-        children[0].inc()
-        children[1].observe(seconds)
+        latency.observe(seconds)
         info_line(
             log,
             f"{method} {route} {status}",
@@ -133,38 +130,3 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counting, send)
-
-
-class AllowedMethods:
-    """A 405 names in `Allow` every method its path takes. Starlette answers 405 from the first
-    route whose path matched, so a path three routes share (`GET`, `PUT`, `DELETE`) was told
-    `Allow: PUT` alone. Only 405s are touched: every other answer passes as it was."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-
-        async def answering(message: Message) -> None:
-            refused = message["type"] == "http.response.start" and message["status"] == 405
-            if refused and (methods := allowed_methods(scope)):
-                MutableHeaders(scope=message)["Allow"] = ", ".join(methods)
-            await send(message)
-
-        return await self.app(scope, receive, answering)
-
-
-METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
-
-
-def allowed_methods(scope: Scope) -> list[str]:
-    """Every method some route of the app takes at the request's path, sorted (asked of the
-    routes themselves, so routes left out of the OpenAPI document count too)."""
-    routes = scope["app"].router.routes
-    return [
-        method
-        for method in METHODS
-        if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in routes)
-    ]

@@ -30,7 +30,7 @@ from shared.consumer import ConsumerRunner
 from shared.db import PlatformTables, StatementPool, create_engine, session_factory
 from shared.errors import install_error_handlers
 from shared.events import Envelope
-from shared.http import AllowedMethods, BodySizeLimit, RequestObserver
+from shared.http import BodySizeLimit, RequestObserver
 from shared.jobs import Job, JobRunner
 from shared.logs import configure_logging
 from shared.outbox import Outbox
@@ -175,7 +175,6 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         small_limit=settings.max_form_body_bytes,
         small_paths=spec.small_body_paths,
     )
-    app.add_middleware(AllowedMethods)
     app.add_middleware(RequestObserver, service=spec.name)  # outermost: sees every answer
     return app
 

@@ -309,9 +309,10 @@ async def test_each_answer_carries_a_request_id_logged_once_and_counted_by_route
 
 
 def posted_leads(scraped: str) -> float:
-    """The request counter for POST /v1/leads answered 202, from the /metrics text."""
+    """The requests to POST /v1/leads answered 202 (the latency histogram's count), from the
+    /metrics text."""
     counted = re.search(
-        r'handoff_http_requests_total\{[^}]*method="POST",route="/v1/leads",'
+        r'handoff_http_request_seconds_count\{[^}]*method="POST",route="/v1/leads",'
         r'service="capture",status="202"\} ([0-9.e+]+)',
         scraped,
     )

@@ -15,7 +15,7 @@ from services.feedback.api.pages.session import (
     form_fields,
     safe_next,
 )
-from shared.auth import Role, TooManyUnknownKeys, client_key
+from shared.auth import Role, TooManyUnknownKeys
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parents[2] / "static"
@@ -54,9 +54,9 @@ async def signin(request: Request, visit: VisitDep) -> Response:
     runtime = visit.runtime
     # Counted by the client's address, as an API call's key is (shared.auth): past its budget
     # of unknown keys, an address is refused before any query until its window ends.
-    client = client_key(request.client.host if request.client else "unknown")
+    address = request.client.host if request.client else "unknown"
     try:
-        principal = await runtime.keys.principal(runtime.sessions, key, client) if key else None
+        principal = await runtime.keys.principal(runtime.sessions, key, address) if key else None
     except TooManyUnknownKeys as refused:
         return too_many_unknown_keys(visit, target, refused.retry_after)
     if principal is None:
