@@ -31,7 +31,8 @@ from typing import Any
 from handoff.embedded import EmbeddedPostgres
 from services.routing.admin import import_org
 from services.routing.domain.decision import place
-from services.routing.domain.hours import Period, parse_hours
+from services.routing.domain.hours import Period
+from services.routing.domain.hours_text import parse_hours
 from services.routing.domain.org import Lead, Rep, Rule, Strategy, Team, match_rule
 from services.routing.handlers import route_mql
 from services.routing.models import platform

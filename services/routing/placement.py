@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from services.routing.domain.criteria import Verdict
+from services.routing.domain.deadlines import follow_up_due
 from services.routing.domain.decision import Choice, Placement, explain, place
-from services.routing.domain.hours import follow_up_due
 from services.routing.domain.org import Lead, Match, Rep, Strategy, Team
 from services.routing.domain.strategies import served, team_clock
 from services.routing.repository import Repository

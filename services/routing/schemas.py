@@ -19,7 +19,8 @@ from pydantic import (
 )
 
 from services.routing.domain.criteria import GRADES, PROFILE_FIELDS
-from services.routing.domain.hours import HoursError, parse_hours, zone
+from services.routing.domain.hours import HoursError, zone
+from services.routing.domain.hours_text import parse_hours
 from services.routing.domain.org import Strategy
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", examples=["emea-1"])]

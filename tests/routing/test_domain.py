@@ -18,15 +18,11 @@ from services.routing.domain.criteria import (
     Status,
     evaluate,
 )
+from services.routing.domain.deadlines import follow_up_due
 from services.routing.domain.decision import capacity, explain, place
 from services.routing.domain.eligibility import Skip, skips
-from services.routing.domain.hours import (
-    HoursError,
-    Period,
-    follow_up_due,
-    format_hours,
-    parse_hours,
-)
+from services.routing.domain.hours import HoursError, Period
+from services.routing.domain.hours_text import format_hours, parse_hours
 from services.routing.domain.org import STICKY, Lead, Rep, Rule, Strategy, Team, match_rule
 from services.routing.domain.strategies import served, team_clock
 
