@@ -1,6 +1,8 @@
-"""All of feedback's SQL: the read model, lead facts and their aggregates, the reports."""
+"""All of feedback's SQL: the read model (persons, timeline, erasure), lead facts and their
+aggregates, the reports."""
 
 from services.feedback.repository.aggregates import add_at_commit
+from services.feedback.repository.erasure import erase, is_erased
 from services.feedback.repository.facts import Claimed, claim_facts, locked_facts, save_facts
 from services.feedback.repository.flow import (
     Threshold,
@@ -10,15 +12,7 @@ from services.feedback.repository.flow import (
     record_thresholds,
 )
 from services.feedback.repository.pages import latest_scores, rep_leads
-from services.feedback.repository.readmodel import (
-    add_to_timeline,
-    erase,
-    events_of,
-    is_erased,
-    list_leads,
-    person,
-    upsert_persons,
-)
+from services.feedback.repository.persons import list_leads, person, upsert_persons
 from services.feedback.repository.reports import (
     as_decimal,
     reason_sums,
@@ -26,6 +20,7 @@ from services.feedback.repository.reports import (
     segment_sums,
     speed_buckets,
 )
+from services.feedback.repository.timeline import add_to_timeline, events_of
 
 __all__ = [
     "Claimed",
