@@ -12,7 +12,7 @@ from services.scoring import repository as repo
 from services.scoring.handlers.leads import score_as_of
 from services.scoring.handlers.placement import explain
 from services.scoring.handlers.qualify import threshold_in_force
-from services.scoring.schemas import LeadScoreOut, RuleOut, ScoreNowOut
+from services.scoring.schemas.leads import LeadScoreOut, RuleOut, ScoreNowOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody
 from shared.problems import NotFound

@@ -15,18 +15,18 @@ from services.scoring.domain.rates import Rate
 from services.scoring.handlers.backtests import RequestBacktest, request_backtest
 from services.scoring.handlers.calibration import Propose, calibration, propose
 from services.scoring.handlers.drift import drifts
-from services.scoring.schemas import (
+from services.scoring.schemas.learning import (
     BacktestIn,
     BacktestOut,
     BandOut,
     CalibrationOut,
     DriftOut,
     DriftReport,
-    ModelOut,
     ProposalIn,
     RateOut,
     RuleCalibrationOut,
 )
+from services.scoring.schemas.models import ModelOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody
 from shared.problems import NotFound

@@ -21,7 +21,13 @@ from services.scoring.handlers.models import (
     edit_model,
     state_of,
 )
-from services.scoring.schemas import ApprovalOut, ChangeOut, ModelOut, ModelSummary, RescoringOut
+from services.scoring.schemas.models import (
+    ApprovalOut,
+    ChangeOut,
+    ModelOut,
+    ModelSummary,
+    RescoringOut,
+)
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody
 from shared.problems import NotFound, UnsupportedMediaType

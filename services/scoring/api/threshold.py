@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from services.scoring import repository as repo
 from services.scoring.domain.threshold import released_since
 from services.scoring.handlers.qualify import threshold_in_force
-from services.scoring.schemas import TeamOut, ThresholdOut
+from services.scoring.schemas.threshold import TeamOut, ThresholdOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody
 from shared.problems import NotFound

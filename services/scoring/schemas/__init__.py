@@ -1,0 +1,1 @@
+"""What scoring's API answers, one module per resource as in `api/`."""
