@@ -95,7 +95,8 @@ async def load_routing(
 ) -> None:
     """A sales organisation and SQL criteria both sides agreed (the demo, the latency bench,
     end-to-end tests), each loaded unless routing's database already has one."""
-    from services.routing.admin import import_org, install_agreed_criteria
+    from services.routing.admin import import_org
+    from services.routing.criteria import install_agreed_criteria
     from services.routing.models import platform
     from services.routing.repository import Repository
     from services.routing.schemas import CriteriaIn, OrgIn

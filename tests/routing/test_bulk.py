@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from services.routing.admin import install_agreed_criteria
+from services.routing.criteria import install_agreed_criteria
 from services.routing.handlers import route_mql, route_mqls
 from services.routing.models import platform
 from services.routing.schemas import CriteriaIn

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from services.routing.admin import (
-    approve_criteria,
-    criteria_out,
-    draft_criteria,
-    edit_criteria,
-)
 from services.routing.api.deps import ERRORS, Approver, Reader
+from services.routing.criteria import approve_criteria, criteria_out, draft_criteria, edit_criteria
 from services.routing.repository import Repository
 from services.routing.schemas import CriteriaIn, CriteriaOut
 from shared.service import SessionDep, UowDep
