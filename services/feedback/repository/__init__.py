@@ -2,15 +2,10 @@
 aggregates, the reports."""
 
 from services.feedback.repository.aggregates import add_at_commit
+from services.feedback.repository.capacity import capacity, record_capacity
 from services.feedback.repository.erasure import erase, is_erased
 from services.feedback.repository.facts import Claimed, claim_facts, locked_facts, save_facts
-from services.feedback.repository.flow import (
-    Threshold,
-    capacity,
-    flow,
-    record_capacity,
-    record_thresholds,
-)
+from services.feedback.repository.flow import Threshold, flow, record_thresholds
 from services.feedback.repository.pages import latest_scores, rep_leads
 from services.feedback.repository.persons import list_leads, person, upsert_persons
 from services.feedback.repository.reports import (

@@ -1,5 +1,5 @@
-"""Flow against capacity: the MQL threshold and the teams' capacity per day, as the consumers
-record them, and the report's reads."""
+"""The MQL flow per day: the threshold in force and the day's MQLs, as the consumers record
+them, and the flow-against-capacity report's read (the teams' side is `capacity`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback.models import capacity_day, flow_day
+from services.feedback.models import flow_day
 from services.feedback.repository.reports import in_range
-from shared.events import SalesCapacity
 
 
 def _when(condition: Any, then: Any, otherwise: Any) -> Any:
@@ -75,44 +74,6 @@ async def record_thresholds(session: AsyncSession, reported: Sequence[Threshold]
         await session.execute(_RECORD_THRESHOLDS, [days[day] for day in sorted(days)])
 
 
-async def record_capacity(session: AsyncSession, capacity: SalesCapacity, at: datetime) -> None:
-    """The team's latest report that day, and the longest queue it reported."""
-    values = capacity.model_dump(exclude={"team_id"}, include=set(_CAPACITY))
-    statement = insert(capacity_day).values(
-        day=at.date(),
-        team_id=capacity.team_id,
-        queue_max=capacity.queue_length,
-        reported_at=at,
-        **values,
-    )
-    newer = capacity_day.c.reported_at <= at
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[capacity_day.c.day, capacity_day.c.team_id],
-            set_={
-                **{
-                    name: _when(newer, statement.excluded[name], capacity_day.c[name])
-                    for name in _CAPACITY
-                },
-                "queue_max": func.greatest(capacity_day.c.queue_max, capacity.queue_length),
-                "reported_at": func.greatest(capacity_day.c.reported_at, at),
-            },
-        )
-    )
-
-
-_CAPACITY = ("reps_available", "total_capacity", "open_load", "free_slots", "queue_length")
-
-
 async def flow(session: AsyncSession, since: date, until: date) -> Sequence[Any]:
     query = select(flow_day).where(in_range(flow_day, since, until)).order_by(flow_day.c.day)
-    return (await session.execute(query)).all()
-
-
-async def capacity(session: AsyncSession, since: date, until: date) -> Sequence[Any]:
-    query = (
-        select(capacity_day)
-        .where(in_range(capacity_day, since, until))
-        .order_by(capacity_day.c.day, capacity_day.c.team_id)
-    )
     return (await session.execute(query)).all()
