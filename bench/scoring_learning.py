@@ -33,8 +33,10 @@ from pathlib import Path
 
 from handoff.embedded import EmbeddedPostgres
 from services.scoring import synthetic
+from services.scoring.domain.auc import auc
+from services.scoring.domain.calibration import calibrate, points_per_logit
 from services.scoring.domain.document import ScoringModel, parse_model
-from services.scoring.domain.learning import Outcome, auc, calibrate, points_per_logit
+from services.scoring.domain.outcomes import Outcome
 from services.scoring.domain.scoring import Activity, Profile, score_lead
 from services.scoring.handlers.backtests import RequestBacktest, request_backtest, run_backtests
 from services.scoring.handlers.calibration import apply, calibration

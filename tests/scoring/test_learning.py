@@ -11,20 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.scoring import synthetic
+from services.scoring.domain.auc import auc
+from services.scoring.domain.calibration import MIN_OUTCOMES, calibrate, points_per_logit
 from services.scoring.domain.document import ScoringModel, parse_model
 from services.scoring.domain.drift import drift
 from services.scoring.domain.evaluation import Tally, add, summarize, weekly_capacity
-from services.scoring.domain.learning import (
-    HALF_LIFE_DAYS,
-    MIN_OUTCOMES,
-    Outcome,
-    auc,
-    calibrate,
-    points_per_logit,
-    recency_weight,
-    score_band,
-)
+from services.scoring.domain.outcomes import HALF_LIFE_DAYS, Outcome, recency_weight
 from services.scoring.domain.rates import rate
+from services.scoring.domain.reliability import score_band
 from services.scoring.domain.scoring import Activity, Profile, Score, score_lead
 from services.scoring.handlers.calibration import apply
 

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, status
 
 from services.scoring import repository as repo
 from services.scoring.api.models import model_out
+from services.scoring.domain.calibration import MIN_OUTCOMES
 from services.scoring.domain.drift import DRIFT_MARGIN, DRIFT_MIN_PER_CLASS
-from services.scoring.domain.learning import HALF_LIFE_DAYS, MIN_OUTCOMES, Band
+from services.scoring.domain.outcomes import HALF_LIFE_DAYS
 from services.scoring.domain.rates import Rate
+from services.scoring.domain.reliability import Band
 from services.scoring.handlers.backtests import RequestBacktest, request_backtest
 from services.scoring.handlers.calibration import Propose, calibration, propose
 from services.scoring.handlers.drift import drifts

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.scoring.domain.learning import auc_of_histogram
+from services.scoring.domain.auc import auc_of_histogram
 
 DRIFT_MARGIN = 0.05
 DRIFT_MIN_PER_CLASS = 10

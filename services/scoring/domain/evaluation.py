@@ -2,7 +2,7 @@
 it is doing lately, is `domain.drift`).
 
 **Backtest.** Each replayed lead adds one to a tally keyed by the week it was created (weeks
-start on Monday, UTC) and its integer score: (leads, good, bad) — see `domain.learning` for the
+start on Monday, UTC) and its integer score: (leads, good, bad) — see `domain.outcomes` for the
 labels. Scores are integers, so the tally is small and exact: the ROC AUC and the precision at
 the capacity cut-off come from it without keeping any lead. The week's *capacity* is what sales
 reported on sales.capacity.v1: per team, the largest `total_capacity` published that week (or the
@@ -32,8 +32,8 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from services.scoring.domain.auc import auc_of_histogram
 from services.scoring.domain.document import ThresholdPolicy
-from services.scoring.domain.learning import auc_of_histogram
 from services.scoring.domain.threshold import Held, TeamSlots, free_slots, placement, releases
 
 Tally = dict[str, dict[str, list[int]]]  # week -> score -> [leads, good, bad]

@@ -1,7 +1,7 @@
 """Rates from weighted outcomes: acceptance, win and good rates, with how sure they are.
 
 A rate is a Beta(1, 1)-prior rate updated with the weighted counts of successes and failures
-(recency weights, see `domain.learning`); its interval is the posterior's 95 % (normal
+(recency weights, see `domain.outcomes`); its interval is the posterior's 95 % (normal
 approximation of the Beta). `n` counts the outcomes themselves, unweighted: the evidence.
 """
 

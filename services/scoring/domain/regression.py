@@ -1,14 +1,12 @@
 """A rule's effect on the odds of a good outcome, the other rules held fixed: a weighted L2
-logistic regression on rule indicators, in pure Python (see `domain.learning` for why)."""
+logistic regression on rule indicators, in pure Python (see `domain.calibration` for why)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from services.scoring.domain.learning import Outcome
+from services.scoring.domain.outcomes import Outcome
 
 
 def rule_effects(

@@ -22,7 +22,7 @@ from services.scoring.domain.evaluation import (
     week_of,
     weekly_capacity,
 )
-from services.scoring.domain.learning import GOOD
+from services.scoring.domain.outcomes import GOOD
 from services.scoring.domain.scoring import score_lead
 from services.scoring.handlers.models import load_model
 from shared.problems import Invalid

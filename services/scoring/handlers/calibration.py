@@ -1,6 +1,6 @@
 """Calibration and proposals: what sales' verdicts say about each rule of a model, and the
 proposed points made into a new draft, which still needs both approvals. The decisions are in
-`domain.learning`."""
+`domain.calibration`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import repository as repo
+from services.scoring.domain.calibration import Calibration, calibrate, points_per_logit
 from services.scoring.domain.document import ScoringModel, model_from_data
-from services.scoring.domain.learning import Calibration, calibrate, points_per_logit
 from services.scoring.handlers.models import CreateModel, create_model, load_model
 from shared.problems import Conflict, Invalid, Problem
 from shared.uow import UnitOfWork

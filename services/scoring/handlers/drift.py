@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import repository as repo
 from services.scoring.domain.drift import Drift, drift, month_start
-from services.scoring.domain.learning import GOOD
+from services.scoring.domain.outcomes import GOOD
 from shared.uow import UnitOfWork
 
 SEPARATION = Gauge(

@@ -30,7 +30,7 @@ async def apply_feedback(event: LeadFeedbackEvent, uow: UnitOfWork) -> None:
     current = await repo.lock_lead(uow.session, event.lead_id)
     if current is None or current.state == "erased":
         return
-    if current.explanation is not None:  # a label for learning (domain.learning)
+    if current.explanation is not None:  # a label for learning (domain.outcomes)
         await repo.record_outcome(
             uow.session,
             current,

@@ -14,7 +14,7 @@ from sqlalchemy import Row, Text, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.domain.learning import Outcome
+from services.scoring.domain.outcomes import Outcome
 from services.scoring.models import outcomes
 
 
