@@ -1,4 +1,4 @@
-"""The report queries over the aggregate tables (flow against capacity is `flow`)."""
+"""The report queries over the aggregate tables (flow against capacity is `flow` and `capacity`)."""
 
 from __future__ import annotations
 
