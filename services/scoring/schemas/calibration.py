@@ -1,12 +1,8 @@
-"""What scoring's API takes and answers about learning: calibration, proposals, backtests,
-drift."""
+"""What scoring's API takes and answers about calibration and proposals."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 
 class RateOut(BaseModel):
@@ -54,38 +50,3 @@ class ProposalIn(BaseModel):
         None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="The new draft's version."
     )
     rules: list[str] | None = Field(None, description="Only these rules; default every proposal.")
-
-
-class BacktestIn(BaseModel):
-    model_config = {"populate_by_name": True}
-
-    start: AwareDatetime = Field(alias="from")
-    end: AwareDatetime = Field(alias="to")
-
-
-class BacktestOut(BaseModel):
-    id: str
-    version: str
-    baseline: str | None = Field(description="The version active when it was asked for.")
-    range_from: datetime
-    range_to: datetime
-    status: str = Field(examples=["queued", "running", "done"])
-    done: int
-    total: int
-    result: dict[str, Any] | None
-
-
-class DriftOut(BaseModel):
-    dimension: str = Field(examples=["source", "utm_campaign"])
-    key: str
-    this_month: float | None
-    last_month: float | None
-    counts: dict[str, dict[str, int]]
-    degraded: bool
-    note: str
-
-
-class DriftReport(BaseModel):
-    margin: float
-    minimum_per_class: int
-    items: list[DriftOut]
