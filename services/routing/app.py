@@ -4,15 +4,10 @@ an eligible rep with room, or queues it fairly until one has room."""
 from fastapi import FastAPI
 
 from services.routing.api import router
-from services.routing.handlers import (
-    apply_feedback,
-    drain_queues,
-    erase_lead,
-    publish_all_capacity,
-    publish_capacity_changes,
-    route_mql,
-    route_mqls,
-)
+from services.routing.handlers.capacity import publish_all_capacity, publish_capacity_changes
+from services.routing.handlers.mqls import route_mql, route_mqls
+from services.routing.handlers.queue import drain_queues
+from services.routing.handlers.verdicts import apply_feedback, erase_lead
 from services.routing.models import platform
 from services.routing.sla import enforce_deadlines, refresh_records
 from services.routing.webhooks.sender import send_deliveries

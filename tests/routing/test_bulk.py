@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from services.routing.criteria import install_agreed_criteria
-from services.routing.handlers import route_mql, route_mqls
+from services.routing.handlers.mqls import route_mql, route_mqls
 from services.routing.models import platform
 from services.routing.schemas import CriteriaIn
 from shared.events import LeadMqlEvent

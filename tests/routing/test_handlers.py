@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from services.routing.app import create_app
 from services.routing.criteria import approve_criteria, draft_criteria
-from services.routing.handlers import publish_all_capacity, publish_capacity_changes
+from services.routing.handlers.capacity import publish_all_capacity, publish_capacity_changes
 from services.routing.models import platform
 from services.routing.repository import Repository
 from services.routing.schemas import CriteriaIn

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from services.routing.app import create_app
 from services.routing.domain.deadlines import follow_up_due
 from services.routing.domain.hours_text import parse_hours
-from services.routing.handlers import route_mql
+from services.routing.handlers.mqls import route_mql
 from services.routing.models import platform
 from services.routing.sla import enforce_deadlines, refresh_records
 from shared.auth import Role
