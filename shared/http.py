@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics
@@ -116,8 +115,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = self.small_limit if scope["path"].startswith(self.small_paths) else self.limit
-        announced = Headers(scope=scope).get("content-length", "")
-        if announced.isdigit() and int(announced) > limit:
+        if _content_length(scope["headers"]) > limit:
             return await service_error_response(BodyTooLarge(limit))(scope, receive, send)
         received = 0
 
@@ -130,3 +128,12 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, counting, send)
+
+
+def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """The announced body length, 0 when there is none or it is not a number (the body is
+    counted as it comes anyway). Read from the raw list: this runs on every request."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0

@@ -13,8 +13,6 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -32,14 +30,23 @@ _service: str | None = None
 _second: tuple[int, str] = (-1, "")  # the last whole second seen and its ISO text
 
 
-@contextmanager
-def bind(**fields: object) -> Iterator[None]:
-    """Add fields to every log line written inside the block (None values are left out)."""
-    token = _bound.set(_bound.get() | {k: str(v) for k, v in fields.items() if v is not None})
-    try:
-        yield
-    finally:
-        _bound.reset(token)
+class bind:  # used as a function: `with bind(lead_id=...):`
+    """Add fields to every log line written inside the block (None values are left out).
+
+    A class rather than a generator context manager: it wraps every request and every event
+    handled, and costs a third as much (measured in bench/)."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, **fields: object) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> None:
+        added = {k: str(v) for k, v in self._fields.items() if v is not None}
+        self._token = _bound.set(_bound.get() | added)
+
+    def __exit__(self, *_: object) -> None:
+        _bound.reset(self._token)
 
 
 def bound() -> dict[str, str]:
