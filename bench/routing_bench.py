@@ -36,7 +36,7 @@ from services.routing.domain.hours_text import parse_hours
 from services.routing.domain.org import Lead, Rep, Rule, Strategy, Team, match_rule
 from services.routing.handlers.mqls import route_mql
 from services.routing.models import platform
-from services.routing.schemas import OrgIn
+from services.routing.schemas.org import OrgIn
 from shared.db import create_engine, session_factory
 from shared.events import Grade, LeadMql, LeadMqlEvent, RoutingProfile
 from shared.migrations import upgrade

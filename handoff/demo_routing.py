@@ -99,7 +99,8 @@ async def load_routing(
     from services.routing.criteria import install_agreed_criteria
     from services.routing.models import platform
     from services.routing.repository import Repository
-    from services.routing.schemas import CriteriaIn, OrgIn
+    from services.routing.schemas.criteria import CriteriaIn
+    from services.routing.schemas.org import OrgIn
     from shared.db import create_engine, session_factory
     from shared.outbox import Outbox
     from shared.uow import UnitOfWork

@@ -13,7 +13,7 @@ from shared.problems import Invalid
 from shared.settings import Settings
 
 if TYPE_CHECKING:
-    from services.routing.schemas import Imported, OrgIn
+    from services.routing.schemas.org import Imported, OrgIn
 
 reps_app = typer.Typer(help="The sales organisation routing assigns to: teams, reps, rules.")
 console = Console()

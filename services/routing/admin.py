@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.routing.repository import Repository, reps_t, teams_t
-from services.routing.schemas import Imported, OrgIn, RepIn
+from services.routing.schemas.org import Imported, OrgIn
+from services.routing.schemas.reps import RepIn
 from shared.problems import Invalid, Problem
 from shared.uow import UnitOfWork
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from services.routing.domain.criteria import APPROVING_ROLES, CriteriaError, Rules, Status
 from services.routing.repository import Repository, to_criteria
-from services.routing.schemas import CriteriaIn, CriteriaOut
+from services.routing.schemas.criteria import CriteriaIn, CriteriaOut
 from shared.auth import Principal, Role
 from shared.problems import Conflict, Forbidden, NotFound
 from shared.uow import UnitOfWork

@@ -14,7 +14,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from services.routing.schemas import OrgIn, RepIn, RuleIn, TeamIn
+from services.routing.schemas.org import OrgIn
+from services.routing.schemas.reps import RepIn
+from services.routing.schemas.teams import RuleIn, TeamIn
 from shared.errors import field_path
 from shared.problems import Invalid, Problem
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.routing.admin import import_org
 from services.routing.models import platform
-from services.routing.schemas import OrgIn
+from services.routing.schemas.org import OrgIn
 from shared.broker import new_producer
 from shared.db import create_engine, session_factory
 from shared.events import Envelope, Grade, LeadMql, LeadMqlEvent, RoutingProfile

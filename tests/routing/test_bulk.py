@@ -11,7 +11,7 @@ from sqlalchemy import text
 from services.routing.criteria import install_agreed_criteria
 from services.routing.handlers.mqls import route_mql, route_mqls
 from services.routing.models import platform
-from services.routing.schemas import CriteriaIn
+from services.routing.schemas.criteria import CriteriaIn
 from shared.events import LeadMqlEvent
 from shared.outbox import Outbox
 from shared.uow import UnitOfWork

@@ -15,7 +15,7 @@ from services.routing.admin import rep_row
 from services.routing.domain.eligibility import on_duty
 from services.routing.domain.org import Lead, Rep, Rule, match_rule
 from services.routing.repository import Repository, to_rep
-from services.routing.schemas import OrgIn
+from services.routing.schemas.org import OrgIn
 from shared.settings import Settings
 from tests.routing.conftest import Routing
 

@@ -19,7 +19,7 @@ from services.routing.criteria import approve_criteria, draft_criteria
 from services.routing.handlers.capacity import publish_all_capacity, publish_capacity_changes
 from services.routing.models import platform
 from services.routing.repository import Repository
-from services.routing.schemas import CriteriaIn
+from services.routing.schemas.criteria import CriteriaIn
 from shared.auth import Principal, Role
 from shared.events import (
     Envelope,

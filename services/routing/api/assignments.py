@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from services.routing.api.deps import ERRORS, Limit, Offset, Reader
 from services.routing.repository import Repository
-from services.routing.schemas import AssignmentOut, AssignmentPage
+from services.routing.schemas.assignments import AssignmentOut, AssignmentPage
 from shared.auth import Role
 from shared.problems import Forbidden
 from shared.service import SessionDep

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from services.routing.api.deps import ERRORS, Approver, Reader
 from services.routing.criteria import approve_criteria, criteria_out, draft_criteria, edit_criteria
 from services.routing.repository import Repository
-from services.routing.schemas import CriteriaIn, CriteriaOut
+from services.routing.schemas.criteria import CriteriaIn, CriteriaOut
 from shared.service import SessionDep, UowDep
 
 router = APIRouter(prefix="/v1/criteria", tags=["criteria"], responses=ERRORS)

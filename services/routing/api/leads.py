@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from services.routing.api.assignments import assignment_out
 from services.routing.api.deps import ERRORS, Reader
 from services.routing.repository import Repository
-from services.routing.schemas import RoutingOut
+from services.routing.schemas.leads import RoutingOut
 from shared.problems import NotFound
 from shared.service import SessionDep
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from services.routing.api.deps import ERRORS, Limit, Offset, Reader
 from services.routing.repository import Repository
-from services.routing.schemas import QueuedOut, QueuePage
+from services.routing.schemas.queue import QueuedOut, QueuePage
 from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1/queue", tags=["queue"], responses=ERRORS)

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from services.routing.api.deps import ERRORS, Reader
 from services.routing.api.reps import rep_out
 from services.routing.repository import Repository
-from services.routing.schemas_hooks import RepRecordOut
+from services.routing.schemas.reps import RepRecordOut
 from shared.problems import NotFound
 from shared.service import SessionDep
 

@@ -12,7 +12,8 @@ from services.routing.api.deps import ERRORS, Admin, Reader
 from services.routing.domain.eligibility import on_duty
 from services.routing.importing import parse_org
 from services.routing.repository import Repository, to_rep
-from services.routing.schemas import Imported, OrgIn, RepIn, RepOut
+from services.routing.schemas.org import Imported, OrgIn
+from services.routing.schemas.reps import RepIn, RepOut
 from shared.problems import Invalid, UnsupportedMediaType
 from shared.service import SessionDep, UowDep
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from services.routing.api.deps import ERRORS, Reader
 from services.routing.repository import Repository
-from services.routing.schemas_hooks import SlaRow
+from services.routing.schemas.sla import SlaRow
 from shared.service import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["sla"], responses=ERRORS)

@@ -10,7 +10,8 @@ from services.routing.admin import import_org
 from services.routing.api.deps import ERRORS, Admin, Reader
 from services.routing.domain.decision import capacity
 from services.routing.repository import QueueStats, Repository
-from services.routing.schemas import CapacityOut, OrgIn, RuleIn, RuleOut, TeamIn, TeamOut
+from services.routing.schemas.org import OrgIn
+from services.routing.schemas.teams import CapacityOut, RuleIn, RuleOut, TeamIn, TeamOut
 from shared.problems import Invalid
 from shared.service import SessionDep, UowDep
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response
 
 from services.routing.api.deps import ERRORS, Admin, Limit, Offset
 from services.routing.repository import Repository
-from services.routing.schemas_hooks import (
+from services.routing.schemas.webhooks import (
     AllowList,
     DeliveryOut,
     WebhookCreated,

@@ -1,4 +1,4 @@
-"""Request and response models of the SLA report and the webhook admin API."""
+"""Webhook subscriptions, their deliveries, and the hosts admins allow them to reach."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services.routing.schemas import RepOut
 from services.routing.webhooks.rules import EVENT_TYPES
 
 
@@ -51,18 +50,3 @@ class AllowList(BaseModel):
     model_config = {"extra": "forbid"}
 
     hosts: list[str] = Field(max_length=100, examples=[["crm.internal.example"]])
-
-
-class SlaRow(BaseModel):
-    team_id: str
-    rep_id: str
-    on_time: int
-    breaches: int
-    on_time_rate: float | None = Field(description="On-time verdicts over judged assignments.")
-    mean_time_to_first_verdict_s: float | None
-
-
-class RepRecordOut(RepOut):
-    breaches_in_window: int = Field(description="SLA breaches within the team's window.")
-    breach_window_days: int
-    breach_limit: int | None = Field(description="Breaches that lower the share (None: off).")
