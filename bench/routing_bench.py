@@ -33,7 +33,8 @@ from services.routing.admin import import_org
 from services.routing.domain.decision import place
 from services.routing.domain.hours import Period
 from services.routing.domain.hours_text import parse_hours
-from services.routing.domain.org import Lead, Rep, Rule, Strategy, Team, match_rule
+from services.routing.domain.org import Lead, Rep, Strategy, Team
+from services.routing.domain.rules import Rule, match_rule
 from services.routing.handlers.mqls import route_mql
 from services.routing.models import platform
 from services.routing.schemas.org import OrgIn

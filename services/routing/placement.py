@@ -17,7 +17,8 @@ from typing import Any
 from services.routing.domain.criteria import Verdict
 from services.routing.domain.deadlines import follow_up_due
 from services.routing.domain.decision import Choice, Placement, explain, place
-from services.routing.domain.org import Lead, Match, Rep, Strategy, Team
+from services.routing.domain.org import Lead, Rep, Strategy, Team
+from services.routing.domain.rules import Match
 from services.routing.domain.strategies import served, team_clock
 from services.routing.repository import Repository
 from services.routing.webhooks.outbox import Subscribers, enqueue_deliveries

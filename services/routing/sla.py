@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from services.routing.domain.org import Match
+from services.routing.domain.rules import Match
 from services.routing.placement import Placer, Sql
 from services.routing.repository import Repository
 from services.routing.repository.sla import SlaQueries

@@ -13,7 +13,8 @@ import pytest
 from handoff.demo_routing import demo_org, load_routing_demo
 from services.routing.admin import rep_row
 from services.routing.domain.eligibility import on_duty
-from services.routing.domain.org import Lead, Rep, Rule, match_rule
+from services.routing.domain.org import Lead, Rep
+from services.routing.domain.rules import Rule, match_rule
 from services.routing.repository import Repository, to_rep
 from services.routing.schemas.org import OrgIn
 from shared.settings import Settings

@@ -23,7 +23,8 @@ from services.routing.domain.decision import capacity, explain, place
 from services.routing.domain.eligibility import Skip, skips
 from services.routing.domain.hours import HoursError, Period
 from services.routing.domain.hours_text import format_hours, parse_hours
-from services.routing.domain.org import STICKY, Lead, Rep, Rule, Strategy, Team, match_rule
+from services.routing.domain.org import STICKY, Lead, Rep, Strategy, Team
+from services.routing.domain.rules import Rule, match_rule
 from services.routing.domain.strategies import served, team_clock
 
 ALWAYS = parse_hours("UTC", "always")

@@ -1,16 +1,14 @@
-"""The sales organisation as routing sees it: teams, reps, ordered rules, and the lead to route."""
+"""The sales organisation as routing sees it: teams, reps, and the lead to route (the ordered
+rules that name a team are in `rules.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 
 from services.routing.domain.hours import Period, WorkingHours
-
-FALLBACK_RULE = "fallback"
 
 
 class Strategy(StrEnum):
@@ -65,7 +63,7 @@ class Rep:
         return self.weight * self.share
 
     def __post_init__(self) -> None:
-        _fold_sets(self, "territories", "languages", "company_sizes", "industries")
+        fold_sets(self, "territories", "languages", "company_sizes", "industries")
 
     def free(self) -> int:
         return max(0, self.capacity - self.open_load)
@@ -89,51 +87,8 @@ class Lead:
     company_domain: str | None = None
 
 
-@dataclass(frozen=True)
-class Rule:
-    """Ordered: the first rule whose every non-empty condition holds names the team."""
-
-    name: str
-    team_id: str
-    position: int = 0
-    countries: frozenset[str] = frozenset()
-    languages: frozenset[str] = frozenset()
-    company_sizes: frozenset[str] = frozenset()
-    industries: frozenset[str] = frozenset()
-    product_interests: frozenset[str] = frozenset()
-    grades: frozenset[str] = frozenset()
-
-    def __post_init__(self) -> None:
-        _fold_sets(
-            self, "countries", "languages", "company_sizes", "industries", "product_interests"
-        )
-        _fold_sets(self, "grades")
-
-    def matches(self, lead: Lead) -> bool:
-        checks = (
-            (self.countries, lead.country),
-            (self.languages, lead.language),
-            (self.company_sizes, lead.company_size),
-            (self.industries, lead.industry),
-            (self.product_interests, lead.product_interest),
-            (self.grades, lead.grade),
-        )
-        return all(not allowed or within(value, allowed) for allowed, value in checks)
-
-
-@dataclass(frozen=True)
-class Match:
-    rule: str
-    team_id: str | None
-    skipped_rules: tuple[str, ...] = field(default=())
-
-
-def within(value: str | None, allowed: frozenset[str]) -> bool:
-    """Case-insensitive membership (sets are folded when built); a missing value is in none."""
-    return value is not None and value.casefold() in allowed
-
-
-def _fold_sets(item: object, *names: str) -> None:
+def fold_sets(item: object, *names: str) -> None:
+    """Fold the named set fields of a frozen dataclass for case-insensitive membership."""
     for name in names:
         object.__setattr__(item, name, _folded(frozenset(getattr(item, name))))
 
@@ -142,13 +97,3 @@ def _fold_sets(item: object, *names: str) -> None:
 def _folded(values: frozenset[str]) -> frozenset[str]:
     """Reps share territories and languages; each distinct set is folded once."""
     return frozenset(v.casefold() for v in values)
-
-
-def match_rule(rules: Sequence[Rule], lead: Lead, fallback_team: str | None) -> Match:
-    """The first matching rule by position, else the fallback team (None if there is none)."""
-    skipped: list[str] = []
-    for rule in sorted(rules, key=lambda r: (r.position, r.name)):
-        if rule.matches(lead):
-            return Match(rule.name, rule.team_id, tuple(skipped))
-        skipped.append(rule.name)
-    return Match(FALLBACK_RULE, fallback_team, tuple(skipped))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from services.routing.domain.criteria import Criteria
-from services.routing.domain.org import Rule
+from services.routing.domain.rules import Rule
 from services.routing.placement import Placer
 from services.routing.repository import Repository
 from shared.events import LeadMqlEvent

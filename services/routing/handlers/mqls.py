@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from services.routing.domain.criteria import Candidate, evaluate
 from services.routing.domain.decision import explain
-from services.routing.domain.org import Lead, match_rule
+from services.routing.domain.org import Lead
+from services.routing.domain.rules import match_rule
 from services.routing.handlers.batch import Batch, InForce
 from services.routing.placement import PRODUCER, Placer, Sql
 from services.routing.repository import Repository

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.routing import metrics
-from services.routing.domain.org import match_rule
+from services.routing.domain.rules import match_rule
 from services.routing.placement import DRAIN_BATCH, Placer, Sql
 from services.routing.repository import QueueStats, Repository
 from shared.uow import UnitOfWork

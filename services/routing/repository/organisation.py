@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.routing.domain.org import Rep, Rule, Team
+from services.routing.domain.org import Rep, Team
+from services.routing.domain.rules import Rule
 from services.routing.repository.rows import (
     OPEN,
     SETTINGS_CACHE,

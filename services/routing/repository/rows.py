@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing.domain.criteria import Criteria, Rules, Status
 from services.routing.domain.hours import Period, WorkingHours
 from services.routing.domain.hours_text import parse_hours
-from services.routing.domain.org import Rep, Rule, Strategy, Team
+from services.routing.domain.org import Rep, Strategy, Team
+from services.routing.domain.rules import Rule
 from services.routing.models import (
     Assignment,
     Base,
