@@ -32,6 +32,7 @@ from services.scoring.domain.scoring import Activity, Profile, Score, score_lead
 from services.scoring.domain.threshold import Held, best_first, free_slots
 from services.scoring.handlers.events import mql_event, outcomes
 from services.scoring.handlers.placement import changes, contends, place, top_needed
+from services.scoring.handlers.profile import activity_of, captured_profile
 from services.scoring.handlers.release import to_release
 from services.scoring.repository import intake as sql
 from shared.batches import bound_to
@@ -42,39 +43,6 @@ from shared.uow import UnitOfWork
 log = logging.getLogger(__name__)
 
 Intake = LeadCapturedEvent | LeadActivityEvent
-
-
-def captured_profile(event: LeadCapturedEvent) -> dict[str, Any]:
-    """What lead.captured.v1 sets on the lead row (its profile, and that it was captured)."""
-    contact, first = event.payload.contact, event.payload.first_touch
-    return {
-        "job_title": contact.job_title,
-        "company": contact.company,
-        "company_size": contact.company_size,
-        "industry": contact.industry,
-        "country": contact.country,
-        "language": contact.language,
-        "email_domain": contact.email.rpartition("@")[2].lower() or None,
-        "free_mail": contact.free_mail,
-        "disposable_email": contact.disposable_email,
-        "consent_given": event.payload.consent.given,
-        "source": _cut(first.source or first.utm_source, 100),
-        "utm_campaign": _cut(first.utm_campaign, 200),
-        "captured_at": event.occurred_at,
-    }
-
-
-def _cut(text: str | None, length: int) -> str | None:
-    return text[:length] if text else None
-
-
-def activity_of(event: LeadActivityEvent) -> tuple[Activity, dict[str, Any]]:
-    """The activity kept, and what it changes on the lead row (the product it shows)."""
-    activity = event.payload
-    properties = activity.properties.model_dump(exclude_none=True)
-    kept = Activity(activity.activity_type.value, activity.happened_at, properties)
-    product = properties.get("product")
-    return kept, {"product_interest": product[:300]} if isinstance(product, str) else {}
 
 
 async def record_captures(events: list[LeadCapturedEvent], uow: UnitOfWork) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring import repository as repo
 from services.scoring.domain.document import model_from_data
 from services.scoring.domain.scoring import Score, score_lead
-from services.scoring.handlers.intake import activity_of, captured_profile
+from services.scoring.handlers.profile import activity_of, captured_profile
 from services.scoring.handlers.qualify import evaluate
 from shared.events import LeadActivityEvent, LeadCapturedEvent, LeadErasedEvent
 from shared.uow import UnitOfWork
