@@ -9,8 +9,9 @@ from services.routing.repository.criteria import CriteriaQueries
 from services.routing.repository.decisions import DecisionQueries
 from services.routing.repository.organisation import OrganisationQueries
 from services.routing.repository.queue import QueueQueries
-from services.routing.repository.rows import QueueStats, reps_t, teams_t, to_criteria, to_rep
+from services.routing.repository.rows import QueueStats, to_criteria, to_rep
 from services.routing.repository.sla import SlaQueries
+from services.routing.repository.tables import reps_t, teams_t
 from services.routing.repository.webhooks import WebhookQueries
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.routing.repository.rows import Queries, reps_t, rules_t, teams_t
+from services.routing.repository.tables import Queries, reps_t, rules_t, teams_t
 
 
 class AdminQueries(Queries):

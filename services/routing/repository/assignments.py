@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, func, insert, select, update
 
-from services.routing.repository.rows import OPEN, Queries, assignments_t
+from services.routing.repository.tables import OPEN, Queries, assignments_t
 
 
 class AssignmentQueries(Queries):

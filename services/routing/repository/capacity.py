@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import delete, func, insert, text, update
 
 from services.routing.domain.org import Rep
-from services.routing.repository.rows import Queries, changes_t, reps_t
+from services.routing.repository.tables import Queries, changes_t, reps_t
 
 
 class CapacityQueries(Queries):

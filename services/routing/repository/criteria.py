@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select, text, update
 
 from services.routing.domain.criteria import Criteria, Rules, Status
-from services.routing.repository.rows import Queries, criteria_t, rules_document, to_criteria
+from services.routing.repository.rows import rules_document, to_criteria
+from services.routing.repository.tables import Queries, criteria_t
 
 
 class CriteriaQueries(Queries):

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.routing.repository.rows import Queries, assignments_t, decisions_t, queue_t
+from services.routing.repository.tables import Queries, assignments_t, decisions_t, queue_t
 
 
 class DecisionQueries(Queries):

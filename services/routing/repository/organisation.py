@@ -7,18 +7,14 @@ from sqlalchemy import select
 
 from services.routing.domain.org import Rep, Team
 from services.routing.domain.rules import Rule
-from services.routing.repository.rows import (
+from services.routing.repository.rows import SETTINGS_CACHE, to_rep, to_rule, to_team, with_load
+from services.routing.repository.tables import (
     OPEN,
-    SETTINGS_CACHE,
     Queries,
     assignments_t,
     reps_t,
     rules_t,
     teams_t,
-    to_rep,
-    to_rule,
-    to_team,
-    with_load,
 )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Row, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from services.routing.repository.rows import Queries, QueueStats, queue_t
+from services.routing.repository.rows import QueueStats
+from services.routing.repository.tables import Queries, queue_t
 
 
 class QueueQueries(Queries):

@@ -1,42 +1,19 @@
-"""Routing's tables as Core handles, and rows turned into domain objects (no SQL here)."""
+"""Rows turned into domain objects, and back into documents (no SQL here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, Table, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row
 
 from services.routing.domain.criteria import Criteria, Rules, Status
 from services.routing.domain.hours import Period, WorkingHours
 from services.routing.domain.hours_text import parse_hours
 from services.routing.domain.org import Rep, Strategy, Team
 from services.routing.domain.rules import Rule
-from services.routing.models import (
-    Assignment,
-    Base,
-    CapacityChange,
-    Decision,
-    Queued,
-)
-from services.routing.models import Criteria as CriteriaRow
-from services.routing.models import Rep as RepRow
-from services.routing.models import Rule as RuleRow
-from services.routing.models import Team as TeamRow
-
-
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
-
-
-teams_t, reps_t, rules_t = _table(TeamRow), _table(RepRow), _table(RuleRow)
-criteria_t, assignments_t = _table(CriteriaRow), _table(Assignment)
-queue_t, decisions_t, changes_t = _table(Queued), _table(Decision), _table(CapacityChange)
-
-OPEN = ("assigned", "accepted")  # statuses that count in a rep's open load
 
 
 @lru_cache(maxsize=4096)
@@ -160,18 +137,3 @@ class QueueStats:
 
     def oldest_age_s(self, now: datetime) -> float | None:
         return None if self.oldest is None else max(0.0, (now - self.oldest).total_seconds())
-
-
-class Queries:
-    """What every query class shares: the transaction's session and its advisory locks."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def _rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
-        return list((await self.session.execute(statement, params)).all())
-
-    async def try_lock(self, name: str) -> bool:
-        """A transaction-long advisory lock, or False at once if another holds it."""
-        query = text("SELECT pg_try_advisory_xact_lock(hashtext(:name))")
-        return bool((await self.session.execute(query, {"name": name})).scalar())

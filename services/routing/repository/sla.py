@@ -9,9 +9,9 @@ from sqlalchemy import Row, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from services.routing.models import Escalation, SlaBreach
-from services.routing.repository.rows import Queries, _table
+from services.routing.repository.tables import Queries, table_of
 
-breaches_t, escalations_t = _table(SlaBreach), _table(Escalation)
+breaches_t, escalations_t = table_of(SlaBreach), table_of(Escalation)
 
 
 class SlaQueries(Queries):

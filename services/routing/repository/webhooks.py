@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Row, delete, insert, select, text, update
 
 from services.routing.models import Delivery, Webhook, WebhookAllowedHost
-from services.routing.repository.rows import Queries, _table
+from services.routing.repository.tables import Queries, table_of
 
-webhooks_t, deliveries_t, allowed_t = _table(Webhook), _table(Delivery), _table(WebhookAllowedHost)
+webhooks_t, deliveries_t = table_of(Webhook), table_of(Delivery)
+allowed_t = table_of(WebhookAllowedHost)
 LOG_KEPT = 20  # attempts kept in a delivery's log
 
 
