@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Response, status
+from fastapi import APIRouter, Body, Depends, Request, Response, status
 
 from services.capture import handlers, repository
 from services.capture.api.documented import JSON_BODY, KEYED, refusals
@@ -13,13 +13,7 @@ from services.capture.handlers import CaptureLead, EraseLead
 from services.capture.schemas import Erased, ErasureIn, LeadAccepted, LeadChangeOut, LeadIn, LeadOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.events import Attribution, Consent, Contact
-from shared.idempotency import (
-    HEADER,
-    MAX_KEY_LENGTH,
-    REPLAYED_HEADER,
-    IdempotentCall,
-    fingerprint,
-)
+from shared.idempotency import KEY_PARAMETER, REPLAYED_HEADER, IdempotentCall, fingerprint, key_of
 from shared.problems import Gone, Problem
 from shared.service import SessionDep, UowDep
 
@@ -27,32 +21,23 @@ router = APIRouter(prefix="/v1", tags=["leads"])
 
 LEAD_ERRORS = KEYED | refusals(404)
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias=HEADER,
-        min_length=1,
-        max_length=MAX_KEY_LENGTH,
-        description="Retry safely: the same key and body within 24 h get the first answer again.",
-    ),
-]
-
 
 @router.post(
     "/leads",
     status_code=status.HTTP_202_ACCEPTED,
     responses=KEYED | JSON_BODY | refusals(409),
+    openapi_extra=KEY_PARAMETER,
 )
 async def post_lead(
     lead: LeadIn,
     uow: UowDep,
     principal: Annotated[Principal, Depends(RoleRequired(Role.marketing, Role.crm))],
+    request: Request,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
 ) -> LeadAccepted:
     """Capture one lead from a server-side integration."""
     once = None
-    if idempotency_key is not None:
+    if (idempotency_key := key_of(request.scope["headers"])) is not None:
         once = IdempotentCall(
             principal.key_id, idempotency_key, fingerprint("POST /v1/leads", lead)
         )
