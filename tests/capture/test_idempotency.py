@@ -128,3 +128,11 @@ async def test_a_rejected_lead_does_not_use_up_its_key(settings: Settings, api_k
     assert (rejected.status_code, fixed.status_code) == (422, 202)
     assert "Idempotent-Replayed" not in fixed.headers
     assert await count_rows(settings, "idempotent_requests") == 1
+
+
+def test_the_key_is_documented_on_the_operation(settings: Settings) -> None:
+    """Read by `key_of`, not by FastAPI: the operation still names the header and its limits."""
+    operation = create_app(settings).openapi()["paths"]["/v1/leads"]["post"]
+    (parameter,) = [p for p in operation["parameters"] if p["in"] == "header"]
+    assert parameter["name"] == "Idempotency-Key" and parameter["required"] is False
+    assert parameter["schema"] == {"type": "string", "minLength": 1, "maxLength": 200}
