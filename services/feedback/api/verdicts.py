@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from services.feedback.handlers.verdicts import GiveVerdict, give_verdict
 from services.feedback.schemas import VerdictIn, VerdictOut
 from shared.auth import Principal, Role, RoleRequired
 from shared.errors import ErrorBody
-from shared.idempotency import HEADER, MAX_KEY_LENGTH, REPLAYED_HEADER, IdempotentCall, fingerprint
+from shared.idempotency import KEY_PARAMETER, REPLAYED_HEADER, IdempotentCall, fingerprint, key_of
 from shared.service import UowDep
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
@@ -20,26 +20,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/feedback", status_code=status.HTTP_201_CREATED, response_model=VerdictOut, responses=ERRORS
+    "/feedback",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VerdictOut,
+    responses=ERRORS,
+    openapi_extra=KEY_PARAMETER,
 )
 async def post_feedback(
     verdict: VerdictIn,
     uow: UowDep,
     principal: Annotated[Principal, Depends(RoleRequired(Role.sales, Role.crm))],
+    request: Request,
     response: Response,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias=HEADER,
-            min_length=1,
-            max_length=MAX_KEY_LENGTH,
-            description="Retry safely: the same key and body within 24 h get the first answer.",
-        ),
-    ] = None,
 ) -> VerdictOut:
     """Give a verdict on a lead; it becomes a lead.feedback.v1 event."""
     call = None
-    if idempotency_key is not None:
+    if (idempotency_key := key_of(request.scope["headers"])) is not None:
         call = IdempotentCall(
             principal.key_id, idempotency_key, fingerprint("POST /v1/feedback", verdict)
         )
