@@ -1,9 +1,10 @@
 """Form post -> lead.assigned.v1 latency through the whole embedded stack at a steady rate.
 
     PYTHONPATH=. .venv/bin/python bench/routing_latency.py [--rate 200] [--seconds 20]
-        [--warmup 3]
+        [--warmup 3] [--broker auto|kafka|tansu]
 
-Starts what `handoff up` starts (embedded PostgreSQL, the embedded broker, the four services as
+Starts what `handoff up` starts (embedded PostgreSQL, the broker `--broker` names — `auto`, as
+`handoff up` does, is Apache Kafka where Java is present, else Tansu — the four services as
 uvicorn processes), loads the demo scoring model and, for routing, one fallback team of 20 reps
 with room for every lead of the run (so what is measured is the pipeline, not a full sales
 team), plus the demo SQL criteria, and a form like the demo form (with company size and
@@ -34,6 +35,7 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from handoff.brokers import choose_broker
 from handoff.demo import DEMO_FIELDS, DEMO_FORM
 from handoff.demo_routing import CRITERIA, load_routing
 from handoff.demo_scoring import load_scoring_demo
@@ -245,7 +247,7 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
     q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
     print(
         f"rate {args.rate:.0f} leads/s for {args.seconds:.0f} s (+{args.warmup:.0f} s warm-up); "
-        f"load average at start {args.load:.2f} on {os.cpu_count()} cores"
+        f"on {args.broker}; load average at start {args.load:.2f} on {os.cpu_count()} cores"
     )
     print(
         f"form post -> lead.assigned.v1 ms: p50 {q[49]:.1f}  p90 {q[89]:.1f}  "
@@ -307,12 +309,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--broker", choices=["auto", "kafka", "tansu"], default="auto")
     args = parser.parse_args()
+    args.broker, _ = choose_broker(args.broker)
     args.load = os.getloadavg()[0]
     os.environ.update(UNLIMITED)  # the services inherit it
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="routing-latency-") as home:
-        stack = Stack(home=Path(home), broker_kind="tansu", first_port=free_ports(4))
+        stack = Stack(home=Path(home), broker_kind=args.broker, first_port=free_ports(4))
         try:
             stack.start_infrastructure(settings)
             load_scoring_demo(stack.database_url, settings.secret_key)
