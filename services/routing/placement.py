@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from services.routing.domain.criteria import Verdict
 from services.routing.domain.deadlines import follow_up_due
 from services.routing.domain.decision import Choice, Placement, explain, place
+from services.routing.domain.evaluation import Verdict
 from services.routing.domain.org import Lead, Rep, Strategy, Team
 from services.routing.domain.rules import Match
 from services.routing.domain.strategies import served, team_clock

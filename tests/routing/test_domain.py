@@ -10,17 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.routing.domain.criteria import (
-    Candidate,
-    Criteria,
-    CriteriaError,
-    Rules,
-    Status,
-    evaluate,
-)
+from services.routing.domain.criteria import Criteria, CriteriaError, Rules, Status
 from services.routing.domain.deadlines import follow_up_due
 from services.routing.domain.decision import capacity, explain, place
 from services.routing.domain.eligibility import Skip, skips
+from services.routing.domain.evaluation import Candidate, evaluate
 from services.routing.domain.hours import HoursError, Period
 from services.routing.domain.hours_text import format_hours, parse_hours
 from services.routing.domain.org import STICKY, Lead, Rep, Strategy, Team

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.routing.domain.criteria import Verdict
 from services.routing.domain.eligibility import Moment, Probe, Skip, on_duty, skips
+from services.routing.domain.evaluation import Verdict
 from services.routing.domain.org import STICKY, Lead, Rep, Strategy, Team
 from services.routing.domain.rules import Match
 from services.routing.domain.strategies import least_loaded, round_robin, team_clock

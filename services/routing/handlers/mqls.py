@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from services.routing.domain.criteria import Candidate, evaluate
 from services.routing.domain.decision import explain
+from services.routing.domain.evaluation import Candidate, evaluate
 from services.routing.domain.org import Lead
 from services.routing.domain.rules import match_rule
 from services.routing.handlers.batch import Batch, InForce
