@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.routing.domain.capacity import capacity
 from services.routing.domain.criteria import Criteria, CriteriaError, Rules, Status
 from services.routing.domain.deadlines import follow_up_due
-from services.routing.domain.decision import capacity, explain, place
+from services.routing.domain.decision import explain, place
 from services.routing.domain.eligibility import Skip, skips
 from services.routing.domain.evaluation import Candidate, evaluate
 from services.routing.domain.hours import HoursError, Period

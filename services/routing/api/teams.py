@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from services.routing.admin import import_org
 from services.routing.api.deps import ERRORS, Admin, Reader
-from services.routing.domain.decision import capacity
+from services.routing.domain.capacity import capacity
 from services.routing.repository import QueueStats, Repository
 from services.routing.schemas.org import OrgIn
 from services.routing.schemas.teams import CapacityOut, RuleIn, RuleOut, TeamIn, TeamOut

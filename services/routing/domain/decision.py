@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.routing.domain.eligibility import Moment, Probe, Skip, on_duty, skips
+from services.routing.domain.eligibility import Moment, Probe, Skip, skips
 from services.routing.domain.evaluation import Verdict
 from services.routing.domain.org import STICKY, Lead, Rep, Strategy, Team
 from services.routing.domain.rules import Match
@@ -94,29 +94,3 @@ def explain(verdict: Verdict, placement: Placement | None, chosen: Choice | None
         "candidates": [c.as_dict() for c in placement.considered],
     }
     return result
-
-
-@dataclass(frozen=True)
-class Capacity:
-    reps_available: int
-    total_capacity: int
-    open_load: int
-    free_slots: int
-
-
-def capacity(team_reps: Sequence[Rep], at: datetime) -> Capacity:
-    """A team's capacity now, over the reps on duty (active, present, in hours)."""
-    moment = Moment(at)
-    present = [r for r in team_reps if on_duty(r, moment)]
-    return Capacity(
-        reps_available=len(present),
-        total_capacity=sum(r.capacity for r in present),
-        open_load=sum(r.open_load for r in present),
-        free_slots=sum(_room(r, at) for r in present),
-    )
-
-
-def _room(rep: Rep, at: datetime) -> int:
-    if rep.daily_cap is None:
-        return rep.free()
-    return min(rep.free(), max(0, rep.daily_cap - rep.assigned_on(at)))

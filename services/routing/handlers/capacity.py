@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.routing.domain.decision import capacity
+from services.routing.domain.capacity import capacity
 from services.routing.handlers.queue import set_queue_gauges
 from services.routing.placement import PRODUCER
 from services.routing.repository import QueueStats, Repository
