@@ -130,7 +130,7 @@ async def test_a_rejected_lead_does_not_use_up_its_key(settings: Settings, api_k
     assert await count_rows(settings, "idempotent_requests") == 1
 
 
-def test_the_key_is_documented_on_the_operation(settings: Settings) -> None:
+async def test_the_key_is_documented_on_the_operation(settings: Settings) -> None:
     """Read by `key_of`, not by FastAPI: the operation still names the header and its limits."""
     operation = create_app(settings).openapi()["paths"]["/v1/leads"]["post"]
     (parameter,) = [p for p in operation["parameters"] if p["in"] == "header"]
