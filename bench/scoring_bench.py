@@ -52,6 +52,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from handoff.brokers import TANSU_FETCH_MAX_WAIT_MS
 from handoff.demo_scoring import DEMO_MODEL
 from handoff.embedded import EmbeddedBroker, EmbeddedPostgres
 from handoff.topics import create_topics
@@ -358,6 +359,7 @@ async def bench_consumer(leads: int, activities: int, batch_size: int) -> dict[s
                 topic_prefix="bench.",
                 log_level="WARNING",
                 consumer_batch_size=batch_size,
+                consumer_fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS,  # the embedded broker's
             )
             await create_topics(broker.bootstrap, prefix="bench.", partitions=3)
             events = stream(leads, activities)

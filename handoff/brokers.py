@@ -24,6 +24,20 @@ TANSU_LIMITS = (
 )
 
 
+# Tansu holds a fetch for its whole max wait even when records arrive (Apache Kafka answers at
+# once), so consumers on Tansu wait briefly: 20 ms kept the embedded pipeline's p50 at 49.5 ms
+# where 100 ms gave 88.5 ms (bench/README.md).
+TANSU_FETCH_MAX_WAIT_MS = 20
+
+
+def services_tuning(kind: str | None) -> dict[str, str]:
+    """What the services need set for the broker the stack started (`kind`; None for one the
+    caller gave), as environment variables; the caller's own environment wins over these."""
+    if kind == "tansu":
+        return {"HANDOFF_CONSUMER_FETCH_MAX_WAIT_MS": str(TANSU_FETCH_MAX_WAIT_MS)}
+    return {}
+
+
 def choose_broker(wanted: str) -> tuple[BrokerKind, str]:
     """The broker for `--broker kafka|tansu|auto`, and why `auto` did not pick Kafka (or "")."""
     if wanted == "tansu":

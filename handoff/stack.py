@@ -22,7 +22,14 @@ from typing import BinaryIO
 
 import httpx
 
-from handoff.brokers import BrokerKind, LocalBroker, broker_state, new_broker, start_broker
+from handoff.brokers import (
+    BrokerKind,
+    LocalBroker,
+    broker_state,
+    new_broker,
+    services_tuning,
+    start_broker,
+)
 from handoff.demo import DEMO_FORM_ID, load_demo
 from handoff.demo_routing import load_routing_demo
 from handoff.demo_scoring import load_scoring_demo
@@ -84,6 +91,7 @@ class Stack:
 
     def start_services(self) -> None:
         env = {
+            **services_tuning(self._broker.kind if self._broker else None),
             **os.environ,
             "HANDOFF_DATABASE_URL": self.database_url,
             "HANDOFF_KAFKA_BOOTSTRAP": self.bootstrap,

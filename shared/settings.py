@@ -31,8 +31,14 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     topic_prefix: str = Field("", description="Optional prefix for shared clusters, e.g. 'acme.'")
 
-    # Consumer tuning: a low fetch wait keeps an idle pipeline's latency in milliseconds.
-    consumer_fetch_max_wait_ms: int = 20
+    consumer_fetch_max_wait_ms: int = Field(
+        500,
+        ge=1,
+        description="How long the broker may hold a consumer's fetch while it has no new "
+        "records. Apache Kafka answers as soon as records arrive, so a long wait costs no "
+        "latency and spares idle polls; Tansu holds every fetch for the whole wait, so the "
+        "stack and the suite set 20 ms on Tansu.",
+    )
     consumer_session_timeout_ms: int = 10_000
     consumer_heartbeat_interval_ms: int = 3_000
     consumer_max_attempts: int = Field(3, ge=1, description="Handler tries before the DLQ.")

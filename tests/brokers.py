@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 
 from handoff import kafka
+from handoff.brokers import TANSU_FETCH_MAX_WAIT_MS
 from handoff.embedded import EmbeddedBroker
+from shared.settings import Settings
 
 CONTROL_MISSING = (
     "HANDOFF_TEST_KAFKA_BOOTSTRAP names a broker but HANDOFF_TEST_KAFKA_CONTROL is not set: "
@@ -36,6 +38,7 @@ class Broker:
     name = "broker"
     bootstrap: str
     outage_kind: str
+    fetch_max_wait_ms = Settings.model_fields["consumer_fetch_max_wait_ms"].default
 
     def start(self) -> None: ...
 
@@ -50,6 +53,7 @@ class Broker:
 class EmbeddedTansu(Broker):
     name = "tansu"
     outage_kind = "frozen with SIGSTOP (a Tansu restart would lose its in-memory data)"
+    fetch_max_wait_ms = TANSU_FETCH_MAX_WAIT_MS  # it holds a fetch for the whole wait
 
     def __init__(self) -> None:
         self._broker = EmbeddedBroker()

@@ -109,6 +109,7 @@ async def settings(db_url: str, broker: Broker, topic_prefix: str) -> Settings:
         database_url=db_url,
         kafka_bootstrap=broker.bootstrap,
         topic_prefix=topic_prefix,
+        consumer_fetch_max_wait_ms=broker.fetch_max_wait_ms,
         consumer_session_timeout_ms=2000,
         consumer_heartbeat_interval_ms=300,
         consumer_retry_backoff_ms=20,

@@ -5,6 +5,7 @@ import secrets
 import pytest
 from pydantic import ValidationError
 
+from handoff.brokers import services_tuning
 from shared.settings import DEVELOPMENT_SECRET, MIN_SECRET_LENGTH, Settings
 
 
@@ -43,3 +44,15 @@ def test_settings_come_from_handoff_prefixed_environment(monkeypatch):
     settings = Settings()
     assert settings.topic("lead.mql.v1") == "acme.lead.mql.v1"
     assert settings.consumer_max_attempts == 5
+
+
+def test_consumers_let_kafka_hold_a_fetch_and_the_stack_shortens_it_on_tansu(monkeypatch):
+    """Apache Kafka answers a fetch as soon as records arrive, so the default waits long and
+    spares idle polls; Tansu holds every fetch for the whole wait, so its stack sets 20 ms."""
+    assert Settings().consumer_fetch_max_wait_ms == 500
+    tansu = services_tuning("tansu")
+    assert tansu == {"HANDOFF_CONSUMER_FETCH_MAX_WAIT_MS": "20"}
+    assert services_tuning("kafka") == services_tuning(None) == {}
+    for name, value in tansu.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().consumer_fetch_max_wait_ms == 20
