@@ -1,7 +1,7 @@
 """Form post -> lead.assigned.v1 latency through the whole embedded stack at a steady rate.
 
     PYTHONPATH=. .venv/bin/python bench/routing_latency.py [--rate 200] [--seconds 20]
-        [--warmup 3] [--broker auto|kafka|tansu]
+        [--warmup 30] [--broker auto|kafka|tansu] [--partitions 6]
 
 Starts what `handoff up` starts (embedded PostgreSQL, the broker `--broker` names — `auto`, as
 `handoff up` does, is Apache Kafka where Java is present, else Tansu — the four services as
@@ -14,9 +14,11 @@ industry and country — 50 points, over the floor, so with capacity to spare it
 once), and its latency is from the start of that post to the moment a reader assigned to every
 partition of lead.assigned.v1 sees it. One client posts everything, so the form's per-client and
 per-form allowances are lifted for the run (`UNLIMITED`).
-Leads of the first `--warmup` seconds are not counted. Prints where the leads ended up (scoring's
-states, routing's outcomes), p50/p90/p99/max and how many were assigned; stops everything it
-started. Run from the repository root with `PYTHONPATH=.` (it reads topics with tests/helpers).
+Leads of the first `--warmup` seconds are not counted: a stack just started is slower for about
+half a minute (Kafka's JVM compiles its hot paths; the services fill their statement caches).
+Prints where the leads ended up (scoring's states, routing's outcomes), p50/p90/p99/max and how
+many were assigned, and the CPU per lead of each service, PostgreSQL, the broker, the load
+generator and the whole machine (warm-up included); stops everything it started. Run from the repository root with `PYTHONPATH=.` (it reads topics with tests/helpers).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from handoff.brokers import choose_broker
@@ -216,6 +219,7 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
     try:
         seconds = args.warmup + args.seconds
         cpu_before, machine_before = service_cpu_s(stack), machine_cpu_s()
+        infrastructure_before = infrastructure_cpu_s()
         own_before = sum(os.times()[:2])
         sent = await offer(stack.urls["capture"], args.rate, seconds)
         for _ in range(300):  # the stragglers: up to 30 s
@@ -223,6 +227,8 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
                 break
             await asyncio.sleep(0.1)
         cpu = {name: s - cpu_before[name] for name, s in service_cpu_s(stack).items()}
+        infrastructure = infrastructure_cpu_s()
+        cpu |= {name: s - infrastructure_before[name] for name, s in infrastructure.items()}
         cpu["this load generator"] = sum(os.times()[:2]) - own_before
         cpu["whole machine"] = machine_cpu_s() - machine_before
     finally:
@@ -232,8 +238,8 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
         await mqls.consumer.stop()
     print("where the leads are:", await whereabouts(stack.database_url))
     print(
-        "CPU ms per lead posted (services; the load generator; the whole machine, others' work "
-        "included):",
+        "CPU ms per lead posted (services; PostgreSQL; the broker; the load generator; the whole "
+        "machine, others' work included):",
         {name: round(s * 1000 / max(len(sent), 1), 2) for name, s in cpu.items()},
     )
     counted = sent[int(args.rate * args.warmup) :]
@@ -247,7 +253,8 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
     q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
     print(
         f"rate {args.rate:.0f} leads/s for {args.seconds:.0f} s (+{args.warmup:.0f} s warm-up); "
-        f"on {args.broker}; load average at start {args.load:.2f} on {os.cpu_count()} cores"
+        f"on {args.broker}, {args.partitions} partitions per topic; "
+        f"load average at start {args.load:.2f} on {os.cpu_count()} cores"
     )
     print(
         f"form post -> lead.assigned.v1 ms: p50 {q[49]:.1f}  p90 {q[89]:.1f}  "
@@ -282,6 +289,22 @@ def service_cpu_s(stack: Stack) -> dict[str, float]:
     return used
 
 
+def infrastructure_cpu_s() -> dict[str, float]:
+    """User + system CPU seconds PostgreSQL's processes (those alive now) and the broker's (the
+    Tansu binary, or Kafka's JVM) have used so far."""
+    used = {"postgresql": 0.0, "broker": 0.0}
+    for process in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        name, command = process.info["name"] or "", " ".join(process.info["cmdline"] or ())
+        if name.startswith("postgres"):
+            kind = "postgresql"
+        elif name.startswith("tansu") or "kafka.Kafka" in command:
+            kind = "broker"
+        else:
+            continue
+        used[kind] += process.info["cpu_times"].user + process.info["cpu_times"].system
+    return used
+
+
 async def whereabouts(database_url: str) -> dict[str, int]:
     """Scoring's lead states and routing's outcomes, to tell where missing leads stopped."""
     from sqlalchemy import text
@@ -308,15 +331,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--broker", choices=["auto", "kafka", "tansu"], default="auto")
+    parser.add_argument("--partitions", type=int, default=6, help="per topic, as handoff up")
     args = parser.parse_args()
     args.broker, _ = choose_broker(args.broker)
     args.load = os.getloadavg()[0]
     os.environ.update(UNLIMITED)  # the services inherit it
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="routing-latency-") as home:
-        stack = Stack(home=Path(home), broker_kind=args.broker, first_port=free_ports(4))
+        stack = Stack(
+            home=Path(home),
+            broker_kind=args.broker,
+            first_port=free_ports(4),
+            partitions=args.partitions,
+        )
         try:
             stack.start_infrastructure(settings)
             load_scoring_demo(stack.database_url, settings.secret_key)
