@@ -18,7 +18,8 @@ Leads of the first `--warmup` seconds are not counted: a stack just started is s
 half a minute (Kafka's JVM compiles its hot paths; the services fill their statement caches).
 Prints where the leads ended up (scoring's states, routing's outcomes), p50/p90/p99/max and how
 many were assigned, and the CPU per lead of each service, PostgreSQL, the broker, the load
-generator and the whole machine (warm-up included); stops everything it started. Run from the repository root with `PYTHONPATH=.` (it reads topics with tests/helpers).
+generator and the whole machine (warm-up included); stops everything it started. Run from the
+repository root with `PYTHONPATH=.` (it reads topics with tests/helpers).
 """
 
 from __future__ import annotations
