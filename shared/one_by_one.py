@@ -27,7 +27,7 @@ from shared.db import PlatformTables, is_database_outage
 from shared.deadletter import HandlerFailed, dead_letter, poison_id
 from shared.events import Envelope, parse_event
 from shared.inbox import Inbox
-from shared.logs import bind
+from shared.logs import bind, info_line
 from shared.outbox import Outbox
 from shared.settings import Settings
 from shared.uow import Handler, UnitOfWork
@@ -155,8 +155,8 @@ class OneByOne:
         self, record: ConsumerRecord, event: Envelope, outcome: str, seconds: float
     ) -> None:
         """What every committed event leaves: its log line and its metrics."""
-        with bind(**bound_to(event)):
-            log.info("%s handled %s: %s", self._service, event.event_type, outcome)
+        with bind(**bound_to(event)):  # written as the access line is: see info_line
+            info_line(log, f"{self._service} handled {event.event_type}: {outcome}", {})
         metrics.EVENTS_CONSUMED.labels(self._service, record.topic, outcome).inc()
         metrics.HANDLER_SECONDS.labels(self._service, record.topic).observe(seconds)
 
