@@ -14,7 +14,7 @@ from sqlalchemy import event, text
 from services.capture.app import create_app
 from shared.db import create_engine
 from shared.settings import Settings
-from tests.capture.test_api import LEAD, count_rows, sql
+from tests.capture.leads_helpers import LEAD, count_rows, sql
 from tests.helpers import auth, reading, running, wait_for
 
 pytestmark = pytest.mark.asyncio

@@ -10,7 +10,7 @@ import pytest
 from services.capture.app import create_app
 from shared.outbox import decode_headers
 from shared.settings import Settings
-from tests.capture.test_api import LEAD, count_rows, sql
+from tests.capture.leads_helpers import LEAD, count_rows, sql
 from tests.helpers import auth, reading, running, wait_for
 
 pytestmark = pytest.mark.asyncio

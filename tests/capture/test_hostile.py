@@ -17,7 +17,7 @@ import uvicorn
 from handoff.embedded import free_port
 from handoff.stack import uvicorn_limits
 from services.capture.app import create_app
-from tests.capture.test_api import JSON, LEAD, count_rows, sql
+from tests.capture.leads_helpers import JSON, LEAD, count_rows, sql
 from tests.capture.test_forms import (
     BROWSER,
     FILLED,

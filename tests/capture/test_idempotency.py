@@ -9,7 +9,7 @@ import pytest
 
 from services.capture.app import create_app
 from shared.settings import Settings
-from tests.capture.test_api import LEAD, count_rows, sql
+from tests.capture.leads_helpers import LEAD, count_rows, sql
 from tests.helpers import auth, reading, running
 
 pytestmark = pytest.mark.asyncio
