@@ -1,0 +1,56 @@
+"""The consumer runner's lag gauge: the records not handled yet."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from prometheus_client import REGISTRY
+
+from shared.events import LeadErasedEvent
+from shared.uow import UnitOfWork
+from tests.helpers import wait_for
+from tests.platform.bus_helpers import erased, has_effects
+from tests.platform.conftest import Platform, record_effect
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_lag_counts_the_records_not_handled_yet(platform: Platform):
+    release = asyncio.Event()
+
+    async def held(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        await release.wait()
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    runner = platform.runner({LeadErasedEvent: held}, group_id="lagging")
+    await runner.start()
+    lead = uuid.uuid4()  # one key: one partition
+    for n in range(3):
+        await platform.send(erased(str(n), lead))
+    topic = runner.topics[0]
+
+    async def lag() -> float:
+        await runner.refresh_lag()
+        return sum(
+            REGISTRY.get_sample_value(
+                "handoff_consumer_lag", {"service": "test", "topic": topic, "partition": str(p)}
+            )
+            or 0
+            for p in range(3)
+        )
+
+    # A new topic's partition may wait for its leader on a broker the whole suite has loaded
+    # (NotLeaderForPartition once in the Kafka tier): a longer deadline, the same condition.
+    await wait_for(
+        lambda: _lag_is(lag, 3), timeout_s=45, message="a lag of 3 while the handler is held"
+    )
+    assert await platform.effects() == []
+    release.set()
+    await wait_for(lambda: has_effects(platform, 3), message="the three effects")
+    await wait_for(lambda: _lag_is(lag, 0), message="no lag once handled")
+
+
+async def _lag_is(lag, expected: int) -> bool:
+    return await lag() == expected
