@@ -20,7 +20,7 @@ import uvicorn
 
 from handoff.embedded import free_port
 from services.capture.app import create_app
-from tests.capture.test_forms import FORM, written
+from tests.capture.forms_helpers import FORM, written
 from tests.helpers import auth, running, wait_for
 
 pytestmark = pytest.mark.asyncio

@@ -17,8 +17,7 @@ import uvicorn
 from handoff.embedded import free_port
 from handoff.stack import uvicorn_limits
 from services.capture.app import create_app
-from tests.capture.leads_helpers import JSON, LEAD, count_rows, sql
-from tests.capture.test_forms import (
+from tests.capture.forms_helpers import (
     BROWSER,
     FILLED,
     FORM,
@@ -28,6 +27,7 @@ from tests.capture.test_forms import (
     fields_of,
     written,
 )
+from tests.capture.leads_helpers import JSON, LEAD, count_rows, sql
 from tests.helpers import auth, running, wait_for
 
 pytestmark = pytest.mark.asyncio
