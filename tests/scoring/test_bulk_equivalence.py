@@ -1,42 +1,22 @@
-"""Scoring's batch use cases (`handlers.intake`) against the one-event path they stand beside:
-the same events, handled one by one or in batches, leave the same lead rows and the same events.
-
-Activities are dated in the future (they count as now: no decay), so the two runs, seconds apart,
-score alike; the instants each run takes (held_since, mql_at, scored_at) are compared only for
-being set or not."""
+"""Scoring's batch use cases leave the same lead rows and events as the one-event path."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.scoring.handlers.capacity import record_capacity
-from services.scoring.handlers.intake import take_in
-from services.scoring.handlers.leads import erase, record_activity, record_capture
-from services.scoring.repository import lock_lead
 from shared.events import Envelope, LeadErased, LeadErasedEvent
-from tests.helpers import wait_for
+from tests.scoring.bulk_helpers import SOON, in_batches, one_by_one
 from tests.scoring.conftest import UowFactory, activity, capacity, captured, published, sql
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("demo_model")]
 
-ONE_EVENT = {
-    "lead.captured": record_capture,
-    "lead.activity": record_activity,
-    "lead.capacity": record_capacity,
-    "sales.capacity": record_capacity,
-    "lead.erased": erase,
-}
-BULK = {"lead.captured", "lead.activity"}
 INSTANTS = ("held_since", "mql_at", "scored_at", "created_at")
 SCORING_TABLES = (
     "leads",
@@ -47,25 +27,6 @@ SCORING_TABLES = (
     "outbox",
     "processed_events",
 )
-
-
-async def one_by_one(uow: UowFactory, events: list[Envelope]) -> None:
-    for event in events:
-        async with uow() as unit:
-            await ONE_EVENT[event.event_type](event, unit)
-
-
-async def in_batches(uow: UowFactory, batches: list[list[Envelope]]) -> None:
-    """As the consumer runner does: a batch in one transaction, each run of one type of lead
-    event given to the batch use case, any other event to its one-event handler."""
-    for batch in batches:
-        async with uow() as unit:
-            for event_type, run in itertools.groupby(batch, lambda e: e.event_type):
-                if event_type in BULK:
-                    await take_in(list(run), unit)
-                else:
-                    for event in run:
-                        await ONE_EVENT[event_type](event, unit)
 
 
 async def outcome(engine: AsyncEngine) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
@@ -102,9 +63,6 @@ async def both_ways(
     await reset(engine)
     await in_batches(uow, batches)
     return alone, await outcome(engine)
-
-
-SOON = datetime.now(UTC) + timedelta(days=1)  # in the future: counts as now, no decay
 
 
 async def test_a_batch_leaves_what_one_by_one_leaves_for_a_hand_made_story(
@@ -216,89 +174,3 @@ async def test_a_batch_leaves_what_one_by_one_leaves_for_random_stories(
     assert batched[0] == rows
     assert batched[1] == events
     assert batched[2] == alone[2]
-
-
-async def test_a_batch_costs_a_handful_of_statements_whatever_its_size(
-    uow: UowFactory, engine: AsyncEngine
-) -> None:
-    """The batch path's point: the statements of a batch do not grow with its events."""
-    leads = [uuid.uuid4() for _ in range(20)]
-    await in_batches(uow, [[capacity("emea", 5)], [captured(lead) for lead in leads]])
-    counted: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *args: Any) -> None:
-        counted.append(statement.split(None, 1)[0])
-
-    kinds = ["page_view", "webinar_attended", "demo_request"]
-    batch = [activity(lead, kind, SOON) for kind in kinds for lead in leads]  # 60 events
-    sa_event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        await in_batches(uow, [batch])
-    finally:
-        sa_event.remove(engine.sync_engine, "before_cursor_execute", seen)
-    # leads, activities read, activities added, ledger (locked), best held, leads written,
-    # ledger written, outbox; the active model is cached
-    assert len(counted) <= 9, counted
-    states = await sql(engine, "SELECT state, count(*) FROM scoring.leads GROUP BY state")
-    assert dict(states) == {"mql": 20}, "five slots taken, the rest above the ceiling"
-
-
-async def test_concurrent_batches_share_the_slots_exactly_and_do_not_deadlock(
-    uow: UowFactory, engine: AsyncEngine
-) -> None:
-    """Batches on two instances at once, over overlapping leads in opposite orders, beside
-    one-event transactions: 12 free slots give 12 MQLs, none twice; the leads are locked in one
-    order, so no batch waits on another in a cycle."""
-    leads = [
-        captured(email=f"p{i}@example.com", job_title="Analyst", industry="retail")
-        for i in range(30)
-    ]  # fit 20: nurture
-    await in_batches(uow, [leads])
-    await in_batches(uow, [[capacity(f"team-{team}", free=1) for team in range(12)]])
-    ids = [lead.lead_id for lead in leads]
-
-    async def batch(lead_ids: list[uuid.UUID | None]) -> None:
-        async with uow() as unit:  # + 15 and + 5: 40, in [F, U)
-            await take_in([activity(i, "webinar_attended", SOON) for i in lead_ids], unit)
-            await take_in([activity(i, "content_download", SOON) for i in lead_ids], unit)
-
-    async def alone(lead_id: uuid.UUID | None) -> None:
-        async with uow() as unit:
-            await record_activity(activity(lead_id, "webinar_attended", SOON), unit)
-
-    await asyncio.gather(
-        batch(ids[0:14]),
-        batch(ids[7:21][::-1]),
-        batch(ids[14:25]),
-        *(alone(i) for i in ids[25:]),
-    )
-    released = [e.lead_id for e in await published(engine, "lead.mql")]
-    assert len(set(released)) == len(released) == 12
-    [(held,)] = await sql(engine, "SELECT count(*) FROM scoring.leads WHERE state = 'held'")
-    assert held == 18
-
-
-async def test_a_batch_locks_its_leads_in_one_order(uow: UowFactory, engine: AsyncEngine) -> None:
-    """Another transaction holds lead x and will want lead y: a batch naming y before x must
-    not take y first and wait for x (a deadlock), but wait for x holding nothing."""
-    x, y = sorted([uuid.uuid4(), uuid.uuid4()])
-    await in_batches(uow, [[captured(x), captured(y)]])
-
-    async def waiting_on_a_lock() -> bool:
-        rows = await sql(
-            engine,
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND datname = current_database()",
-        )
-        return rows[0][0] > 0
-
-    async with uow() as holder:
-        await lock_lead(holder.session, x)
-        batch = asyncio.create_task(
-            in_batches(uow, [[activity(y, "page_view", SOON), activity(x, "page_view", SOON)]])
-        )
-        await wait_for(waiting_on_a_lock, message="the batch waiting for lead x")
-        await lock_lead(holder.session, y)  # a deadlock if the batch held y
-    await batch
-    rows = await sql(engine, "SELECT count(*) FROM scoring.activities")
-    assert rows[0][0] == 2
