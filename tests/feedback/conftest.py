@@ -1,10 +1,12 @@
-"""Feedback test fixtures: the service running on the test's database and broker, and a way to
-feed it real envelopes through the broker, built by a small journey helper."""
+"""Feedback test fixtures: the service running on the test's database and broker, a way to feed
+it real envelopes through the broker, built by a small journey helper, and units of work on the
+test's database to run the use cases as the consumer runner does."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,8 +14,11 @@ from decimal import Decimal
 import httpx
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.feedback.app import create_app
+from services.feedback.models import platform
+from shared.db import create_engine, session_factory
 from shared.events import (
     Attribution,
     Consent,
@@ -38,11 +43,14 @@ from shared.events import (
     SalesCapacity,
     SalesCapacityEvent,
 )
+from shared.outbox import Outbox
 from shared.settings import Settings
+from shared.uow import UnitOfWork
 from tests.helpers import running
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Publish = Callable[..., Awaitable[None]]
+UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
 @pytest_asyncio.fixture
@@ -65,6 +73,27 @@ async def publish(settings: Settings) -> AsyncIterator[Publish]:
 
     yield send
     await producer.stop()
+
+
+@pytest_asyncio.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database_url, pool_size=10)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def uow(settings: Settings, engine: AsyncEngine) -> UowFactory:
+    """A unit of work on the test's database, committed on leaving (as the runner does)."""
+    sessions = session_factory(engine)
+    outbox = Outbox(platform, settings, "feedback")
+
+    @asynccontextmanager
+    async def unit() -> AsyncIterator[UnitOfWork]:
+        async with sessions() as session, session.begin():
+            yield UnitOfWork(session, outbox, settings)
+
+    return unit
 
 
 @dataclass
