@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from handoff import kafka
 from handoff.embedded import terminate_with_parent
-from tests.e2e.test_stack import alive, descendants, free_port_block, wait_until
+from tests.e2e.stack_helpers import alive, descendants, free_port_block, wait_until
 from tests.helpers import reading
 
 SERVICES = ("capture", "scoring", "routing", "feedback")

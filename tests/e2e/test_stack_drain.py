@@ -1,11 +1,4 @@
-"""`handoff up` on the embedded broker: the stack starts, a posted lead reaches
-`lead.captured.v1`, stopping drains the pipeline (every consumer has handled every event
-before the in-memory broker goes) and leaves nothing behind however often it is told to stop,
-and killing `handoff up` takes its services and broker with it.
-
-Whatever a test asserts, its cleanup kills every process the stack started, so a failure never
-leaves a stack running.
-"""
+"""`handoff up`: a posted lead reaches lead.captured.v1; repeated signals stop it after draining."""
 
 from __future__ import annotations
 
@@ -13,139 +6,25 @@ import asyncio
 import importlib
 import json
 import os
-import random
-import select
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 import httpx
 import psutil
-import pytest
 
-from handoff.embedded import EmbeddedPostgres, port_is_free
+from handoff.embedded import EmbeddedPostgres
 from shared.db import asyncpg_dsn
 from shared.events import LeadCapturedEvent
 from shared.settings import Settings
+from tests.e2e.stack_helpers import CLI, SERVICES, alive, handoff_up, service_process, wait_until
 from tests.helpers import reading
 
-SERVICES = ("capture", "scoring", "routing", "feedback")
 LEADS = 10
 BURST = 20
-CLI = Path(sys.executable).with_name("handoff")
-
-
-def wait_until(condition, timeout_s: float, message: str):
-    deadline = time.monotonic() + timeout_s
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {message}")
-        time.sleep(0.1)
-    return result
-
-
-def free_port_block(size: int) -> int:
-    """The first of `size` consecutive free ports, below the kernel's ephemeral range so that no
-    client connection made meanwhile takes one of them."""
-    for _ in range(200):
-        first = random.randrange(20000, 32000 - size)
-        if all(port_is_free(port) for port in range(first, first + size)):
-            return first
-    raise RuntimeError(f"no {size} consecutive free ports between 20000 and 32000")
-
-
-def descendants(pid: int) -> list[psutil.Process]:
-    return psutil.Process(pid).children(recursive=True)
-
-
-def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """Those still running; a zombie has died and only waits for init to reap it."""
-    running = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                running.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return running
-
-
-def service_process(processes: list[psutil.Process], name: str) -> psutil.Process:
-    [process] = [p for p in processes if f"services.{name}.app:create_app" in p.cmdline()]
-    return process
-
-
-@dataclass
-class RunningStack:
-    up: subprocess.Popen[str]
-    home: Path
-    state: dict = field(default_factory=dict)
-    children: list[psutil.Process] = field(default_factory=list)  # services and the broker
-
-    @property
-    def state_file(self) -> Path:
-        return self.home / "stack.json"
-
-    @property
-    def postmaster_file(self) -> Path:
-        return self.home / "pgdata" / "postmaster.pid"
-
-    def postmaster(self) -> psutil.Process | None:
-        """PostgreSQL daemonises, so it is not among the children: found by its pid file."""
-        with suppress(FileNotFoundError, ValueError, psutil.NoSuchProcess):
-            return psutil.Process(int(self.postmaster_file.read_text().splitlines()[0]))
-        return None
-
-
-@contextmanager
-def handoff_up(tmp_path: Path) -> Iterator[RunningStack]:
-    """`handoff up --broker tansu` in its own home, until every service is ready."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-    env["HANDOFF_HOME"] = str(tmp_path / "home")
-    up = subprocess.Popen(
-        [str(CLI), "up", "--broker", "tansu", "--first-port", str(free_port_block(4))],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    stack = RunningStack(up, tmp_path / "home")
-    try:
-        wait_until(
-            lambda: stack.state_file.exists() or up.poll() is not None,
-            90,
-            "stack.json (all services ready)",
-        )
-        if not stack.state_file.exists():
-            raise AssertionError(f"handoff up ended early:\n{up.communicate(timeout=5)[0]}")
-        stack.state = json.loads(stack.state_file.read_text())
-        stack.children = descendants(up.pid)
-        yield stack
-    finally:
-        kill_everything(stack)
-
-
-def kill_everything(stack: RunningStack) -> None:
-    """Cleanup that cannot leave anything running, whatever state the test left it in."""
-    with suppress(psutil.NoSuchProcess):
-        stack.children += descendants(stack.up.pid)
-    if (postmaster := stack.postmaster()) is not None:
-        stack.children.append(postmaster)
-    if stack.up.poll() is None:
-        stack.up.kill()
-    with suppress(subprocess.TimeoutExpired):
-        stack.up.communicate(timeout=10)
-    for process in alive(stack.children):
-        with suppress(psutil.NoSuchProcess):
-            process.kill()
-    psutil.wait_procs(stack.children, timeout=5)
 
 
 def read_captured(bootstrap: str, topic: str, count: int) -> list[dict]:
@@ -298,46 +177,3 @@ def test_a_lead_goes_through_handoff_up_and_repeated_signals_stop_it_all_after_d
     assert len(event_ids) == LEADS + BURST
     for name, ids in handled.items():
         assert event_ids <= ids, f"{name} had not handled {len(event_ids - ids)} events at stop"
-
-
-def test_killing_handoff_up_takes_its_services_and_broker_with_it(tmp_path: Path):
-    with handoff_up(tmp_path) as stack:
-        children = list(stack.children)
-        assert {p.pid for p in children} >= {
-            service_process(children, name).pid for name in SERVICES
-        }
-        assert len(children) >= 5, "four services and a broker"
-        stack.up.kill()
-        stack.up.wait(timeout=10)
-        wait_until(
-            lambda: not alive(children),
-            10,
-            f"the services and the broker to die with handoff up: {alive(children)}",
-        )
-
-
-def test_the_broker_dies_with_the_process_that_started_it():
-    parent = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from handoff.embedded import EmbeddedBroker; "
-            "broker = EmbeddedBroker(); broker.start(); print(broker.pid, flush=True); "
-            "time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    broker = None
-    try:
-        assert parent.stdout is not None
-        readable, _, _ = select.select([parent.stdout], [], [], 30)
-        assert readable, "the parent never printed the broker's pid"
-        broker = psutil.Process(int(parent.stdout.readline()))
-        assert alive([broker])
-    finally:
-        parent.kill()
-        parent.wait()
-    if broker is None:
-        pytest.fail("no broker started")
-    wait_until(lambda: not alive([broker]), 5, "the broker to die with its parent")
