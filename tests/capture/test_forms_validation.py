@@ -6,14 +6,7 @@ import json
 
 import pytest
 
-from tests.capture.forms_helpers import (
-    FILLED,
-    SUBMIT,
-    capture,
-    captured_topic,
-    fields_of,
-    written,
-)
+from tests.capture.forms_helpers import FILLED, SUBMIT, capture, captured_topic, fields_of, written
 
 pytestmark = pytest.mark.asyncio
 
