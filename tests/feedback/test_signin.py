@@ -22,7 +22,7 @@ from shared.auth import UNKNOWN_KEYS_PER_CLIENT, new_key
 from shared.settings import Settings
 from tests.browser import needs_chromium
 from tests.e2e.test_journey import chromium, served, snap
-from tests.feedback.test_pages import token_of
+from tests.feedback.pages_helpers import token_of
 from tests.helpers import running
 
 pytestmark = pytest.mark.asyncio
