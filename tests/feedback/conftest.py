@@ -1,6 +1,7 @@
 """Feedback test fixtures: the service running on the test's database and broker, a way to feed
-it real envelopes through the broker, built by a small journey helper, and units of work on the
-test's database to run the use cases as the consumer runner does."""
+it real envelopes through the broker, built by a small journey helper (and the six leads of the
+reports' story), and units of work on the test's database to run the use cases as the consumer
+runner does."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -206,6 +208,12 @@ class Journey:
 
     def erased(self, at: datetime) -> Envelope:
         return self._envelope(LeadErasedEvent, "capture", at, LeadErased(requested_by="privacy"))
+
+
+@pytest.fixture
+def leads() -> list[Journey]:
+    """The six leads of the reports' story (tests/feedback/reports_helpers.py)."""
+    return [Journey() for _ in range(6)]
 
 
 def capacity(
