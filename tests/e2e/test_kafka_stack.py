@@ -118,21 +118,29 @@ def crm_read_and_commit(bootstrap: str, topic: str, group: str, timeout_s: float
     try:
         consumer.subscribe([topic])
         deadline = time.monotonic() + timeout_s
-        # Until assigned and quiet for a second.
-        quiet_since = None
+        # Until assigned and at the end of every partition (a "quiet for a second" rule read
+        # nothing once, on a loaded machine, before the first fetch had come back).
         while time.monotonic() < deadline:
             message = consumer.poll(0.2)
             if message is not None and message.error() is None:
                 read += 1
                 consumer.commit(message=message, asynchronous=False)
-                quiet_since = None
-            elif consumer.assignment():
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since > 1.0:
-                    break
+            elif (assigned := consumer.assignment()) and at_the_end(consumer, assigned):
+                break
     finally:
         consumer.close()
     return read
+
+
+def at_the_end(consumer: Consumer, assigned: list[TopicPartition]) -> bool:
+    """Every assigned partition's position is known and at its high watermark."""
+    for position in consumer.position(assigned):
+        if position.offset < 0:  # not fetched yet (and nothing committed to start from)
+            return False
+        _, high = consumer.get_watermark_offsets(position, timeout=5, cached=False)
+        if position.offset < high:
+            return False
+    return True
 
 
 def committed_offsets(bootstrap: str, topic: str, group: str) -> list[int]:
