@@ -50,6 +50,9 @@ from shared.settings import Settings
 from shared.uow import UnitOfWork
 from tests.helpers import running
 
+# Helper modules holding asserts: rewritten as a test module's, a failing one shows the values.
+pytest.register_assert_rewrite("tests.feedback.pages_helpers", "tests.feedback.reports_helpers")
+
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Publish = Callable[..., Awaitable[None]]
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
