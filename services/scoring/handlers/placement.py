@@ -1,6 +1,7 @@
 """Where one scoring puts a lead and what it changes on the lead's row (the rule itself is in
 `domain.threshold`): the pure steps that the one-event path (`qualify.evaluate`) and the batch
-(`intake.take_in`) share, so the two cannot drift apart (`tests/scoring/test_bulk_equivalence.py`)."""
+(`intake.take_in`) share, so the two cannot drift apart
+(`tests/scoring/test_bulk_equivalence.py`)."""
 
 from __future__ import annotations
 
