@@ -78,13 +78,17 @@ class RequestObserver:
         )
 
 
+def raw_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """A header's first value from the ASGI scope's raw list (`name` lower-case, as ASGI gives
+    names): on every request this is cheaper than building Starlette's `Headers`."""
+    return next((value for sent, value in headers if sent == name), None)
+
+
 def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
-    for name, value in headers:
-        if name == REQUEST_ID_HEADER:
-            sent = value.decode("latin-1")
-            if len(sent) <= MAX_REQUEST_ID and sent.isprintable() and sent.isascii():
-                return sent
-            break
+    if (value := raw_header(headers, REQUEST_ID_HEADER)) is not None:
+        sent = value.decode("latin-1")
+        if len(sent) <= MAX_REQUEST_ID and sent.isprintable() and sent.isascii():
+            return sent
     return os.urandom(16).hex()
 
 
@@ -133,7 +137,5 @@ class BodySizeLimit:
 def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int:
     """The announced body length, 0 when there is none or it is not a number (the body is
     counted as it comes anyway). Read from the raw list: this runs on every request."""
-    for name, value in headers:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
+    value = raw_header(headers, b"content-length")
+    return int(value) if value is not None and value.isdigit() else 0

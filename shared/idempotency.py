@@ -55,6 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.http import raw_header
 from shared.problems import Conflict, Invalid, Problem
 
 HEADER = "Idempotency-Key"
@@ -82,7 +83,7 @@ def key_of(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     Read here rather than declared as a FastAPI `Header` parameter: FastAPI 0.165 inspects a
     header parameter's annotation again on every request, which cost capture ~83 k of its
     ~2.4 M instructions per lead (bench/capture_instructions.py)."""
-    raw = next((value for name, value in headers if name == _RAW_HEADER), None)
+    raw = raw_header(headers, _RAW_HEADER)
     if raw is None:
         return None
     key = raw.decode("latin-1")
