@@ -28,27 +28,17 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.request
 from collections import Counter
-from io import BytesIO
 from pathlib import Path
+
+from baseline import unpack  # bench/baseline.py (the script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOD_ADDRESS = "127.0.0.2"  # the legitimate client posts from 127.0.0.1
 sys.path.insert(0, str(ROOT))
-
-
-def unpack(commit: str, into: Path) -> None:
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "shared", "services"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
 
 
 def start_capture(code_dir: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:

@@ -23,26 +23,16 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from baseline import unpack  # bench/baseline.py (the script's folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def unpack(commit: str, into: Path) -> None:
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "shared", "services"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
 
 
 def make_events(leads: int) -> list[list[Any]]:
