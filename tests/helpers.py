@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypeVar
 
 import asyncpg
@@ -15,10 +15,31 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import asyncpg_dsn
+from shared.db import PlatformTables, asyncpg_dsn, session_factory
+from shared.outbox import Outbox
+from shared.settings import Settings
+from shared.uow import UnitOfWork
 
 T = TypeVar("T")
+UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+def units_of_work(
+    engine: AsyncEngine, tables: PlatformTables, settings: Settings, service: str
+) -> UowFactory:
+    """Units of work of `service` on the test's database, each committed on leaving (as the
+    consumer runner and the request edge commit)."""
+    sessions = session_factory(engine)
+    outbox = Outbox(tables, settings, service)
+
+    @asynccontextmanager
+    async def unit() -> AsyncIterator[UnitOfWork]:
+        async with sessions() as session, session.begin():
+            yield UnitOfWork(session, outbox, settings)
+
+    return unit
 
 
 async def wait_for(

@@ -15,7 +15,7 @@ from services.feedback.app import SPEC
 from services.feedback.handlers import leads
 from services.feedback.models import reason_day, revenue_day, segment_day, speed_day
 from shared.events import Envelope
-from tests.feedback.conftest import UowFactory
+from tests.helpers import UowFactory
 
 ONE_EVENT = {
     event_type.model_fields["event_type"].default: h for event_type, h in SPEC.handlers.items()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.feedback.app import create_app
 from services.feedback.models import platform
-from shared.db import create_engine, session_factory
+from shared.db import create_engine
 from shared.events import (
     Attribution,
     Consent,
@@ -45,17 +44,14 @@ from shared.events import (
     SalesCapacity,
     SalesCapacityEvent,
 )
-from shared.outbox import Outbox
 from shared.settings import Settings
-from shared.uow import UnitOfWork
-from tests.helpers import running
+from tests.helpers import UowFactory, running, units_of_work
 
 # Helper modules holding asserts: rewritten as a test module's, a failing one shows the values.
 pytest.register_assert_rewrite("tests.feedback.pages_helpers", "tests.feedback.reports_helpers")
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 Publish = Callable[..., Awaitable[None]]
-UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
 @pytest_asyncio.fixture
@@ -89,16 +85,8 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 @pytest_asyncio.fixture
 async def uow(settings: Settings, engine: AsyncEngine) -> UowFactory:
-    """A unit of work on the test's database, committed on leaving (as the runner does)."""
-    sessions = session_factory(engine)
-    outbox = Outbox(platform, settings, "feedback")
-
-    @asynccontextmanager
-    async def unit() -> AsyncIterator[UnitOfWork]:
-        async with sessions() as session, session.begin():
-            yield UnitOfWork(session, outbox, settings)
-
-    return unit
+    """A unit of work on the test's database, committed on leaving."""
+    return units_of_work(engine, platform, settings, "feedback")
 
 
 @dataclass

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.feedback.repository import locked_facts
 from tests.feedback.bulk_helpers import in_batches, one_by_one, sql
-from tests.feedback.conftest import T0, Journey, UowFactory
-from tests.helpers import wait_for
+from tests.feedback.conftest import T0, Journey
+from tests.helpers import UowFactory, wait_for
 
 pytestmark = pytest.mark.asyncio
 

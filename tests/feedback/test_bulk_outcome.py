@@ -13,7 +13,8 @@ from services.feedback.repository import facts as facts_sql
 from shared.db import session_factory
 from tests.feedback.bulk_helpers import aggregates, both_ways, in_batches, sql
 from tests.feedback.bulk_story import random_story
-from tests.feedback.conftest import T0, Journey, UowFactory
+from tests.feedback.conftest import T0, Journey
+from tests.helpers import UowFactory
 
 pytestmark = pytest.mark.asyncio
 

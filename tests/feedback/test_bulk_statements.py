@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.events import Envelope
 from shared.settings import Settings
 from tests.feedback.bulk_helpers import in_batches, sql
-from tests.feedback.conftest import T0, Journey, UowFactory
+from tests.feedback.conftest import T0, Journey
 from tests.feedback.test_locking import send_all
-from tests.helpers import wait_for
+from tests.helpers import UowFactory, wait_for
 
 pytestmark = pytest.mark.asyncio
 

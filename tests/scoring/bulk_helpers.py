@@ -13,7 +13,7 @@ from services.scoring.handlers.capacity import record_capacity
 from services.scoring.handlers.intake import take_in
 from services.scoring.handlers.leads import erase, record_activity, record_capture
 from shared.events import Envelope
-from tests.scoring.conftest import UowFactory
+from tests.helpers import UowFactory
 
 ONE_EVENT = {
     "lead.captured": record_capture,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handoff.demo_scoring import DEMO_MODEL
 from services.scoring.models import platform
 from services.scoring.repository import forget_active_model, install_active_model
-from shared.db import create_engine, session_factory
+from shared.db import create_engine
 from shared.events import (
     ActivityProperties,
     ActivityType,
@@ -32,11 +31,8 @@ from shared.events import (
     SalesCapacityEvent,
     parse_event,
 )
-from shared.outbox import Outbox
 from shared.settings import Settings
-from shared.uow import UnitOfWork
-
-UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+from tests.helpers import UowFactory, units_of_work
 
 
 @pytest.fixture(autouse=True)
@@ -54,16 +50,8 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 @pytest_asyncio.fixture
 async def uow(settings: Settings, engine: AsyncEngine) -> UowFactory:
-    """A unit of work on the test's database, committed on leaving (as the edge would)."""
-    sessions = session_factory(engine)
-    outbox = Outbox(platform, settings, "scoring")
-
-    @asynccontextmanager
-    async def unit() -> AsyncIterator[UnitOfWork]:
-        async with sessions() as session, session.begin():
-            yield UnitOfWork(session, outbox, settings)
-
-    return unit
+    """A unit of work on the test's database, committed on leaving."""
+    return units_of_work(engine, platform, settings, "scoring")
 
 
 @pytest_asyncio.fixture

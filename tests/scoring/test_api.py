@@ -14,8 +14,8 @@ from services.scoring.app import create_app
 from services.scoring.handlers.capacity import record_capacity
 from services.scoring.handlers.leads import record_activity, record_capture
 from shared.settings import Settings
-from tests.helpers import auth, running, wait_for
-from tests.scoring.conftest import UowFactory, activity, capacity, captured
+from tests.helpers import UowFactory, auth, running, wait_for
+from tests.scoring.conftest import activity, capacity, captured
 
 pytestmark = pytest.mark.asyncio
 

@@ -12,8 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.events import Envelope, LeadErased, LeadErasedEvent
+from tests.helpers import UowFactory
 from tests.scoring.bulk_helpers import SOON, in_batches, one_by_one
-from tests.scoring.conftest import UowFactory, activity, capacity, captured, published, sql
+from tests.scoring.conftest import activity, capacity, captured, published, sql
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("demo_model")]
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.scoring.handlers.intake import take_in
 from services.scoring.handlers.leads import record_activity
 from services.scoring.repository import lock_lead
-from tests.helpers import wait_for
+from tests.helpers import UowFactory, wait_for
 from tests.scoring.bulk_helpers import SOON, in_batches
-from tests.scoring.conftest import UowFactory, activity, capacity, captured, published, sql
+from tests.scoring.conftest import activity, capacity, captured, published, sql
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("demo_model")]
 

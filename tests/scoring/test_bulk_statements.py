@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.helpers import UowFactory
 from tests.scoring.bulk_helpers import SOON, in_batches
-from tests.scoring.conftest import UowFactory, activity, capacity, captured, sql
+from tests.scoring.conftest import activity, capacity, captured, sql
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("demo_model")]
 

@@ -19,8 +19,8 @@ from services.scoring.handlers.capacity import record_capacity
 from services.scoring.handlers.leads import record_activity, record_capture
 from shared.events import Envelope, parse_event
 from shared.settings import Settings
-from tests.helpers import reading, running, wait_for
-from tests.scoring.conftest import UowFactory, activity, capacity, captured, published
+from tests.helpers import UowFactory, reading, running, wait_for
+from tests.scoring.conftest import activity, capacity, captured, published
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("demo_model")]
 

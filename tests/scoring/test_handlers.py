@@ -22,7 +22,8 @@ from shared.events import (
     LeadReturned,
     LeadReturnedEvent,
 )
-from tests.scoring.conftest import UowFactory, activity, capacity, captured, published, sql
+from tests.helpers import UowFactory
+from tests.scoring.conftest import activity, capacity, captured, published, sql
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("demo_model")]
 

@@ -28,8 +28,8 @@ from shared.events import (
     LeadReturnedEvent,
 )
 from shared.settings import Settings
-from tests.helpers import auth, running
-from tests.scoring.conftest import UowFactory, activity, capacity, captured, sql
+from tests.helpers import UowFactory, auth, running
+from tests.scoring.conftest import activity, capacity, captured, sql
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("demo_model")]
 NOW = datetime.now(UTC)

@@ -11,8 +11,8 @@ from services.scoring.app import create_app
 from services.scoring.handlers.leads import record_activity, record_capture
 from services.scoring.handlers.qualify import evaluate
 from shared.settings import Settings
-from tests.helpers import auth, running
-from tests.scoring.conftest import UowFactory, activity, captured
+from tests.helpers import UowFactory, auth, running
+from tests.scoring.conftest import activity, captured
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("demo_model")]
 
