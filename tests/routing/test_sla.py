@@ -174,6 +174,10 @@ async def test_breaches_lower_a_reps_share_until_they_recover(
         async with routing.sessions() as session, session.begin():
             if sql:
                 await session.execute(text(sql), params)
+            # The app's own job may hold the lock (it skips a run then); wait for it instead.
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext('routing.rep-records'))")
+            )
             await refresh_records(UnitOfWork(session, outbox, routing.settings))
 
     breach = (
