@@ -64,6 +64,15 @@ class Placer:
         self._subscribers: Subscribers = {}  # webhook subscriptions by event type
         self._changed: set[str] = set()  # teams whose capacity change is noted already
         self.touched: set[uuid.UUID] = set()  # leads this placer assigned or queued
+        # domains' account owners read at once for a batch, then kept by its assignments
+        self._owners: dict[str, str | None] | None = None
+
+    async def know_owners(self, domains: set[str]) -> None:
+        """Read the account owners of a batch's domains in one query. Only for a transaction
+        that closes no assignment while placing (a batch of MQLs): the placer's own
+        assignments are the only change it keeps up with."""
+        found = await self.repo.account_owners(domains)
+        self._owners = {domain: found.get(domain) for domain in domains}
 
     async def capacity_changed(self, team_id: str | None) -> None:
         """Note the team for the coalesced sales.capacity.v1, once per transaction."""
@@ -124,7 +133,10 @@ class Placer:
     async def _account_owner(self, domain: str | None, team_reps: list[Rep]) -> Rep | None:
         if not domain:
             return None
-        owner_id = await self.repo.account_owner(domain)
+        if self._owners is not None and domain in self._owners:
+            owner_id = self._owners[domain]
+        else:
+            owner_id = await self.repo.account_owner(domain)
         if owner_id is None:
             return None
         return next((r for r in team_reps if r.id == owner_id), None) or await self.repo.rep(
@@ -183,6 +195,8 @@ class Placer:
             correlation_id=sql.correlation_id,
             cause_event_id=sql.cause_event_id,
         )
+        if self._owners is not None and sql.lead.company_domain:
+            self._owners[sql.lead.company_domain] = rep.id  # now the domain's latest open lead
         await self.capacity_changed(rep.team_id)
         explanation = explain(sql.verdict, placement, choice) | {"follow_up_due": due.isoformat()}
         lowered = {r.id: r.share for r in (await self._team(rep.team_id))[1] if r.share < 1}

@@ -30,6 +30,7 @@ async def route_mqls(events: list[LeadMqlEvent], uow: UnitOfWork) -> None:
     in_force = await InForce.read(repo)
     placer = Placer(uow, datetime.now(UTC))
     batch = await Batch.read(repo, events, placer)
+    await placer.know_owners({d for e in events if (d := e.payload.profile.company_domain)})
     for event in events:
         await _route(event, uow, repo, in_force, placer, batch)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, select, update
 
+from services.routing.repository.held import held
 from services.routing.repository.tables import OPEN, Queries, assignments_t
 
 
@@ -25,7 +26,8 @@ class AssignmentQueries(Queries):
         return {row.lead_id for row in await self._rows(query)}
 
     async def add_assignment(self, **values: Any) -> None:
-        await self.session.execute(insert(assignments_t).values(status="assigned", **values))
+        """Held, and written with the transaction's next statement or commit (`held`)."""
+        held(self.session).assignments.append({"status": "assigned", **values})
 
     async def set_assignment(
         self, lead_id: uuid.UUID, *, status: str, verdict: str

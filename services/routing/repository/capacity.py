@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import delete, func, insert, text, update
 
 from services.routing.domain.org import Rep
-from services.routing.repository.tables import Queries, changes_t, reps_t
+from services.routing.repository.tables import PASSES_HELD, Queries, changes_t, reps_t
 
 
 class CapacityQueries(Queries):
@@ -30,7 +30,7 @@ class CapacityQueries(Queries):
             " RETURNING id"
         )
         params = {"id": rep.id, "today": today, "clock": clock}
-        result = await self.session.execute(statement, params)
+        result = await self.session.execute(statement, params, execution_options=PASSES_HELD)
         return result.scalar() is not None
 
     async def release(self, rep_id: str) -> str | None:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from services.routing.repository.held import held
 from services.routing.repository.tables import Queries, assignments_t, decisions_t, queue_t
 
 
@@ -21,19 +21,14 @@ class DecisionQueries(Queries):
         criteria_version: int | None,
         explanation: dict[str, Any],
     ) -> None:
-        values = dict(
+        """The lead's latest decision; held, and written (upserted) with the transaction's next
+        statement or commit (`held`)."""
+        held(self.session).decisions[lead_id] = dict(
             lead_id=lead_id,
             outcome=outcome,
             criteria_version=criteria_version,
             explanation=explanation,
             decided_at=datetime.now(UTC),
-        )
-        statement = pg_insert(decisions_t).values(**values)
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["lead_id"],
-                set_={k: statement.excluded[k] for k in values if k != "lead_id"},
-            )
         )
 
     async def decision(self, lead_id: uuid.UUID) -> Row[Any] | None:

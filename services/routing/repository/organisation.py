@@ -3,7 +3,10 @@ and the owner of an account."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from services.routing.domain.org import Rep, Team
 from services.routing.domain.rules import Rule
@@ -64,6 +67,19 @@ class OrganisationQueries(Queries):
     async def rep(self, rep_id: str) -> Rep | None:
         rows = await self._rows(select(reps_t).where(reps_t.c.id == rep_id))
         return to_rep(rows[0]) if rows else None
+
+    async def account_owners(self, domains: Collection[str]) -> dict[str, str]:
+        """`account_owner` of each domain that has one, in one query."""
+        query = (
+            select(assignments_t.c.company_domain, assignments_t.c.rep_id)
+            .where(
+                assignments_t.c.company_domain.in_(domains),
+                assignments_t.c.status.in_(OPEN),
+            )
+            .order_by(assignments_t.c.company_domain, assignments_t.c.assigned_at.desc())
+            .ext(distinct_on(assignments_t.c.company_domain))
+        )
+        return {row.company_domain: row.rep_id for row in await self._rows(query)}
 
     async def account_owner(self, company_domain: str) -> str | None:
         """The rep holding the domain's most recent open lead, if any."""

@@ -24,6 +24,9 @@ criteria_t, assignments_t = table_of(CriteriaRow), table_of(Assignment)
 queue_t, decisions_t, changes_t = table_of(Queued), table_of(Decision), table_of(CapacityChange)
 
 OPEN = ("assigned", "accepted")  # statuses that count in a rep's open load
+# execution options of a statement that held rows (`held`) cannot affect: they stay held
+PASSES = "passes_held"
+PASSES_HELD = {PASSES: True}
 
 
 class Queries:
@@ -38,4 +41,5 @@ class Queries:
     async def try_lock(self, name: str) -> bool:
         """A transaction-long advisory lock, or False at once if another holds it."""
         query = text("SELECT pg_try_advisory_xact_lock(hashtext(:name))")
-        return bool((await self.session.execute(query, {"name": name})).scalar())
+        result = await self.session.execute(query, {"name": name}, execution_options=PASSES_HELD)
+        return bool(result.scalar())

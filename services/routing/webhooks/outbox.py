@@ -21,8 +21,18 @@ async def enqueue_deliveries(
 ) -> None:
     """One delivery per active subscription to the event's type. `known`: the subscriptions
     this transaction has read already, by event type (a batch of assignments asks once)."""
-    data = event.model_dump(mode="json")
-    await enqueue(session, str(event.event_type), event.lead_id, data, str(event.event_id), known)
+    event_type, known = str(event.event_type), {} if known is None else known
+    if await _subscribers(session, event_type, known):  # else the event is not even dumped
+        data = event.model_dump(mode="json")
+        await enqueue(session, event_type, event.lead_id, data, str(event.event_id), known)
+
+
+async def _subscribers(
+    session: AsyncSession, event_type: str, known: Subscribers
+) -> list[uuid.UUID]:
+    if event_type not in known:
+        known[event_type] = await WebhookQueries(session).subscribers(event_type)
+    return known[event_type]
 
 
 async def enqueue(
@@ -33,13 +43,11 @@ async def enqueue(
     message_id: str,
     known: Subscribers | None = None,
 ) -> None:
-    repo = WebhookQueries(session)
     known = {} if known is None else known
-    if event_type not in known:
-        known[event_type] = await repo.subscribers(event_type)
-    subscribers = known[event_type]
+    subscribers = await _subscribers(session, event_type, known)
     if not subscribers:
         return
+    repo = WebhookQueries(session)
     now = datetime.now(UTC)
     body = json.dumps(
         {"type": event_type, "timestamp": now.isoformat(), "data": data}, separators=(",", ":")
