@@ -5,6 +5,10 @@ one transaction (`shared.batches`: event ids claimed with the state changes, the
 only then is the offset committed. So event ids and state changes commit together, and a batch
 costs one commit instead of one per record. A batch that fails goes again one record at a time
 (`shared.one_by_one`: retries, then the DLQ); with `consumer_batch_size` 1 every record does.
+When a fetch brings a few records of several partitions (a service keeping up: a record or two
+per partition), they make one batch with one offset commit instead of a transaction and an
+offset commit per partition; if that batch fails, each partition goes its own way as above, a
+handler's failed try in it counted.
 
 Database or broker outages are not the record's fault: the runner rewinds to the batch (or
 record) and retries until the outage ends instead of dead-lettering healthy records. A partition
@@ -25,7 +29,7 @@ from aiokafka.errors import CommitFailedError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.batches import Batches
+from shared.batches import Batches, RewindAll, Unmerged
 from shared.db import PlatformTables
 from shared.events import Envelope
 from shared.one_by_one import _Rewind, is_outage
@@ -124,24 +128,58 @@ class ConsumerRunner(Batches):
                 batches = await consumer.getmany(
                     timeout_ms=200, max_records=max(200, self._settings.consumer_batch_size)
                 )
-                for tp, records in batches.items():
-                    await self._process_partition(consumer, tp, records)
-                    if self._stopping:
-                        break
+                await self._process_fetch(consumer, batches)
                 await self._prune_processed()
             except Exception as error:  # the loop must outlive anything; uncommitted records
                 self._note_error("consumer", error)  # come again and their ids dedupe them
                 await asyncio.sleep(1.0)
 
-    async def _process_partition(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    async def _process_fetch(
+        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[ConsumerRecord]]
     ) -> None:
+        """A fetch's records of several partitions that fit in one batch are handled in one
+        transaction with one offset commit; otherwise (or if that leaves nothing) partition by
+        partition."""
+        unmerged = Unmerged()
         size = self._settings.consumer_batch_size
+        if size > 1 and len(fetched) > 1 and sum(map(len, fetched.values())) <= size:
+            try:
+                done = await self._batch_all(consumer, fetched)
+            except RewindAll as rewind:
+                self._note_error(f"handling a batch of {len(fetched)} partitions", rewind.error)
+                for tp, records in fetched.items():
+                    if tp in consumer.assignment():
+                        consumer.seek(tp, records[0].offset)
+                await asyncio.sleep(1.0)
+                return
+            except Unmerged as failed:
+                unmerged = failed
+            else:
+                await self._commit_offsets(consumer, done)
+                return
+        for tp, records in fetched.items():
+            await self._process_partition(consumer, tp, records, unmerged)
+            if self._stopping:
+                break
+
+    async def _process_partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        records: list[ConsumerRecord],
+        unmerged: Unmerged,
+    ) -> None:
+        """`unmerged`: what a merged batch of these records left to do (see `_process_fetch`)."""
+        size = self._settings.consumer_batch_size
+        tried = unmerged.tried
+        one_by_one = unmerged.every_one or (
+            tried is not None and any(r is tried[0] for r in records)
+        )
         for first in range(0, len(records), size):
             chunk = records[first : first + size]
             try:
-                if size == 1:
-                    done = await self._one_by_one(consumer, tp, chunk)
+                if size == 1 or one_by_one:
+                    done = await self._one_by_one(consumer, tp, chunk, tried=tried)
                 else:
                     done = await self._batch(consumer, tp, chunk)
             except _Rewind as rewind:
@@ -160,12 +198,18 @@ class ConsumerRunner(Batches):
     async def _commit_offset(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, done: int | None
     ) -> None:
-        if done is None or tp not in consumer.assignment():
+        if done is not None:
+            await self._commit_offsets(consumer, {tp: done})
+
+    async def _commit_offsets(
+        self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]
+    ) -> None:
+        assigned = consumer.assignment()
+        offsets = {tp: OffsetAndMetadata(n, "") for tp, n in done.items() if tp in assigned}
+        if not offsets:
             return
         try:
-            await asyncio.wait_for(
-                self._commit(consumer, {tp: OffsetAndMetadata(done, "")}), self.COMMIT_TIMEOUT_S
-            )
+            await asyncio.wait_for(self._commit(consumer, offsets), self.COMMIT_TIMEOUT_S)
         except (CommitFailedError, TimeoutError) as error:  # e.g. rebalanced meanwhile:
             self._note_error("committing offsets", error)  # redelivered, deduped by id
 

@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     consumer_batch_size: int = Field(
         100,
         ge=1,
-        description="Records of one partition handled in one transaction (one commit, then "
-        "the offset commit); 1 is a transaction per record.",
+        description="Records of one partition (or of a fetch's several partitions, when they "
+        "fit) handled in one transaction (one commit, then the offset commit); 1 is a "
+        "transaction per record.",
     )
     processed_events_retention_days: int = Field(
         14,
