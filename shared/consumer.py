@@ -25,10 +25,11 @@ import time
 from collections.abc import Mapping
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared import metrics
 from shared.batches import Batches, RewindAll, Unmerged
 from shared.db import PlatformTables
 from shared.events import Envelope
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 class ConsumerRunner(Batches):
     COMMIT_TIMEOUT_S = 5.0
     PRUNE_EVERY_S = 600.0
+    END_OFFSETS_TIMEOUT_S = 2.0
 
     def __init__(
         self,
@@ -230,14 +232,38 @@ class ConsumerRunner(Batches):
             )
 
     async def refresh_lag(self) -> None:
-        """Set the lag gauge of every assigned partition (records behind its high-water mark),
-        also of one the runner has not taken a record from since it was assigned."""
+        """Set the lag gauge of every assigned partition: records behind its end as the broker
+        has it now, also of one the runner has not taken a record from since it was assigned.
+        The high-water mark of the last fetch is old while fetched records wait (a handler
+        that hangs would show less lag than it has); it stands in only if the broker does not
+        answer within `END_OFFSETS_TIMEOUT_S`."""
         consumer = self._consumer
         if consumer is None:
             return
         assigned = consumer.assignment()
         self._positions = {tp: p for tp, p in self._positions.items() if tp in assigned}
+        ends = await self._end_offsets(consumer, assigned)
         for tp in assigned:
-            if tp not in self._positions and consumer.highwater(tp) is not None:
+            end = ends.get(tp, consumer.highwater(tp))
+            if end is None:
+                continue
+            if tp not in self._positions:
                 self._positions[tp] = await consumer.committed(tp) or 0
-            self._set_lag(consumer, tp)
+            metrics.CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(
+                max(end - self._positions[tp], 0)
+            )
+
+    async def _end_offsets(
+        self, consumer: AIOKafkaConsumer, partitions: set[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        if not partitions:
+            return {}
+        try:
+            return await asyncio.wait_for(
+                consumer.end_offsets(list(partitions)), self.END_OFFSETS_TIMEOUT_S
+            )
+        except (KafkaError, TimeoutError) as error:
+            log.warning(
+                "%s: end offsets unavailable (%s); lag from the last fetch", self._service, error
+            )
+            return {}

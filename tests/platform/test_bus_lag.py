@@ -54,3 +54,46 @@ async def test_lag_counts_the_records_not_handled_yet(platform: Platform):
 
 async def _lag_is(lag, expected: int) -> bool:
     return await lag() == expected
+
+
+async def test_lag_counts_records_the_runner_has_not_fetched_while_a_handler_hangs(
+    platform: Platform,
+):
+    """The handler hangs on the first record; the second is fetched and waits in the consumer,
+    which fetches nothing more for the partition meanwhile; the third is only on the broker.
+    The lag counts all three: it asks the broker for the end, not the last fetch."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def hangs(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        entered.set()
+        await release.wait()
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    runner = platform.runner({LeadErasedEvent: hangs}, group_id="hanging")
+    await runner.start()
+    lead = uuid.uuid4()  # one key: one partition
+    topic = runner.topics[0]
+
+    async def lag() -> float:
+        await runner.refresh_lag()
+        return sum(
+            REGISTRY.get_sample_value(
+                "handoff_consumer_lag", {"service": "test", "topic": topic, "partition": str(p)}
+            )
+            or 0
+            for p in range(3)
+        )
+
+    await platform.send(erased("0", lead))
+    await wait_for(lambda: _set(entered), timeout_s=45, message="the handler holding record 0")
+    await platform.send(erased("1", lead))
+    await wait_for(lambda: _lag_is(lag, 2), message="a lag of 2")
+    await platform.send(erased("2", lead))
+    await wait_for(lambda: _lag_is(lag, 3), message="a lag of 3, the last record unfetched")
+    release.set()
+    await wait_for(lambda: has_effects(platform, 3), message="the three effects")
+    await wait_for(lambda: _lag_is(lag, 0), message="no lag once handled")
+
+
+async def _set(event: asyncio.Event) -> bool:
+    return event.is_set()
