@@ -13,7 +13,6 @@ each other in a cycle, however their leads and rows overlap.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -86,7 +85,7 @@ def rows(part: Contribution) -> dict[Row, Amounts]:
     """The aggregate rows a contribution adds to: one per report grouping (`all`, and each
     dimension with the lead's value), so a report grouped by one dimension reads only its own
     rows: a year of them per value, however many leads."""
-    values = dataclasses.asdict(part.segment)
+    values = vars(part.segment)  # its fields are strings: nothing to copy deeply
     out: dict[Row, Amounts] = {}
     for rollup in ROLLUPS:
         base: Key = (part.day, rollup, values.get(rollup, ""))
@@ -126,10 +125,15 @@ def _in_lock_order(total: Mapping[Row, Amounts]) -> list[Change]:
 def diff(before: Contribution | None, after: Contribution) -> list[Change]:
     """What to add to each aggregate row so it reflects `after` instead of `before`, in
     `lock_order`; rows whose change is all zeros are left out."""
+    return _in_lock_order(net(before, after))
+
+
+def net(before: Contribution | None, after: Contribution) -> dict[Row, Amounts]:
+    """`diff` unordered, zeros included: for a `Tally`, which orders the sum once."""
     total = rows(after)
     if before is not None:
         _add(total, rows(before), -1)
-    return _in_lock_order(total)
+    return total
 
 
 def summed(contributions: Iterable[Contribution]) -> dict[Row, Amounts]:
@@ -147,9 +151,8 @@ class Tally:
     def __init__(self) -> None:
         self._total: dict[Row, Amounts] = {}
 
-    def add(self, changes: Iterable[Change]) -> None:
-        for table, key, values in changes:
-            _add(self._total, {(table, key): values})
+    def add_net(self, amounts: Mapping[Row, Amounts]) -> None:
+        _add(self._total, amounts)
 
     def changes(self) -> list[Change]:
         return _in_lock_order(self._total)

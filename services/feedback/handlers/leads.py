@@ -185,7 +185,7 @@ def count(uow: UnitOfWork, before: fold.LeadFacts | None, after: fold.LeadFacts)
     """A lead's change to the aggregates (`before`: None if not counted yet), added at commit.
     The change is linear, so one lead's events in one transaction count as their net change."""
     was = aggregates.contribution(before) if before is not None else None
-    change = aggregates.diff(was, aggregates.contribution(after))
+    change = aggregates.net(was, aggregates.contribution(after))
     repository.add_at_commit(uow.session, change)  # hot rows: added in lock order at commit
 
 

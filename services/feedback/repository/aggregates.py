@@ -10,7 +10,7 @@ no longer be waited for by a batch that holds that `all` row (the deadlock this 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Table, event
@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from services.feedback.domain.aggregates import Change, Tally
+from services.feedback.domain.aggregates import Amounts, Row, Tally
 from services.feedback.models import reason_day, revenue_day, segment_day, speed_day
 
 TABLES: dict[str, Table] = {
@@ -31,7 +31,7 @@ KEYS = {name: [c.name for c in table.primary_key.columns] for name, table in TAB
 _TALLY = "feedback.aggregates"  # the session's `info` key of its transaction's tally
 
 
-def add_at_commit(session: AsyncSession, changes: Iterable[Change]) -> None:
+def add_at_commit(session: AsyncSession, amounts: Mapping[Row, Amounts]) -> None:
     """Add `changes` to the aggregates when this session's transaction commits (nothing if it
     rolls back). Nothing is sent now, so nothing is locked yet."""
     sync = session.sync_session
@@ -41,7 +41,7 @@ def add_at_commit(session: AsyncSession, changes: Iterable[Change]) -> None:
         if not event.contains(sync, "before_commit", _add_tally):
             event.listen(sync, "before_commit", _add_tally)
             event.listen(sync, "after_rollback", _forget_tally)
-    tally.add(changes)
+    tally.add_net(amounts)
 
 
 def _add_tally(session: Session) -> None:
