@@ -19,37 +19,10 @@ from shared.db import PlatformTables
 
 class Inbox:
     def __init__(self, tables: PlatformTables) -> None:
-        self._processed = tables.processed_events
-
-    async def first_time(
-        self, session: AsyncSession, event_id: uuid.UUID, topic: str, outcome: str
-    ) -> bool:
-        """Record the event id; False when it was handled before. An event that went to the DLQ
-        is handled when it comes again (replayed after a fix), or dead-lettered again."""
-        processed = self._processed
-        claimed_at = func.clock_timestamp()  # not now(): a batch's transaction shares that
-        claim = insert(processed).values(
-            event_id=event_id, topic=topic, outcome=outcome, processed_at=claimed_at
-        )
-        inserted = await session.scalar(
-            claim.on_conflict_do_update(
-                index_elements=[processed.c.event_id],
-                set_={"outcome": outcome, "topic": topic, "processed_at": claimed_at},
-                where=processed.c.outcome == "dead_lettered",
-            ).returning(processed.c.event_id)
-        )
-        return inserted is not None
-
-    async def claim_many(
-        self, session: AsyncSession, events: Sequence[tuple[uuid.UUID, str]], outcome: str
-    ) -> set[uuid.UUID]:
-        """`first_time` for many events in one statement: the ids (unique; with their topics)
-        claimed now. The ids not returned were handled before (in this transaction too)."""
-        if not events:
-            return set()
-        processed = self._processed
+        self._processed = processed = tables.processed_events
+        # Built once: an upsert's `excluded` makes a proxy of every column each time it is built.
         claim = insert(processed).values(processed_at=func.clock_timestamp())
-        statement = claim.on_conflict_do_update(
+        self._claim = claim.on_conflict_do_update(
             index_elements=[processed.c.event_id],
             set_={
                 "outcome": claim.excluded.outcome,
@@ -58,9 +31,25 @@ class Inbox:
             },
             where=processed.c.outcome == "dead_lettered",
         ).returning(processed.c.event_id)
+
+    async def first_time(
+        self, session: AsyncSession, event_id: uuid.UUID, topic: str, outcome: str
+    ) -> bool:
+        """Record the event id; False when it was handled before. An event that went to the DLQ
+        is handled when it comes again (replayed after a fix), or dead-lettered again."""
+        return bool(await self.claim_many(session, [(event_id, topic)], outcome))
+
+    async def claim_many(
+        self, session: AsyncSession, events: Sequence[tuple[uuid.UUID, str]], outcome: str
+    ) -> set[uuid.UUID]:
+        """`first_time` for many events in one statement: the ids (unique; with their topics)
+        claimed now. The ids not returned were handled before (in this transaction too).
+        `clock_timestamp()`, not `now()`: a batch's transaction shares `now()`."""
+        if not events:
+            return set()
         # an executemany (SQLAlchemy's insertmanyvalues): one cached statement, one round trip
         rows = await session.scalars(
-            statement,
+            self._claim,
             [
                 {"event_id": event_id, "topic": topic, "outcome": outcome}
                 for event_id, topic in events
