@@ -10,7 +10,7 @@ from shared.consumer import ConsumerRunner
 from shared.events import LeadErasedEvent
 from shared.uow import UnitOfWork
 from tests.helpers import reading, wait_for
-from tests.platform.bus_helpers import assert_quiet, erased
+from tests.platform.bus_helpers import assert_quiet, counting_handler, erased
 from tests.platform.conftest import Platform, record_effect
 
 pytestmark = pytest.mark.asyncio
@@ -42,13 +42,7 @@ async def test_a_batch_commits_atomically_and_a_failure_in_it_sends_its_records_
         update={"consumer_max_attempts": attempts, "consumer_retry_backoff_ms": 10}
     )
     calls: dict[str, int] = {}
-
-    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
-        reason = event.payload.reason
-        calls[reason] = calls.get(reason, 0) + 1
-        await record_effect(str(event.lead_id), reason)(uow.session)
-        if reason == "boom":
-            raise ValueError("record 3 of the batch fails")
+    handler = counting_handler(calls)
 
     lead = uuid.uuid4()  # one key: one partition, one fetch
     reasons = ["one", "two", "boom", "four", "five"]

@@ -6,12 +6,12 @@ import asyncio
 import uuid
 
 import pytest
-from prometheus_client import REGISTRY
 
+from shared.consumer import ConsumerRunner
 from shared.events import LeadErasedEvent
 from shared.uow import UnitOfWork
 from tests.helpers import wait_for
-from tests.platform.bus_helpers import erased, has_effects
+from tests.platform.bus_helpers import erased, has_effects, lag_of
 from tests.platform.conftest import Platform, record_effect
 
 pytestmark = pytest.mark.asyncio
@@ -29,31 +29,20 @@ async def test_lag_counts_the_records_not_handled_yet(platform: Platform):
     lead = uuid.uuid4()  # one key: one partition
     for n in range(3):
         await platform.send(erased(str(n), lead))
-    topic = runner.topics[0]
-
-    async def lag() -> float:
-        await runner.refresh_lag()
-        return sum(
-            REGISTRY.get_sample_value(
-                "handoff_consumer_lag", {"service": "test", "topic": topic, "partition": str(p)}
-            )
-            or 0
-            for p in range(3)
-        )
 
     # A new topic's partition may wait for its leader on a broker the whole suite has loaded
     # (NotLeaderForPartition once in the Kafka tier): a longer deadline, the same condition.
     await wait_for(
-        lambda: _lag_is(lag, 3), timeout_s=45, message="a lag of 3 while the handler is held"
+        lambda: _lag_is(runner, 3), timeout_s=45, message="a lag of 3 while the handler is held"
     )
     assert await platform.effects() == []
     release.set()
     await wait_for(lambda: has_effects(platform, 3), message="the three effects")
-    await wait_for(lambda: _lag_is(lag, 0), message="no lag once handled")
+    await wait_for(lambda: _lag_is(runner, 0), message="no lag once handled")
 
 
-async def _lag_is(lag, expected: int) -> bool:
-    return await lag() == expected
+async def _lag_is(runner: ConsumerRunner, expected: int) -> bool:
+    return await lag_of(runner) == expected
 
 
 async def test_lag_counts_records_the_runner_has_not_fetched_while_a_handler_hangs(
@@ -72,27 +61,16 @@ async def test_lag_counts_records_the_runner_has_not_fetched_while_a_handler_han
     runner = platform.runner({LeadErasedEvent: hangs}, group_id="hanging")
     await runner.start()
     lead = uuid.uuid4()  # one key: one partition
-    topic = runner.topics[0]
-
-    async def lag() -> float:
-        await runner.refresh_lag()
-        return sum(
-            REGISTRY.get_sample_value(
-                "handoff_consumer_lag", {"service": "test", "topic": topic, "partition": str(p)}
-            )
-            or 0
-            for p in range(3)
-        )
 
     await platform.send(erased("0", lead))
     await wait_for(lambda: _set(entered), timeout_s=45, message="the handler holding record 0")
     await platform.send(erased("1", lead))
-    await wait_for(lambda: _lag_is(lag, 2), message="a lag of 2")
+    await wait_for(lambda: _lag_is(runner, 2), message="a lag of 2")
     await platform.send(erased("2", lead))
-    await wait_for(lambda: _lag_is(lag, 3), message="a lag of 3, the last record unfetched")
+    await wait_for(lambda: _lag_is(runner, 3), message="a lag of 3, the last record unfetched")
     release.set()
     await wait_for(lambda: has_effects(platform, 3), message="the three effects")
-    await wait_for(lambda: _lag_is(lag, 0), message="no lag once handled")
+    await wait_for(lambda: _lag_is(runner, 0), message="no lag once handled")
 
 
 async def _set(event: asyncio.Event) -> bool:

@@ -13,7 +13,7 @@ from shared.consumer import ConsumerRunner
 from shared.events import LeadErasedEvent
 from shared.uow import UnitOfWork
 from tests.helpers import reading, wait_for
-from tests.platform.bus_helpers import assert_quiet, erased
+from tests.platform.bus_helpers import assert_quiet, counting_handler, erased
 from tests.platform.conftest import Platform, record_effect
 
 pytestmark = pytest.mark.asyncio
@@ -82,13 +82,7 @@ async def test_a_failure_in_a_merged_batch_costs_no_record_an_extra_try(
         update={"consumer_max_attempts": attempts, "consumer_retry_backoff_ms": 10}
     )
     calls: dict[str, int] = {}
-
-    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
-        reason = event.payload.reason
-        calls[reason] = calls.get(reason, 0) + 1
-        await record_effect(str(event.lead_id), reason)(uow.session)
-        if reason == "boom":
-            raise ValueError("this one always fails")
+    handler = counting_handler(calls)
 
     reasons = [f"lead {i}" for i in range(11)] + ["boom"]
     for reason in reasons:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.routing.admin import import_org
+from services.routing.handlers.mqls import route_mql, route_mqls
 from services.routing.models import platform
 from services.routing.schemas.org import OrgIn
 from shared.broker import new_producer
@@ -48,6 +49,16 @@ class Routing:
 
     def topic(self, event: type[Envelope]) -> str:
         return self.settings.topic(event.topic)
+
+    async def route(self, events: list[LeadMqlEvent], *, together: bool) -> None:
+        """The MQLs in one transaction: as one batch (`route_mqls`) or one at a time."""
+        async with self.sessions() as session, session.begin():
+            uow = UnitOfWork(session, Outbox(platform, self.settings, "routing"), self.settings)
+            if together:
+                await route_mqls(events, uow)
+            else:
+                for event in events:
+                    await route_mql(event, uow)
 
 
 @pytest_asyncio.fixture

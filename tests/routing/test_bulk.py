@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import text
 
 from services.routing.criteria import install_agreed_criteria
-from services.routing.handlers.mqls import route_mql, route_mqls
 from services.routing.models import platform
 from services.routing.schemas.criteria import CriteriaIn
 from shared.events import LeadMqlEvent
@@ -56,26 +55,16 @@ async def agree_on_consent(routing: Routing) -> None:
         await install_agreed_criteria(CriteriaIn(consent_required=True), uow, by="test")
 
 
-async def handle(routing: Routing, events: list[LeadMqlEvent], *, together: bool) -> None:
-    async with routing.sessions() as session, session.begin():
-        uow = UnitOfWork(session, Outbox(platform, routing.settings, "routing"), routing.settings)
-        if together:
-            await route_mqls(events, uow)
-        else:
-            for event in events:
-                await route_mql(event, uow)
-
-
 async def test_a_batch_decides_what_one_at_a_time_decides(routing: Routing) -> None:
     await routing.load(**ORG)
     await agree_on_consent(routing)
     events = burst()
-    await handle(routing, events, together=False)
+    await routing.route(events, together=False)
     one_at_a_time = await decided(routing)
     async with routing.sessions() as session, session.begin():
         await session.execute(text("TRUNCATE routing.assignments, routing.queue, routing.outbox"))
         await session.execute(text(RESET_REPS))
-    await handle(routing, events, together=True)
+    await routing.route(events, together=True)
     assert await decided(routing) == one_at_a_time
     assignments, queue, _ = one_at_a_time
     loads: dict[str, int] = {}
@@ -93,14 +82,14 @@ async def test_a_waiting_lead_served_by_the_batchs_drain_is_not_placed_again(
     await routing.load(teams=[team("emea", fallback=True)], reps=[rep("ann", capacity=1)])
     await agree_on_consent(routing)
     holder, waiting = mql(country="GB"), mql(country="GB")
-    await handle(routing, [holder, waiting], together=False)
+    await routing.route([holder, waiting], together=False)
     async with routing.sessions() as session, session.begin():
         await session.execute(text("UPDATE routing.reps SET open_load = 0"))
         await session.execute(
             text("DELETE FROM routing.assignments WHERE lead_id = :id"), {"id": holder.lead_id}
         )
     newcomer = mql(country="GB")
-    await handle(routing, [newcomer, mql(waiting.lead_id, country="GB", score=95)], together=True)
+    await routing.route([newcomer, mql(waiting.lead_id, country="GB", score=95)], together=True)
     assignments = await routing.rows("SELECT lead_id, rep_id FROM routing.assignments")
     assert [(row.lead_id, row.rep_id) for row in assignments] == [(waiting.lead_id, "ann")]
     queue = await routing.rows("SELECT lead_id FROM routing.queue")

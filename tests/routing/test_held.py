@@ -10,12 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.routing.handlers.mqls import route_mql, route_mqls
-from services.routing.models import platform
 from services.routing.repository import Repository
-from shared.events import LeadMqlEvent
-from shared.outbox import Outbox
-from shared.uow import UnitOfWork
 from tests.routing.conftest import Routing, mql, rep, team
 
 pytestmark = pytest.mark.asyncio
@@ -99,16 +94,6 @@ async def test_an_erasure_after_a_held_decision_leaves_no_decision(routing: Rout
     assert await routing.rows("SELECT 1 FROM routing.decisions WHERE lead_id = :l", l=lead_id) == []
 
 
-async def handle(routing: Routing, events: list[LeadMqlEvent], *, together: bool) -> None:
-    async with routing.sessions() as session, session.begin():
-        uow = UnitOfWork(session, Outbox(platform, routing.settings, "routing"), routing.settings)
-        if together:
-            await route_mqls(events, uow)
-        else:
-            for event in events:
-                await route_mql(event, uow)
-
-
 async def test_a_batch_keeps_an_accounts_leads_with_one_rep(routing: Routing) -> None:
     """Owners are read once for the batch and kept up with its own assignments: a domain's
     later lead in the batch goes to the rep its first one went to even when another rep is
@@ -117,12 +102,12 @@ async def test_a_batch_keeps_an_accounts_leads_with_one_rep(routing: Routing) ->
         teams=[team(fallback=True)], reps=[rep("ann", capacity=9), rep("bob", capacity=9)]
     )
     owned = mql(company_domain="old.example")
-    await handle(routing, [owned], together=False)
+    await routing.route([owned], together=False)
     first, second = mql(company_domain="new.example"), mql(company_domain="new.example")
     again = mql(company_domain="old.example")
     others = [mql(company_domain=f"else{i}.example") for i in range(3)]
     batch = [again, first, *others, second]  # balance alone would give them to the other rep
-    await handle(routing, batch, together=True)
+    await routing.route(batch, together=True)
     rows = await routing.rows("SELECT lead_id, rep_id FROM routing.assignments")
     rep_of = {row.lead_id: row.rep_id for row in rows}
     assert rep_of[second.lead_id] == rep_of[first.lead_id]
