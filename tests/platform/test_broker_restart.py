@@ -14,7 +14,9 @@ from collections import defaultdict
 
 import pytest
 
+from shared.broker import BrokerProbe
 from shared.events import LeadErased, LeadErasedEvent
+from shared.relay import OutboxRelay
 from shared.uow import UnitOfWork
 from tests.brokers import Broker, broker_from_environment
 from tests.helpers import wait_for
@@ -53,6 +55,22 @@ async def test_a_broker_restart_during_a_run_loses_nothing_and_doubles_nothing(
     relay = platform.relay()
     await runner.start()
     await relay.start()
+    probe = BrokerProbe(platform.settings.kafka_bootstrap)  # what /readyz asks
+    try:
+        await _restart_during_a_run(platform, broker, capsys, leads, relay, probe)
+    finally:
+        await probe.close()
+
+
+async def _restart_during_a_run(
+    platform: Platform,
+    broker: Broker,
+    capsys: pytest.CaptureFixture[str],
+    leads: list[uuid.UUID],
+    relay: OutboxRelay,
+    probe: BrokerProbe,
+) -> None:
+    assert await probe.reachable(), "the readiness probe before the outage"
 
     half = EVENTS_PER_LEAD // 2
     await write_events(platform, leads, range(half), pause_s=0.01)
@@ -66,6 +84,7 @@ async def test_a_broker_restart_during_a_run_loses_nothing_and_doubles_nothing(
         await wait_for(
             lambda: relay.last_error, timeout_s=60, message="the relay to notice the outage"
         )
+        assert not await probe.reachable(), "the readiness probe during the outage"
     with capsys.disabled():
         print(f"\n  broker outage: {broker.outage_kind}")
 
@@ -74,6 +93,7 @@ async def test_a_broker_restart_during_a_run_loses_nothing_and_doubles_nothing(
         timeout_s=120,
         message="the outbox to drain after the broker returned",
     )
+    await wait_for(probe.reachable, timeout_s=30, message="the readiness probe after it")
     # A last event per lead, written after everything else was published: once its effect is
     # there, every record before it on the lead's partition (copies too) has been consumed.
     await write_events(platform, leads, range(EVENTS_PER_LEAD, EVENTS_PER_LEAD + 1), pause_s=0)
