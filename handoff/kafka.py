@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -276,6 +277,32 @@ def random_cluster_id() -> str:
 # --- processes -------------------------------------------------------------------------------
 
 
+# An open file per partition's active segment (and more while it rolls): the test tier's cluster
+# holds tens of thousands of partitions, past the 20,000 open files this machine allows a process.
+OPEN_FILES = 262_144
+
+
+def in_broker_process(die_with_parent: bool) -> None:
+    """Run in the broker's process before it starts (after fork): raise its open-file limit,
+    and have it terminated with its parent if asked."""
+    raise_open_files(OPEN_FILES)
+    if die_with_parent:
+        terminate_with_parent()
+
+
+def raise_open_files(wanted: int) -> None:
+    """This process's open-file limit up to `wanted`: the hard limit too where that is allowed
+    (root), else as far as the hard limit goes."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard >= wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+    except (ValueError, OSError):  # not allowed to raise the hard limit
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def alive(pid: int) -> bool:
     try:  # reap it if it is our child, so a finished broker does not linger as a zombie
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
@@ -483,7 +510,7 @@ class KafkaBroker:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=terminate_with_parent if die_with_parent else None,
+                    preexec_fn=functools.partial(in_broker_process, die_with_parent),
                 ).pid
             (self.state / "broker.pid").write_text(f"{pid}\n")
         try:

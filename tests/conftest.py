@@ -25,7 +25,7 @@ from shared.auth import Role
 from shared.db import asyncpg_dsn
 from shared.migrations import upgrade_all
 from shared.settings import Settings
-from tests.brokers import Broker, broker_from_environment
+from tests.brokers import Broker, broker_from_environment, delete_topics
 
 TEMPLATE_DB = "handoff_template"
 
@@ -100,10 +100,12 @@ def topic_prefix() -> str:
 
 
 @pytest_asyncio.fixture
-async def settings(db_url: str, broker: Broker, topic_prefix: str) -> Settings:
-    """Settings for one test: its own database and topics, short group timeouts."""
-    await create_topics(broker.bootstrap, prefix=topic_prefix, partitions=3)
-    return Settings(
+async def settings(db_url: str, broker: Broker, topic_prefix: str) -> AsyncIterator[Settings]:
+    """Settings for one test: its own database and topics, short group timeouts. The topics are
+    deleted afterwards: Apache Kafka keeps a file open for every partition it holds, and the
+    suite's would pass the open files a process may have here."""
+    topics = await create_topics(broker.bootstrap, prefix=topic_prefix, partitions=3)
+    yield Settings(
         environment="test",
         secret_key=TEST_SECRET,
         database_url=db_url,
@@ -115,6 +117,7 @@ async def settings(db_url: str, broker: Broker, topic_prefix: str) -> Settings:
         consumer_retry_backoff_ms=20,
         outbox_poll_interval_s=0.5,
     )
+    await delete_topics(broker.bootstrap, topics)
 
 
 @pytest_asyncio.fixture

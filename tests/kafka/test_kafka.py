@@ -4,6 +4,7 @@ with its data; its command-line tools; its heap bound; and the choice `handoff u
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,26 @@ def test_the_heap_is_bounded(running_broker: kafka.KafkaBroker) -> None:
     pid = running_broker.pid()
     assert pid is not None
     assert "-Xmx256m" in psutil.Process(pid).cmdline()
+
+
+def test_the_broker_is_let_open_as_many_files_as_the_machine_allows() -> None:
+    """The test tier's cluster holds tens of thousands of partitions, an open file each; a
+    common soft limit is 1,024. What the broker's process runs before Kafka starts raises it
+    to `OPEN_FILES`, or as far as the hard limit goes where that cannot be raised."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    show = (
+        "import resource; from handoff.kafka import in_broker_process; in_broker_process(False);"
+        " print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", show],
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    allowed = {kafka.OPEN_FILES} if hard >= kafka.OPEN_FILES else {kafka.OPEN_FILES, hard}
+    assert int(child.stdout) in allowed
 
 
 def run_tool(tool: str, *args: str) -> str:
