@@ -38,7 +38,8 @@ check: $(STAMP)
 # The same suite on a real Apache Kafka broker (Java 17+; Maven once, the jars are then cached
 # in ~/.cache/handoff/kafka, shared with `make run`).
 # Its outage tests really stop that broker, which the workers share: they run first, on their
-# own, while the broker restarts quickly (the rest create tens of thousands of partitions).
+# own, while the broker restarts quickly (the rest create, and delete, tens of thousands of
+# partitions).
 test-kafka: $(STAMP)
 	$(BIN)/python tools/kafka_tier/kafka_tier.py run -- sh -c '\
 		$(BIN)/python -m pytest -m broker_outage && \
