@@ -27,6 +27,8 @@ from shared.migrations import upgrade_all
 from shared.settings import Settings
 from tests.brokers import Broker, broker_from_environment, delete_topics
 
+pytest.register_assert_rewrite("tests.browser")  # snap() asserts for the browser tests
+
 TEMPLATE_DB = "handoff_template"
 
 TEST_SECRET = "test-only-secret-of-at-least-32-characters"

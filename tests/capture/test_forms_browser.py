@@ -4,43 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import uvicorn
-from playwright.async_api import Page, async_playwright
 
 from handoff.demo import DEMO_FORM, DEMO_FORM_ID, load_demo
-from handoff.embedded import free_port
 from services.capture.app import create_app
 from services.capture.schemas import FormIn
-from shared.settings import Settings
-from tests.browser import CHROMIUM, CHROMIUM_FLAGS, needs_chromium
+from tests.browser import chromium, needs_chromium, served
 from tests.capture.forms_helpers import BROWSER, FORM, captured_topic, written
-from tests.helpers import auth, wait_for
+from tests.helpers import auth
 
 pytestmark = pytest.mark.asyncio
-
-
-@asynccontextmanager
-async def served(settings: Settings) -> AsyncIterator[str]:
-    """Capture on a real port, for a client that speaks plain HTTP."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        await wait_for(lambda: server.started, timeout_s=30, message="uvicorn started")
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        await asyncio.to_thread(thread.join, 15)
 
 
 async def test_load_demo_puts_the_demo_form_which_a_browser_can_post(settings, api_keys):
@@ -58,7 +33,7 @@ async def test_load_demo_puts_the_demo_form_which_a_browser_can_post(settings, a
     assert form.consent_required and form.consent_text and form.consent_version
     assert (form.allowed_origins, form.thank_you_url, form.error_url) == (["*"], None, None)
 
-    async with served(settings) as url, captured_topic(settings) as topic:
+    async with served(create_app(settings)) as url, captured_topic(settings) as topic:
         await asyncio.to_thread(load_demo, url, api_keys["admin"])
         await asyncio.to_thread(load_demo, url, api_keys["admin"])  # again: replaced, no error
         async with httpx.AsyncClient(base_url=url) as client:
@@ -85,22 +60,15 @@ async def test_load_demo_puts_the_demo_form_which_a_browser_can_post(settings, a
     assert payload["consent"]["text_version"] == DEMO_FORM["consent_version"]
 
 
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Page]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS
-        )
-        try:
-            yield await browser.new_page()
-        finally:
-            await browser.close()
-
-
 @pytest.mark.browser
 @needs_chromium
 async def test_a_browser_fills_in_the_demo_page_and_lands_on_thank_you(settings, api_keys):
-    async with served(settings) as url, captured_topic(settings) as topic, chromium() as page:
+    async with (
+        served(create_app(settings)) as url,
+        captured_topic(settings) as topic,
+        chromium() as browser,
+    ):
+        page = await browser.new_page()
         await asyncio.to_thread(load_demo, url, api_keys["admin"])
         await page.goto(f"{url}/v1/forms/demo/page?utm_source=browser-test")
         await page.get_by_label("Email").fill("Margaret.Hamilton@Example.com")
@@ -123,7 +91,8 @@ async def test_a_browser_fills_in_the_demo_page_and_lands_on_thank_you(settings,
 @pytest.mark.browser
 @needs_chromium
 async def test_a_browser_script_may_post_json_only_from_an_allowed_origin(settings, api_keys):
-    async with served(settings) as url, chromium() as page:
+    async with served(create_app(settings)) as url, chromium() as browser:
+        page = await browser.new_page()
         other_origin = url.replace("127.0.0.1", "localhost")  # another origin, same server
         async with httpx.AsyncClient(base_url=url, headers=auth(api_keys["admin"])) as admin:
             for form_id, origins in (("open", [other_origin]), ("closed", ["https://a.example"])):

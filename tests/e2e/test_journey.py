@@ -8,22 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from playwright.async_api import Browser, Page, async_playwright
 
 from handoff.demo import DEMO_FORM_ID, load_demo
 from handoff.demo_routing import load_routing_demo
 from handoff.demo_scoring import load_scoring_demo
-from handoff.embedded import free_port
 from handoff.keys import create_api_key
 from services.capture.app import create_app as create_capture
 from services.feedback.app import create_app as create_feedback
@@ -31,54 +24,10 @@ from services.routing.app import create_app as create_routing
 from services.scoring.app import create_app as create_scoring
 from shared.auth import Role
 from shared.settings import Settings
-from tests.browser import CHROMIUM, CHROMIUM_FLAGS, needs_chromium
+from tests.browser import chromium, needs_chromium, served, snap
 from tests.helpers import auth, reading, wait_for
 
 pytestmark = pytest.mark.asyncio
-
-PHONE = {"width": 390, "height": 844}
-
-
-@asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """The app on a real port (its lifespan, consumers included, in uvicorn's thread)."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        await wait_for(lambda: server.started, timeout_s=30, message="uvicorn started")
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        await asyncio.to_thread(thread.join, 15)
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-async def snap(page: Page, folder: Path, name: str) -> None:
-    """The page as a person sees it, then at a phone's width (nothing may overflow sideways)."""
-    await page.screenshot(path=folder / f"{name}.png", full_page=True)
-    size = page.viewport_size
-    await page.set_viewport_size(PHONE)
-    await page.screenshot(path=folder / f"{name}-phone.png", full_page=True)
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{name} overflows a phone's width by {overflow}px"
-    if size:
-        await page.set_viewport_size(size)
 
 
 @pytest.mark.browser

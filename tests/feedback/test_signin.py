@@ -20,8 +20,7 @@ from services.feedback.api.pages.session import SESSION_COOKIE
 from services.feedback.app import create_app
 from shared.auth import UNKNOWN_KEYS_PER_CLIENT, new_key
 from shared.settings import Settings
-from tests.browser import needs_chromium
-from tests.e2e.test_journey import chromium, served, snap
+from tests.browser import chromium, needs_chromium, served, snap
 from tests.feedback.pages_helpers import token_of
 from tests.helpers import running
 
