@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -76,6 +76,8 @@ class ConsumerRunner(Batches):
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._pruned_at: float | None = None  # never: the first loop prunes
+        self._uncommitted: dict[TopicPartition, int] = {}  # next offset to commit
+        self._committed_at = time.monotonic()
 
     @property
     def topics(self) -> list[str]:
@@ -88,7 +90,6 @@ class ConsumerRunner(Batches):
     async def start(self) -> None:
         s = self._settings
         consumer = AIOKafkaConsumer(
-            *self._topics,
             bootstrap_servers=s.kafka_bootstrap,
             group_id=self.group_id,
             enable_auto_commit=False,
@@ -97,6 +98,7 @@ class ConsumerRunner(Batches):
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
         )
+        consumer.subscribe(self._topics, listener=_CommitBeforeRevoking(self))
         try:
             await consumer.start()
         except BaseException:
@@ -117,10 +119,21 @@ class ConsumerRunner(Batches):
             except BaseException as error:  # the loop had died of something it cannot outlive
                 log.warning("%s: consumer loop had ended with %r", self._service, error)
         if self._consumer is not None:
+            await self._commit_before_leaving(deadline)
             try:
                 await asyncio.wait_for(self._consumer.stop(), max(deadline - time.monotonic(), 0.5))
             except TimeoutError:  # the group notices the member is gone at its session timeout
                 log.warning("%s: consumer did not leave its group in time", self._service)
+
+    async def _commit_before_leaving(self, deadline: float) -> None:
+        assert self._consumer is not None
+        try:
+            await asyncio.wait_for(
+                self._commit_handled(self._consumer.assignment()),
+                max(deadline - time.monotonic(), 0.5),
+            )
+        except Exception as error:  # handled again by the next owner, deduped by id
+            log.warning("%s: offsets not committed on stopping: %r", self._service, error)
 
     async def _run(self) -> None:
         consumer = self._consumer
@@ -131,6 +144,8 @@ class ConsumerRunner(Batches):
                     timeout_ms=200, max_records=max(200, self._settings.consumer_batch_size)
                 )
                 await self._process_fetch(consumer, batches)
+                if self._commit_due():
+                    await self._commit_handled(consumer.assignment())
                 await self._prune_processed()
             except Exception as error:  # the loop must outlive anything; uncommitted records
                 self._note_error("consumer", error)  # come again and their ids dedupe them
@@ -206,9 +221,30 @@ class ConsumerRunner(Batches):
     async def _commit_offsets(
         self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]
     ) -> None:
-        assigned = consumer.assignment()
-        offsets = {tp: OffsetAndMetadata(n, "") for tp, n in done.items() if tp in assigned}
-        if not offsets:
+        """Note the offsets handled to; commit them if `consumer_commit_interval_ms` is up."""
+        self._uncommitted.update(done)
+        if self._commit_due():
+            await self._commit_handled(consumer.assignment())
+
+    def _commit_due(self) -> bool:
+        waited_ms = (time.monotonic() - self._committed_at) * 1000
+        return bool(self._uncommitted) and waited_ms >= self._settings.consumer_commit_interval_ms
+
+    async def _commit_handled(self, partitions: set[TopicPartition]) -> None:
+        """Commit the handled offsets of `partitions` (those still assigned) and forget them;
+        a partition no longer assigned is its new owner's, from its last committed offset."""
+        consumer = self._consumer
+        assigned = consumer.assignment() if consumer is not None else set()
+        offsets = {
+            tp: OffsetAndMetadata(n, "")
+            for tp, n in self._uncommitted.items()
+            if tp in partitions and tp in assigned
+        }
+        self._uncommitted = {
+            tp: n for tp, n in self._uncommitted.items() if tp in assigned and tp not in partitions
+        }
+        self._committed_at = time.monotonic()
+        if consumer is None or not offsets:
             return
         try:
             await asyncio.wait_for(self._commit(consumer, offsets), self.COMMIT_TIMEOUT_S)
@@ -267,3 +303,17 @@ class ConsumerRunner(Batches):
                 "%s: end offsets unavailable (%s); lag from the last fetch", self._service, error
             )
             return {}
+
+
+class _CommitBeforeRevoking(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commits what the runner handled of the partitions a rebalance takes away, so their new
+    owner does not fetch those records again."""
+
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._runner._commit_handled(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
         "fit) handled in one transaction (one commit, then the offset commit); 1 is a "
         "transaction per record.",
     )
+    consumer_commit_interval_ms: int = Field(
+        1_000,
+        ge=0,
+        description="Longest a handled record's offset waits to be committed: one offset "
+        "commit for every batch in that time, and at once when the consumer stops or a "
+        "rebalance takes a partition away. Records handled but not committed when a process "
+        "dies come again, and their event ids make them no-ops. 0 commits after every batch.",
+    )
     processed_events_retention_days: int = Field(
         14,
         ge=1,

@@ -63,10 +63,12 @@ class Platform:
         *,
         group_id: str = "g",
         runner_class: type[ConsumerRunner] = ConsumerRunner,
+        **settings: object,
     ) -> ConsumerRunner:
+        """`settings`: what this runner's settings change, e.g. `consumer_batch_size=1`."""
         runner = runner_class(
             service="test",
-            settings=self.settings,
+            settings=self.settings.model_copy(update=settings),
             tables=TABLES,
             sessions=self.sessions,
             outbox=self.outbox,

@@ -58,7 +58,9 @@ async def test_several_partitions_fetched_together_share_a_transaction_and_a_com
     for event in events:
         await platform.send(event)
     runner_class = watched()
-    runner = platform.runner({LeadErasedEvent: handler}, runner_class=runner_class)
+    runner = platform.runner(
+        {LeadErasedEvent: handler}, runner_class=runner_class, consumer_commit_interval_ms=0
+    )
     await runner.start()
     await wait_for(lambda: _effects(platform, len(events)), message="every event's effect")
     await assert_quiet(platform, len(events), quiet_s=0.3)
