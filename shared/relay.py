@@ -3,8 +3,11 @@
 It marks rows sent once the broker acknowledged them and keeps them while the broker is
 unreachable. A statement trigger (see the migrations) sends NOTIFY on insert, which PostgreSQL
 delivers at commit, so the relay wakes as soon as an event is durable instead of waiting for its
-fallback poll. Several instances of a service share one outbox; an advisory lock lets one publish
-at a time, so each key's events keep their order.
+fallback poll. Several instances of a service share one outbox; one publishes at a time, so each
+key's events keep their order: the one whose connection holds the outbox's advisory lock. It keeps
+the lock (a session lock) while it publishes without error, so a round costs two statements (read
+the batch, mark it sent) instead of a transaction of five; on an error, a stop or a lost
+connection the lock is released and the next instance to try takes it.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class OutboxRelay:
         self._prune = f"DELETE FROM {outbox} WHERE sent_at < now() - $1::interval"
         # Several instances of a service share one outbox; one lock keeps publication in order.
         self._lock_id = zlib.crc32(f"handoff-outbox:{tables.schema}".encode())
+        self.publishing = False  # this instance's connection holds the lock
         self.last_error: str | None = None
         self._pruned_at: float | None = None  # never: the first round prunes
 
@@ -120,6 +124,7 @@ class OutboxRelay:
                 metrics.OUTBOX_ERRORS.labels(self._service).inc()
                 log.warning("outbox relay: %s (attempt %d)", self.last_error, failures)
                 await self._close_producer()
+                await self._close_connection()  # lets another instance publish meanwhile
                 await self._sleep(min(0.2 * 2**failures, 5.0))
                 continue
             if published < self._settings.outbox_batch_size:
@@ -139,17 +144,20 @@ class OutboxRelay:
     async def _publish_batch(self) -> int:
         # Plain driver calls: this runs once per commit under load, in every service.
         connection = await self._connected()
-        async with connection.transaction():
-            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_id):
+        if not self.publishing:
+            self.publishing = await connection.fetchval(
+                "SELECT pg_try_advisory_lock($1)", self._lock_id
+            )
+            if not self.publishing:
                 return 0
-            rows = await connection.fetch(self._select_batch, self._settings.outbox_batch_size)
-            if rows:
-                await self._send(rows)
-                await connection.execute(self._mark_sent, [row["id"] for row in rows])
-                for topic, count in Counter(row["topic"] for row in rows).items():
-                    metrics.OUTBOX_PUBLISHED.labels(self._service, topic).inc(count)
-            await self._prune_sent(connection)
-            return len(rows)
+        rows = await connection.fetch(self._select_batch, self._settings.outbox_batch_size)
+        if rows:
+            await self._send(rows)
+            await connection.execute(self._mark_sent, [row["id"] for row in rows])
+            for topic, count in Counter(row["topic"] for row in rows).items():
+                metrics.OUTBOX_PUBLISHED.labels(self._service, topic).inc(count)
+        await self._prune_sent(connection)
+        return len(rows)
 
     async def _prune_sent(self, connection: asyncpg.Connection) -> None:
         now = time.monotonic()
@@ -196,12 +204,18 @@ class OutboxRelay:
 
     async def _connected(self) -> asyncpg.Connection:
         if self._connection is None or self._connection.is_closed():
+            self.publishing = False  # a lost connection took the lock with it
             connection = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
             await connection.add_listener(self._tables.notify_channel, lambda *_: self._wake.set())
             self._connection = connection
         return self._connection
 
     async def _close_connection(self) -> None:
+        self.publishing = False
         connection, self._connection = self._connection, None
         if connection is not None and not connection.is_closed():
-            await connection.close(timeout=2)
+            try:
+                await connection.close(timeout=2)
+            except Exception as error:  # broken already: drop it
+                log.debug("closing the relay's connection: %r", error)
+                connection.terminate()

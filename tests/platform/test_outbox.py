@@ -138,3 +138,31 @@ async def test_the_first_round_prunes_sent_rows_past_their_retention_whatever_th
         return values if len(values) == 1 else None
 
     assert await wait_for(remaining, message="the old sent row pruned") == [b"recent"]
+
+
+async def test_one_relay_of_a_shared_outbox_publishes_and_another_takes_over_when_it_stops(
+    platform: Platform,
+):
+    lead = uuid.uuid4()
+    first, second = platform.relay(), platform.relay()
+    async with reading(
+        platform.settings.kafka_bootstrap, platform.settings.topic(LeadErasedEvent.topic)
+    ) as topic:
+        await first.start()
+        await write_outbox(platform, [erased(lead, 1)])
+        await topic.wait_for_count(1)
+        assert first.publishing
+
+        await second.start()
+        await write_outbox(platform, [erased(lead, n) for n in (2, 3)])
+        await topic.wait_for_count(3)
+        await write_outbox(platform, [erased(lead, 4)])  # wakes both relays
+        await topic.wait_for_count(4)
+        assert first.publishing and not second.publishing, "two relays published at once"
+
+        await first.stop()
+        await write_outbox(platform, [erased(lead, n) for n in (5, 6)])
+        records = await topic.wait_for_count(6)
+        await topic.assert_no_more(6, quiet_s=0.3)
+    assert second.publishing
+    assert sequences_by_lead(records)[str(lead)] == [1, 2, 3, 4, 5, 6]

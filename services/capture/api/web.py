@@ -130,11 +130,11 @@ def page_attribution(request: Request) -> dict[str, str]:
     return hidden
 
 
-def submission_limits(request: Request) -> SubmissionLimits:
+async def submission_limits(request: Request) -> SubmissionLimits:
     """The app's own rate limits (each app counts on its own), set by `create_app` beside the
     platform's runtime. Not bound with `dependency_overrides`: with any override present,
     FastAPI rebuilds every route's dependencies on each request (measured: about twice the
-    CPU per lead)."""
+    CPU per lead). A coroutine, so FastAPI does not run it in its thread pool."""
     limits: SubmissionLimits = request.app.state.submission_limits
     return limits
 
