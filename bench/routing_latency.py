@@ -18,7 +18,8 @@ Leads of the first `--warmup` seconds are not counted: a stack just started is s
 half a minute (Kafka's JVM compiles its hot paths; the services fill their statement caches).
 Prints where the leads ended up (scoring's states, routing's outcomes), p50/p90/p99/max and how
 many were assigned, and the CPU per lead of each service, PostgreSQL, the broker, the load
-generator and the whole machine (warm-up included); stops everything it started. Run from the
+generator and the whole machine while the counted leads are posted and delivered (not in the
+warm-up); stops everything it started. Run from the
 repository root with `PYTHONPATH=.` (it reads topics with tests/helpers).
 """
 
@@ -218,11 +219,12 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
     mqls = Arrivals(stack.bootstrap, settings.topic("lead.mql.v1"))
     readers = [asyncio.create_task(r.run()) for r in (reader, mqls)]
     try:
-        seconds = args.warmup + args.seconds
+        if args.warmup > 0:
+            await offer(stack.urls["capture"], args.rate, args.warmup)
         cpu_before, machine_before = service_cpu_s(stack), machine_cpu_s()
         infrastructure_before = infrastructure_cpu_s()
         own_before = sum(os.times()[:2])
-        sent = await offer(stack.urls["capture"], args.rate, seconds)
+        sent = await offer(stack.urls["capture"], args.rate, args.seconds)
         for _ in range(300):  # the stragglers: up to 30 s
             if all(lead in reader.seen for lead, _, _ in sent):
                 break
@@ -239,11 +241,11 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
         await mqls.consumer.stop()
     print("where the leads are:", await whereabouts(stack.database_url))
     print(
-        "CPU ms per lead posted (services; PostgreSQL; the broker; the load generator; the whole "
-        "machine, others' work included):",
+        "CPU ms per lead posted after the warm-up (services; PostgreSQL; the broker; the load "
+        "generator; the whole machine, others' work included):",
         {name: round(s * 1000 / max(len(sent), 1), 2) for name, s in cpu.items()},
     )
-    counted = sent[int(args.rate * args.warmup) :]
+    counted = sent
     latencies = [(reader.seen[lead] - t) * 1000 for lead, t, _ in counted if lead in reader.seen]
     missing = len(counted) - len(latencies)
     stages = [  # (post -> MQL written, MQL written -> assignment written), wall clock

@@ -47,6 +47,7 @@ class ConsumerRunner(Batches):
     COMMIT_TIMEOUT_S = 5.0
     PRUNE_EVERY_S = 600.0
     END_OFFSETS_TIMEOUT_S = 2.0
+    GATHER_BYTES = 1024 * 1024
 
     def __init__(
         self,
@@ -59,7 +60,10 @@ class ConsumerRunner(Batches):
         handlers: Mapping[type[Envelope], Handler],
         batch_handlers: Mapping[type[Envelope], BatchHandler] | None = None,
         group_id: str | None = None,
+        gather_ms: int = 0,
     ) -> None:
+        """`gather_ms` > 0: the broker holds each fetch until `GATHER_BYTES` have come or that
+        long has passed, so a consumer that may lag a little takes fewer, bigger batches."""
         super().__init__(
             service=service,
             settings=settings,
@@ -73,6 +77,7 @@ class ConsumerRunner(Batches):
         # The topic prefix isolates deployments sharing a cluster (and tests sharing a broker):
         # their groups never rebalance each other.
         self.group_id = group_id or f"{settings.topic_prefix}handoff-{service}"
+        self._gather_ms = gather_ms
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._pruned_at: float | None = None  # never: the first loop prunes
@@ -94,7 +99,8 @@ class ConsumerRunner(Batches):
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            fetch_max_wait_ms=self._gather_ms or s.consumer_fetch_max_wait_ms,
+            fetch_min_bytes=self.GATHER_BYTES if self._gather_ms else 1,
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
         )

@@ -56,6 +56,9 @@ class ServiceSpec:
     routers: Sequence[APIRouter] = ()
     description: str = ""
     small_body_paths: Sequence[str] = ()  # path prefixes open to anyone: the small body limit
+    # How long the broker may hold a fetch to gather records (see `ConsumerRunner`); 0 for a
+    # service on the way from form post to rep, which takes each record as soon as it arrives.
+    gather_ms: int = 0
 
 
 @dataclass
@@ -125,6 +128,7 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
             outbox=outbox,
             handlers=spec.handlers,
             batch_handlers=spec.batch_handlers,
+            gather_ms=spec.gather_ms,
         )
     return Runtime(
         spec,

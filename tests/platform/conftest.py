@@ -63,6 +63,7 @@ class Platform:
         *,
         group_id: str = "g",
         runner_class: type[ConsumerRunner] = ConsumerRunner,
+        gather_ms: int = 0,
         **settings: object,
     ) -> ConsumerRunner:
         """`settings`: what this runner's settings change, e.g. `consumer_batch_size=1`."""
@@ -74,6 +75,7 @@ class Platform:
             outbox=self.outbox,
             handlers=handlers,
             group_id=f"{self.settings.topic_prefix}{group_id}",
+            gather_ms=gather_ms,
         )
         self._started.append(runner)
         return runner
