@@ -2,9 +2,12 @@
 
 The records of one partition's fetch are taken `consumer_batch_size` at a time and handled in
 one transaction (`shared.batches`: event ids claimed with the state changes, then one commit);
-only then is the offset committed. So event ids and state changes commit together, and a batch
-costs one commit instead of one per record. A batch that fails goes again one record at a time
-(`shared.one_by_one`: retries, then the DLQ); with `consumer_batch_size` 1 every record does.
+only then is the offset noted for committing, which happens at most every
+`consumer_commit_interval_ms` and at once on stopping or when a rebalance takes the partition away.
+So event ids and state changes commit together, a batch costs one commit instead of one per
+record, and a record handled but not yet committed that comes again is a no-op. A batch that
+fails goes again one record at a time (`shared.one_by_one`: retries, then the DLQ); with
+`consumer_batch_size` 1 every record does.
 When a fetch brings a few records of several partitions (a service keeping up: a record or two
 per partition), they make one batch with one offset commit instead of a transaction and an
 offset commit per partition; if that batch fails, each partition goes its own way as above, a
