@@ -163,30 +163,49 @@ class ConsumerRunner(Batches):
     async def _process_fetch(
         self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[ConsumerRecord]]
     ) -> None:
-        """A fetch's records of several partitions that fit in one batch are handled in one
-        transaction with one offset commit; otherwise (or if that leaves nothing) partition by
-        partition."""
-        unmerged = Unmerged()
-        size = self._settings.consumer_batch_size
-        if size > 1 and len(fetched) > 1 and sum(map(len, fetched.values())) <= size:
-            try:
-                done = await self._batch_all(consumer, fetched)
-            except RewindAll as rewind:
-                self._note_error(f"handling a batch of {len(fetched)} partitions", rewind.error)
-                for tp, records in fetched.items():
-                    if tp in consumer.assignment():
-                        consumer.seek(tp, records[0].offset)
-                await asyncio.sleep(1.0)
-                return
-            except Unmerged as failed:
-                unmerged = failed
+        """The fetch's partitions packed into merged batches of up to `consumer_batch_size`
+        records, each handled in one transaction with one offset commit; a partition that fits
+        with no other, or a merged batch that left nothing, goes partition by partition."""
+        groups = merged_groups(fetched, self._settings.consumer_batch_size)
+        for place, group in enumerate(groups):
+            if len(group) == 1:
+                await self._partition_by_partition(consumer, group, Unmerged())
             else:
-                await self._commit_offsets(consumer, done)
+                try:
+                    done = await self._batch_all(consumer, group)
+                except RewindAll as rewind:
+                    self._note_error(f"handling a batch of {len(group)} partitions", rewind.error)
+                    self._rewind_all(consumer, groups[place:])
+                    await asyncio.sleep(1.0)
+                    return
+                except Unmerged as failed:
+                    await self._partition_by_partition(consumer, group, failed)
+                else:
+                    await self._commit_offsets(consumer, done)
+            if self._stopping:
                 return
-        for tp, records in fetched.items():
+
+    async def _partition_by_partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        group: dict[TopicPartition, list[ConsumerRecord]],
+        unmerged: Unmerged,
+    ) -> None:
+        for tp, records in group.items():
             await self._process_partition(consumer, tp, records, unmerged)
             if self._stopping:
-                break
+                return
+
+    @staticmethod
+    def _rewind_all(
+        consumer: AIOKafkaConsumer, groups: list[dict[TopicPartition, list[ConsumerRecord]]]
+    ) -> None:
+        """Every partition of `groups` back to its first fetched record."""
+        assigned = consumer.assignment()
+        for group in groups:
+            for tp, records in group.items():
+                if tp in assigned:
+                    consumer.seek(tp, records[0].offset)
 
     async def _process_partition(
         self,
@@ -326,3 +345,26 @@ class _CommitBeforeRevoking(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass
+
+
+def merged_groups(
+    fetched: dict[TopicPartition, list[ConsumerRecord]], size: int
+) -> list[dict[TopicPartition, list[ConsumerRecord]]]:
+    """The fetch's partitions in groups of at most `size` records, each group filled in fetch
+    order before the next; a partition with more records than that (or any, when `size` is 1)
+    is a group of its own."""
+    groups: list[dict[TopicPartition, list[ConsumerRecord]]] = []
+    current: dict[TopicPartition, list[ConsumerRecord]] = {}
+    count = 0
+    for tp, records in fetched.items():
+        if size == 1 or len(records) > size:
+            groups.append({tp: records})
+            continue
+        if current and count + len(records) > size:
+            groups.append(current)
+            current, count = {}, 0
+        current[tp] = records
+        count += len(records)
+    if current:
+        groups.append(current)
+    return groups

@@ -7,9 +7,11 @@ import uuid
 from typing import Any
 
 import pytest
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.partitioner import murmur2
 from sqlalchemy import text
 
-from shared.consumer import ConsumerRunner
+from shared.consumer import ConsumerRunner, merged_groups
 from shared.events import LeadErasedEvent
 from shared.uow import UnitOfWork
 from tests.helpers import reading, wait_for
@@ -44,6 +46,27 @@ async def _effects(platform: Platform, count: int) -> list[tuple[str, str]] | No
     return effects if len(effects) >= count else None
 
 
+def per_partition(each: int, partitions: int = 3) -> list[LeadErasedEvent]:
+    """`each` events for every partition (the producer's default partitioner: murmur2 of the
+    key), in partition order."""
+    events: dict[int, list[LeadErasedEvent]] = {p: [] for p in range(partitions)}
+    while any(len(found) < each for found in events.values()):
+        event = erased(f"lead {sum(map(len, events.values()))}")
+        found = events[(murmur2(event.key()) & 0x7FFFFFFF) % partitions]
+        if len(found) < each:
+            found.append(event)
+    return [event for p in range(partitions) for event in events[p]]
+
+
+def fetch_of(*counts: int) -> dict[TopicPartition, list[ConsumerRecord]]:
+    return {
+        TopicPartition("t", p): [
+            ConsumerRecord("t", p, n, 0, 0, None, b"", None, 0, 0, []) for n in range(count)
+        ]
+        for p, count in enumerate(counts)
+    }
+
+
 async def test_several_partitions_fetched_together_share_a_transaction_and_a_commit(
     platform: Platform,
 ) -> None:
@@ -54,7 +77,7 @@ async def test_several_partitions_fetched_together_share_a_transaction_and_a_com
         transaction_of[event.event_id] = int(txid)
         await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
 
-    events = [erased(f"lead {i}") for i in range(12)]  # twelve keys: every partition
+    events = per_partition(4)  # twelve keys, four on each partition
     for event in events:
         await platform.send(event)
     runner_class = watched()
@@ -128,3 +151,66 @@ async def test_an_outage_in_a_merged_batch_rewinds_every_partition(platform: Pla
     )
     assert runner.running and runner.last_error and "connection" in runner.last_error.lower()
     assert len(calls) > len(events)  # the batch's first four ran again
+
+
+async def test_a_fetch_is_packed_into_batches_of_at_most_the_batch_size_in_fetch_order() -> None:
+    def shape(*counts: int, size: int) -> list[list[int]]:
+        return [[tp.partition for tp in g] for g in merged_groups(fetch_of(*counts), size)]
+
+    assert shape(8, 8, 8, size=20) == [[0, 1], [2]]
+    assert shape(3, 30, 4, 5, size=20) == [[1], [0, 2, 3]]  # too big for a batch: alone
+    assert shape(2, 2, 2, size=1) == [[0], [1], [2]]
+    assert shape(5, 5, size=10) == [[0, 1]]
+
+
+async def test_a_fetch_bigger_than_a_batch_still_shares_transactions_across_partitions(
+    platform: Platform,
+) -> None:
+    transaction_of: dict[uuid.UUID, int] = {}
+
+    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        transaction_of[event.event_id] = int(
+            await uow.session.scalar(text("SELECT txid_current()"))
+        )
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    events = per_partition(8)  # 24 records in one fetch: more than a batch of 20
+    for event in events:
+        await platform.send(event)
+    runner_class = watched()
+    runner = platform.runner(
+        {LeadErasedEvent: handler}, runner_class=runner_class, consumer_batch_size=20
+    )
+    await runner.start()
+    await wait_for(lambda: _effects(platform, len(events)), message="every event's effect")
+
+    spans: dict[int, set[int]] = {}
+    for event_id, txid in transaction_of.items():
+        spans.setdefault(txid, set()).add(runner_class.partition_of[event_id])
+    assert max(len(p) for p in spans.values()) == 2, f"partitions per transaction: {spans}"
+
+
+async def test_an_outage_in_the_first_of_a_fetchs_batches_rewinds_the_later_ones_too(
+    platform: Platform,
+) -> None:
+    """24 records in batches of 20: two partitions merged, then the third. The connection drops
+    in the first; the third partition's records, fetched but not handled, come again as well."""
+    calls: list[uuid.UUID] = []
+
+    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        calls.append(event.event_id)
+        if len(calls) == 5:
+            await uow.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    events = per_partition(8)
+    for event in events:
+        await platform.send(event)
+    runner = platform.runner({LeadErasedEvent: handler}, consumer_batch_size=20)
+    await runner.start()
+    await wait_for(lambda: _effects(platform, len(events)), message="every effect after it")
+    await assert_quiet(platform, len(events), quiet_s=0.5)
+    assert sorted(v for _, v in await platform.effects()) == sorted(
+        e.payload.reason for e in events
+    )
+    assert runner.last_error and "connection" in runner.last_error.lower()
