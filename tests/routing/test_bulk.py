@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 from services.routing.criteria import install_agreed_criteria
 from services.routing.models import platform
+from services.routing.repository import Repository
 from services.routing.schemas.criteria import CriteriaIn
 from shared.events import LeadMqlEvent
 from shared.outbox import Outbox
@@ -96,3 +98,41 @@ async def test_a_waiting_lead_served_by_the_batchs_drain_is_not_placed_again(
     assert [row.lead_id for row in queue] == [newcomer.lead_id]
     [load] = await routing.rows("SELECT open_load FROM routing.reps WHERE id = 'ann'")
     assert load.open_load == 1
+
+
+async def test_a_batch_reads_what_is_in_force_in_one_statement(routing: Routing) -> None:
+    """The criteria, the rules in their order and the fallback team, as the separate reads
+    (the API's) give them."""
+    nordics = {"name": "nordics", "team": "emea", "countries": ["SE", "NO"]}
+    await routing.load(**ORG | {"rules": [*ORG["rules"], nordics]})
+    await agree_on_consent(routing)
+    async with routing.sessions() as session, session.begin():  # nordics first now
+        await session.execute(text("UPDATE routing.rules SET position = position + 10"))
+        await session.execute(
+            text("UPDATE routing.rules SET position = CASE name WHEN 'uk' THEN 2 ELSE 1 END")
+        )
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    async with routing.sessions() as session, session.begin():
+        repo = Repository(session)
+        sa_event.listen(routing.engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            criteria, rules, fallback = await repo.in_force()
+        finally:
+            sa_event.remove(routing.engine.sync_engine, "before_cursor_execute", seen)
+        assert len(statements) == 1, statements
+        assert criteria == await repo.active_criteria()
+        assert criteria is not None and criteria.rules.consent_required
+        assert rules == await repo.rules()
+        assert [rule.name for rule in rules] == ["nordics", "uk"]
+        assert fallback == await repo.fallback_team_id() == "world"
+
+
+async def test_with_nothing_agreed_or_ruled_nothing_is_in_force(routing: Routing) -> None:
+    await routing.load(teams=[team("emea")], reps=[rep("ann")])
+    async with routing.sessions() as session:
+        await session.execute(text("UPDATE routing.criteria SET status = 'retired'"))
+        assert await Repository(session).in_force() == (None, [], None)

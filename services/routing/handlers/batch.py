@@ -25,7 +25,7 @@ class InForce:
 
     @classmethod
     async def read(cls, repo: Repository) -> InForce:
-        return cls(await repo.active_criteria(), await repo.rules(), await repo.fallback_team_id())
+        return cls(*await repo.in_force())
 
 
 @dataclass

@@ -5,16 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import func, literal, select, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on
 
+from services.routing.domain.criteria import Criteria
 from services.routing.domain.org import Rep, Team
 from services.routing.domain.rules import Rule
-from services.routing.repository.rows import SETTINGS_CACHE, to_rep, to_rule, to_team, with_load
+from services.routing.repository.rows import (
+    SETTINGS_CACHE,
+    rule_of,
+    to_criteria,
+    to_rep,
+    to_rule,
+    to_team,
+    with_load,
+)
 from services.routing.repository.tables import (
     OPEN,
     Queries,
     assignments_t,
+    criteria_t,
     reps_t,
     rules_t,
     teams_t,
@@ -28,6 +38,24 @@ class OrganisationQueries(Queries):
     async def team(self, team_id: str) -> Team | None:
         rows = await self._rows(select(teams_t).where(teams_t.c.id == team_id))
         return to_team(rows[0]) if rows else None
+
+    async def in_force(self) -> tuple[Criteria | None, list[Rule], str | None]:
+        """The active criteria, the rules in order and the fallback team, in one statement
+        (what every batch of MQLs reads first)."""
+        rule = func.jsonb_build_object(*(x for c in rules_t.columns for x in (literal(c.name), c)))
+        rules = select(
+            func.coalesce(
+                func.jsonb_agg(aggregate_order_by(rule, rules_t.c.position)),
+                func.jsonb_build_array(),
+            )
+        ).scalar_subquery()
+        fallback = select(teams_t.c.id).where(teams_t.c.fallback).limit(1).scalar_subquery()
+        active = select(criteria_t).where(criteria_t.c.status == "active").subquery()
+        one = select(literal(1).label("one")).subquery()
+        query = select(active, rules.label("rule_rows"), fallback.label("fallback_team_id"))
+        [row] = await self._rows(query.select_from(one.outerjoin(active, true())))
+        criteria = to_criteria(row) if row.version is not None else None
+        return criteria, [rule_of(fields) for fields in row.rule_rows], row.fallback_team_id
 
     async def fallback_team_id(self) -> str | None:
         query = select(teams_t.c.id).where(teams_t.c.fallback)

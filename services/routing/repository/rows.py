@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -85,12 +86,17 @@ def with_load(settings: Rep, row: Row[Any]) -> Rep:
 
 
 def to_rule(row: Row[Any]) -> Rule:
-    c = row.conditions
+    return rule_of(row._mapping)
+
+
+def rule_of(fields: Mapping[Any, Any]) -> Rule:
+    """A rule from its row's columns by name (a row's mapping, or the row as a JSON object)."""
+    conditions = fields["conditions"]
     return Rule(
-        name=row.name,
-        team_id=row.team_id,
-        position=row.position,
-        **{key: frozenset(c.get(key, ())) for key in RULE_CONDITIONS},
+        name=fields["name"],
+        team_id=fields["team_id"],
+        position=fields["position"],
+        **{key: frozenset(conditions.get(key, ())) for key in RULE_CONDITIONS},
     )
 
 
