@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from shared.consumer import ConsumerRunner, merged_groups
 from shared.events import LeadErasedEvent
-from shared.uow import UnitOfWork
+from shared.uow import Handler, UnitOfWork
 from tests.helpers import reading, wait_for
 from tests.platform.bus_helpers import assert_quiet, counting_handler, erased
 from tests.platform.conftest import Platform, record_effect
@@ -46,6 +46,39 @@ async def _effects(platform: Platform, count: int) -> list[tuple[str, str]] | No
     return effects if len(effects) >= count else None
 
 
+def noting_transactions(transaction_of: dict[uuid.UUID, int]) -> Handler:
+    """Records each event's effect and notes the transaction it ran in."""
+
+    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        txid = await uow.session.scalar(text("SELECT txid_current()"))
+        transaction_of[event.event_id] = int(txid)
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    return handler
+
+
+def dropping_the_connection_once(calls: list[uuid.UUID]) -> Handler:
+    """Records each event's effect; at the fifth call the database drops the connection, as a
+    PostgreSQL restart does to a busy one."""
+
+    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
+        calls.append(event.event_id)
+        if len(calls) == 5:
+            await uow.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
+
+    return handler
+
+
+def partitions_per_transaction(
+    transaction_of: dict[uuid.UUID, int], partition_of: dict[uuid.UUID, int]
+) -> dict[int, set[int]]:
+    spans: dict[int, set[int]] = {}
+    for event_id, txid in transaction_of.items():
+        spans.setdefault(txid, set()).add(partition_of[event_id])
+    return spans
+
+
 def per_partition(each: int, partitions: int = 3) -> list[LeadErasedEvent]:
     """`each` events for every partition (the producer's default partitioner: murmur2 of the
     key), in partition order."""
@@ -71,12 +104,7 @@ async def test_several_partitions_fetched_together_share_a_transaction_and_a_com
     platform: Platform,
 ) -> None:
     transaction_of: dict[uuid.UUID, int] = {}
-
-    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
-        txid = await uow.session.scalar(text("SELECT txid_current()"))
-        transaction_of[event.event_id] = int(txid)
-        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
-
+    handler = noting_transactions(transaction_of)
     events = per_partition(4)  # twelve keys, four on each partition
     for event in events:
         await platform.send(event)
@@ -90,9 +118,7 @@ async def test_several_partitions_fetched_together_share_a_transaction_and_a_com
 
     partitions = set(runner_class.partition_of.values())
     assert len(partitions) == 3, "the twelve keys were spread over the three partitions"
-    shared: dict[int, set[int]] = {}
-    for event_id, txid in transaction_of.items():
-        shared.setdefault(txid, set()).add(runner_class.partition_of[event_id])
+    shared = partitions_per_transaction(transaction_of, runner_class.partition_of)
     assert max(len(p) for p in shared.values()) >= 2, f"one transaction per partition: {shared}"
     assert max(len(c) for c in runner_class.commits) >= 2, "one offset commit per partition"
 
@@ -132,14 +158,8 @@ async def test_an_outage_in_a_merged_batch_rewinds_every_partition(platform: Pla
     """The database drops the connection in the middle of a batch of three partitions: nothing
     of it stays, every partition goes back to its first record, and each effect lands once."""
     calls: list[uuid.UUID] = []
-
-    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
-        calls.append(event.event_id)
-        if len(calls) == 5:  # what a PostgreSQL restart does to a busy connection
-            await uow.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
-        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
-
-    events = [erased(f"lead {i}") for i in range(12)]
+    handler = dropping_the_connection_once(calls)
+    events = per_partition(4)
     for event in events:
         await platform.send(event)
     runner = platform.runner({LeadErasedEvent: handler})
@@ -167,13 +187,7 @@ async def test_a_fetch_bigger_than_a_batch_still_shares_transactions_across_part
     platform: Platform,
 ) -> None:
     transaction_of: dict[uuid.UUID, int] = {}
-
-    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
-        transaction_of[event.event_id] = int(
-            await uow.session.scalar(text("SELECT txid_current()"))
-        )
-        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
-
+    handler = noting_transactions(transaction_of)
     events = per_partition(8)  # 24 records in one fetch: more than a batch of 20
     for event in events:
         await platform.send(event)
@@ -184,9 +198,7 @@ async def test_a_fetch_bigger_than_a_batch_still_shares_transactions_across_part
     await runner.start()
     await wait_for(lambda: _effects(platform, len(events)), message="every event's effect")
 
-    spans: dict[int, set[int]] = {}
-    for event_id, txid in transaction_of.items():
-        spans.setdefault(txid, set()).add(runner_class.partition_of[event_id])
+    spans = partitions_per_transaction(transaction_of, runner_class.partition_of)
     assert max(len(p) for p in spans.values()) == 2, f"partitions per transaction: {spans}"
 
 
@@ -195,14 +207,7 @@ async def test_an_outage_in_the_first_of_a_fetchs_batches_rewinds_the_later_ones
 ) -> None:
     """24 records in batches of 20: two partitions merged, then the third. The connection drops
     in the first; the third partition's records, fetched but not handled, come again as well."""
-    calls: list[uuid.UUID] = []
-
-    async def handler(event: LeadErasedEvent, uow: UnitOfWork) -> None:
-        calls.append(event.event_id)
-        if len(calls) == 5:
-            await uow.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
-        await record_effect(str(event.lead_id), event.payload.reason)(uow.session)
-
+    handler = dropping_the_connection_once([])
     events = per_partition(8)
     for event in events:
         await platform.send(event)
