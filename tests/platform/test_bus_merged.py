@@ -70,13 +70,26 @@ def dropping_the_connection_once(calls: list[uuid.UUID]) -> Handler:
     return handler
 
 
-def partitions_per_transaction(
-    transaction_of: dict[uuid.UUID, int], partition_of: dict[uuid.UUID, int]
-) -> dict[int, set[int]]:
+async def handled_noting_transactions(
+    platform: Platform, events: list[LeadErasedEvent], **settings: object
+) -> tuple[dict[int, set[int]], type[WatchedRunner]]:
+    """The events sent, then handled by a watched runner with `settings`: the partitions each
+    transaction took records of, and the runner's class (what it watched)."""
+    transaction_of: dict[uuid.UUID, int] = {}
+    for event in events:
+        await platform.send(event)
+    runner_class = watched()
+    runner = platform.runner(
+        {LeadErasedEvent: noting_transactions(transaction_of)},
+        runner_class=runner_class,
+        **settings,
+    )
+    await runner.start()
+    await wait_for(lambda: _effects(platform, len(events)), message="every event's effect")
     spans: dict[int, set[int]] = {}
     for event_id, txid in transaction_of.items():
-        spans.setdefault(txid, set()).add(partition_of[event_id])
-    return spans
+        spans.setdefault(txid, set()).add(runner_class.partition_of[event_id])
+    return spans, runner_class
 
 
 def per_partition(each: int, partitions: int = 3) -> list[LeadErasedEvent]:
@@ -103,22 +116,14 @@ def fetch_of(*counts: int) -> dict[TopicPartition, list[ConsumerRecord]]:
 async def test_several_partitions_fetched_together_share_a_transaction_and_a_commit(
     platform: Platform,
 ) -> None:
-    transaction_of: dict[uuid.UUID, int] = {}
-    handler = noting_transactions(transaction_of)
     events = per_partition(4)  # twelve keys, four on each partition
-    for event in events:
-        await platform.send(event)
-    runner_class = watched()
-    runner = platform.runner(
-        {LeadErasedEvent: handler}, runner_class=runner_class, consumer_commit_interval_ms=0
+    shared, runner_class = await handled_noting_transactions(
+        platform, events, consumer_commit_interval_ms=0
     )
-    await runner.start()
-    await wait_for(lambda: _effects(platform, len(events)), message="every event's effect")
     await assert_quiet(platform, len(events), quiet_s=0.3)
 
     partitions = set(runner_class.partition_of.values())
     assert len(partitions) == 3, "the twelve keys were spread over the three partitions"
-    shared = partitions_per_transaction(transaction_of, runner_class.partition_of)
     assert max(len(p) for p in shared.values()) >= 2, f"one transaction per partition: {shared}"
     assert max(len(c) for c in runner_class.commits) >= 2, "one offset commit per partition"
 
@@ -186,19 +191,8 @@ async def test_a_fetch_is_packed_into_batches_of_at_most_the_batch_size_in_fetch
 async def test_a_fetch_bigger_than_a_batch_still_shares_transactions_across_partitions(
     platform: Platform,
 ) -> None:
-    transaction_of: dict[uuid.UUID, int] = {}
-    handler = noting_transactions(transaction_of)
     events = per_partition(8)  # 24 records in one fetch: more than a batch of 20
-    for event in events:
-        await platform.send(event)
-    runner_class = watched()
-    runner = platform.runner(
-        {LeadErasedEvent: handler}, runner_class=runner_class, consumer_batch_size=20
-    )
-    await runner.start()
-    await wait_for(lambda: _effects(platform, len(events)), message="every event's effect")
-
-    spans = partitions_per_transaction(transaction_of, runner_class.partition_of)
+    spans, _ = await handled_noting_transactions(platform, events, consumer_batch_size=20)
     assert max(len(p) for p in spans.values()) == 2, f"partitions per transaction: {spans}"
 
 
