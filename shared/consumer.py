@@ -181,7 +181,7 @@ class ConsumerRunner(Batches):
                 except Unmerged as failed:
                     await self._partition_by_partition(consumer, group, failed)
                 else:
-                    await self._commit_offsets(consumer, done)
+                    self._note_handled(done)
             if self._stopping:
                 return
 
@@ -233,26 +233,17 @@ class ConsumerRunner(Batches):
                 )
                 if tp in consumer.assignment():
                     consumer.seek(tp, rewind.offset)
-                await self._commit_offset(consumer, tp, rewind.done)
+                self._note_handled({tp: rewind.done})
                 await asyncio.sleep(1.0)
                 return
-            await self._commit_offset(consumer, tp, done)
+            self._note_handled({tp: done})
             if done != chunk[-1].offset + 1:
                 return  # stopping, or taken away by a rebalance: its new owner goes on from here
 
-    async def _commit_offset(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, done: int | None
-    ) -> None:
-        if done is not None:
-            await self._commit_offsets(consumer, {tp: done})
-
-    async def _commit_offsets(
-        self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]
-    ) -> None:
-        """Note the offsets handled to; commit them if `consumer_commit_interval_ms` is up."""
-        self._uncommitted.update(done)
-        if self._commit_due():
-            await self._commit_handled(consumer.assignment())
+    def _note_handled(self, done: Mapping[TopicPartition, int | None]) -> None:
+        """The offsets handled to; the loop commits them once `consumer_commit_interval_ms` is
+        up (or a stop or a rebalance does sooner)."""
+        self._uncommitted.update({tp: n for tp, n in done.items() if n is not None})
 
     def _commit_due(self) -> bool:
         waited_ms = (time.monotonic() - self._committed_at) * 1000

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         description="Longest a handled record's offset waits to be committed: one offset "
         "commit for every batch in that time, and at once when the consumer stops or a "
         "rebalance takes a partition away. Records handled but not committed when a process "
-        "dies come again, and their event ids make them no-ops. 0 commits after every batch.",
+        "dies come again, and their event ids make them no-ops. 0 commits after every fetch.",
     )
     processed_events_retention_days: int = Field(
         14,

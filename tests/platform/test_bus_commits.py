@@ -53,7 +53,7 @@ async def test_offsets_wait_for_the_interval_and_a_stop_commits_them(platform: P
     assert await committed(platform, runner) == 6
 
 
-async def test_an_interval_of_zero_commits_after_every_batch(platform: Platform) -> None:
+async def test_an_interval_of_zero_commits_after_every_fetch(platform: Platform) -> None:
     await send_erasures(platform, 6)
     runner = platform.runner({LeadErasedEvent: counting_handler({})}, consumer_commit_interval_ms=0)
     await runner.start()
