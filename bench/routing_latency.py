@@ -1,7 +1,7 @@
 """Form post -> lead.assigned.v1 latency through the whole embedded stack at a steady rate.
 
     PYTHONPATH=. .venv/bin/python bench/routing_latency.py [--rate 200] [--seconds 20]
-        [--warmup 30] [--broker auto|kafka|tansu] [--partitions 6]
+        [--warmup 30] [--broker auto|kafka|tansu] [--partitions 6] [--timeline]
 
 Starts what `handoff up` starts (embedded PostgreSQL, the broker `--broker` names — `auto`, as
 `handoff up` does, is Apache Kafka where Java is present, else Tansu — the four services as
@@ -17,9 +17,10 @@ per-form allowances are lifted for the run (`UNLIMITED`).
 Leads of the first `--warmup` seconds are not counted: a stack just started is slower for about
 half a minute (Kafka's JVM compiles its hot paths; the services fill their statement caches).
 Prints where the leads ended up (scoring's states, routing's outcomes), p50/p90/p99/max and how
-many were assigned, and the CPU per lead of each service, PostgreSQL, the broker, the load
-generator and the whole machine while the counted leads are posted and delivered (not in the
-warm-up); stops everything it started. Run from the
+many were assigned (with `--timeline`, also the median and the slowest by the second each lead
+was posted in, to tell a slow stretch from a slow steady state), and the CPU per lead of each
+service, PostgreSQL, the broker, the load generator and the whole machine while the counted
+leads are posted and delivered (not in the warm-up); stops everything it started. Run from the
 repository root with `PYTHONPATH=.` (it reads topics with tests/helpers).
 """
 
@@ -264,12 +265,30 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
         f"p99 {q[98]:.1f}  max {max(latencies):.1f}  "
         f"(assigned {len(latencies)}/{len(counted)}, missing {missing})"
     )
+    if args.timeline:
+        print_timeline(counted, reader.seen)
     if stages:
         to_mql = statistics.median(a for a, _ in stages) * 1000
         routing = statistics.median(b for _, b in stages) * 1000
         print(
             f"medians: form post -> lead.mql.v1 written {to_mql:.1f} ms; "
             f"lead.mql.v1 written -> lead.assigned.v1 written (routing) {routing:.1f} ms"
+        )
+
+
+def print_timeline(counted: list[tuple[str, float, float]], seen: dict[str, float]) -> None:
+    """Latency by the second the lead was posted in: when a run goes slow, and for how long."""
+    first = min(t for _, t, _ in counted)
+    by_second: dict[int, list[float]] = {}
+    for lead, t, _ in counted:
+        if lead in seen:
+            by_second.setdefault(int(t - first), []).append((seen[lead] - t) * 1000)
+    for second, latencies in sorted(by_second.items()):
+        latencies.sort()
+        median = latencies[len(latencies) // 2]
+        print(
+            f"  second {second:3d}: {len(latencies):4d} leads, p50 {median:7.1f}"
+            f"  max {latencies[-1]:7.1f} ms"
         )
 
 
@@ -337,6 +356,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=30.0)
     parser.add_argument("--broker", choices=["auto", "kafka", "tansu"], default="auto")
     parser.add_argument("--partitions", type=int, default=6, help="per topic, as handoff up")
+    parser.add_argument(
+        "--timeline", action="store_true", help="also latency by the second each lead was posted"
+    )
     args = parser.parse_args()
     args.broker, _ = choose_broker(args.broker)
     args.load = os.getloadavg()[0]
