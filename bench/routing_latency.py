@@ -279,6 +279,7 @@ async def measure(stack: Stack, settings: Settings, args: argparse.Namespace) ->
 def print_timeline(counted: list[tuple[str, float, float]], seen: dict[str, float]) -> None:
     """Latency by the second the lead was posted in: when a run goes slow, and for how long."""
     first = min(t for _, t, _ in counted)
+    print(f"  second 0 began at {min(epoch for _, _, epoch in counted):.3f} (Unix time)")
     by_second: dict[int, list[float]] = {}
     for lead, t, _ in counted:
         if lead in seen:

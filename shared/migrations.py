@@ -158,12 +158,24 @@ def create_platform_tables_v1(schema: str) -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         schema=schema,
     )
+    create_outbox_trigger(schema)
+
+
+def create_outbox_trigger(schema: str) -> None:
+    """NOTIFY at every commit that inserted outbox rows (until the platform's second version)."""
     op.execute(f"""
         CREATE FUNCTION "{schema}".notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM pg_notify('{schema}_outbox', ''); RETURN NULL; END $$""")
     op.execute(f"""
         CREATE TRIGGER outbox_inserted AFTER INSERT ON "{schema}".outbox
         FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".notify_outbox()""")
+
+
+def drop_outbox_trigger(schema: str) -> None:
+    """The relays are woken by their own process's commits instead (`shared.outbox`): a NOTIFY
+    at every commit queued every service's committing writers behind one lock."""
+    op.execute(f'DROP TRIGGER IF EXISTS outbox_inserted ON "{schema}".outbox')
+    op.execute(f'DROP FUNCTION IF EXISTS "{schema}".notify_outbox()')
 
 
 def drop_platform_tables_v1(schema: str) -> None:

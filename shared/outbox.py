@@ -8,14 +8,19 @@ a rollback drops them. The size limit is checked when the event is published, so
 case learns at once that an event is too big. Ids are taken at insert, not at commit: a
 transaction that commits late publishes its rows after rows of transactions that committed
 before it. Writers of one key therefore serialise on a row lock (the lead's) before their
-transaction commits, so each key's events go out in commit order. The insert fires the table's
-statement trigger once, so the relay is woken (NOTIFY) when the transaction commits.
+transaction commits, so each key's events go out in commit order.
+
+When a transaction that wrote rows commits, the relays of this process that publish that outbox
+are woken (`wake_on_commit`); a relay whose instance does not publish now tells the one that
+does (NOTIFY, see `shared.relay`). No trigger notifies at every commit: PostgreSQL takes one
+database-wide lock for each committing transaction that sent NOTIFY and holds it while the
+commit is flushed, so under load the writers of every service queued behind each other.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +48,23 @@ class EventTooLarge(ValueError):
 
 
 PENDING = "handoff.outbox.pending"  # the session's `info` key: {outbox table: [rows]}
+WRITTEN = "handoff.outbox.written"  # the session's `info` key: names of outboxes written to
+
+# The relays of this process, by the outbox they publish (its full name): woken on commit.
+_wakers: dict[str, list[Callable[[], None]]] = {}
+
+
+def wake_on_commit(outbox: str, wake: Callable[[], None]) -> Callable[[], None]:
+    """Call `wake` whenever a transaction of this process that wrote to `outbox` commits;
+    returns what undoes it."""
+    _wakers.setdefault(outbox, []).append(wake)
+    return lambda: _wakers[outbox].remove(wake)
+
+
+def _committed(outboxes: Iterable[str]) -> None:
+    for name in outboxes:
+        for wake in _wakers.get(name, ()):
+            wake()
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,15 @@ class Outbox:
         self._check_size(topic, len(value) + sum(len(n) + len(v) for n, v in headers))
         return OutboxRow(topic, key, value, encode_headers(headers))
 
+    def written(self, session: AsyncSession | None) -> None:
+        """Rows were written by a plain statement: in `session`'s transaction (the relays are
+        woken when it commits), or, with no session, by a statement that committed on its own
+        (they are woken now)."""
+        if session is None:
+            _committed([self._table.fullname])
+        else:
+            session.info.setdefault(WRITTEN, set()).add(self._table.fullname)
+
     def defer(self, session: AsyncSession, row: OutboxRow) -> None:
         """Hold the row in the session; it is inserted, with the transaction's other held rows,
         just before the transaction commits (see `_write_pending`)."""
@@ -108,6 +139,7 @@ class Outbox:
             raise EventTooLarge(f"{what} is {size} bytes; at most {self._settings.max_event_bytes}")
 
     async def _insert(self, session: AsyncSession, row: OutboxRow) -> None:
+        self.written(session)
         await session.execute(
             insert(self._table).values(
                 topic=row.topic, key=row.key, value=row.value, headers=row.headers
@@ -129,6 +161,12 @@ def _write_pending(session: Session) -> None:
     for table, rows in (pending or {}).items():
         statement = insert(table).returning(table.c.id)
         session.execute(statement, [_values(row) for row in rows]).close()
+        session.info.setdefault(WRITTEN, set()).add(table.fullname)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    _committed(session.info.pop(WRITTEN, ()))
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -136,3 +174,4 @@ def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
     """A transaction that ended without committing (rolled back, closed) publishes nothing."""
     if transaction.parent is None:
         session.info.pop(PENDING, None)
+        session.info.pop(WRITTEN, None)

@@ -1,13 +1,16 @@
 """The outbox relay: publishes a service's committed outbox rows to Kafka, in id order.
 
 It marks rows sent once the broker acknowledged them and keeps them while the broker is
-unreachable. A statement trigger (see the migrations) sends NOTIFY on insert, which PostgreSQL
-delivers at commit, so the relay wakes as soon as an event is durable instead of waiting for its
+unreachable. A commit in this process that wrote outbox rows wakes it (`committed`, called by
+`shared.outbox`), so it publishes as soon as an event is durable instead of waiting for its
 fallback poll. Several instances of a service share one outbox; one publishes at a time, so each
-key's events keep their order: the one whose connection holds the outbox's advisory lock. It keeps
-the lock (a session lock) while it publishes without error, so a round costs two statements (read
-the batch, mark it sent) instead of a transaction of five; on an error, a stop or a lost
-connection the lock is released and the next instance to try takes it.
+key's events keep their order: the one whose connection holds the outbox's advisory lock. A relay
+woken while another instance publishes tells that one (NOTIFY on the outbox's channel, which
+every relay listens to). The publishing relay keeps the lock (a session lock) while it publishes
+without error, so a round costs two statements (read the batch, mark it sent) instead of a
+transaction of five; on an error, a stop or a lost connection the lock is released and the next
+instance to try takes it. Rows written by a process with no relay (the CLI) wait for the
+publishing relay's fallback poll.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.db import PlatformTables, asyncpg_dsn
-from shared.outbox import decode_headers
+from shared.outbox import decode_headers, wake_on_commit
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,8 @@ class OutboxRelay:
         self._producer_factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
+        self._tell_publisher = False  # rows committed here while another instance publishes
+        self._forget_commits: Callable[[], None] | None = None
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         # The relay's own connection: it hears commits (LISTEN) and publishes batches on it.
@@ -70,6 +75,7 @@ class OutboxRelay:
         self._prune = f"DELETE FROM {outbox} WHERE sent_at < now() - $1::interval"
         # Several instances of a service share one outbox; one lock keeps publication in order.
         self._lock_id = zlib.crc32(f"handoff-outbox:{tables.schema}".encode())
+        self._channel = tables.notify_channel
         self.publishing = False  # this instance's connection holds the lock
         self.last_error: str | None = None
         self._pruned_at: float | None = None  # never: the first round prunes
@@ -84,11 +90,20 @@ class OutboxRelay:
         return self.running and self.last_error is None
 
     async def start(self) -> None:
+        self._forget_commits = wake_on_commit(self._tables.outbox.fullname, self.committed)
         self._task = asyncio.create_task(self._run(), name=f"{self._service}-outbox-relay")
+
+    def committed(self) -> None:
+        """A transaction of this process that wrote outbox rows has committed."""
+        self._tell_publisher = True
+        self._wake.set()
 
     async def stop(self, timeout_s: float = 3.0) -> None:
         """Stop, after one attempt within `timeout_s` to publish what is still waiting."""
         self._stopping = True
+        if self._forget_commits is not None:
+            self._forget_commits()
+            self._forget_commits = None
         self._wake.set()
         if self._task is not None:
             try:
@@ -144,11 +159,14 @@ class OutboxRelay:
     async def _publish_batch(self) -> int:
         # Plain driver calls: this runs once per commit under load, in every service.
         connection = await self._connected()
+        committed_here, self._tell_publisher = self._tell_publisher, False
         if not self.publishing:
             self.publishing = await connection.fetchval(
                 "SELECT pg_try_advisory_lock($1)", self._lock_id
             )
             if not self.publishing:
+                if committed_here:
+                    await connection.execute("SELECT pg_notify($1, '')", self._channel)
                 return 0
         rows = await connection.fetch(self._select_batch, self._settings.outbox_batch_size)
         if rows:
@@ -206,7 +224,7 @@ class OutboxRelay:
         if self._connection is None or self._connection.is_closed():
             self.publishing = False  # a lost connection took the lock with it
             connection = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
-            await connection.add_listener(self._tables.notify_channel, lambda *_: self._wake.set())
+            await connection.add_listener(self._channel, lambda *_: self._wake.set())
             self._connection = connection
         return self._connection
 

@@ -72,7 +72,10 @@ class Settings(BaseSettings):
         description="Largest event a service writes; Kafka's default limit for a message is 1 MiB.",
     )
     outbox_poll_interval_s: float = Field(
-        1.0, description="Fallback wake-up; commits wake the relay at once through NOTIFY."
+        1.0,
+        description="Fallback wake-up. A commit that wrote outbox rows wakes its process's relay "
+        "at once (which tells the publishing instance by NOTIFY if that is another one); rows "
+        "written by the CLI wait for this poll.",
     )
 
     max_form_body_bytes: int = Field(

@@ -89,6 +89,11 @@ class UnitOfWork:
         result = await connection.exec_driver_sql(sql, args)
         return result.mappings().all() if result.returns_rows else []
 
+    def wrote_outbox(self) -> None:
+        """A plain statement (`lone_statement`) wrote outbox rows: this process's relay is woken
+        once they are committed (at once when the statement committed on its own)."""
+        self.outbox.written(self._session)
+
     async def publish(self, event: Envelope) -> None:
         """Written with the state change; the relay publishes it once the transaction commits.
 

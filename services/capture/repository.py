@@ -62,6 +62,8 @@ async def insert_new_lead(lead: NewLead, uow: UnitOfWork) -> bool:
         row.value,
         json.dumps(row.headers),
     )
+    if written:
+        uow.wrote_outbox()
     return bool(written)
 
 

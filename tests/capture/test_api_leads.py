@@ -37,6 +37,24 @@ async def test_a_posted_lead_appears_on_lead_captured(settings: Settings, api_ke
     assert event["payload"]["first_touch"]["utm_campaign"] == "launch"
 
 
+async def test_a_new_lead_wakes_the_relay_at_once_instead_of_its_slow_poll(
+    settings: Settings, api_keys
+):
+    """The lead and its event are one statement committed on its own, outside any session: the
+    relay must still hear of it."""
+    settings = settings.model_copy(update={"outbox_poll_interval_s": 60.0})
+    async with (
+        running(create_app(settings)) as client,
+        reading(settings.kafka_bootstrap, settings.topic("lead.captured.v1")) as captured,
+    ):
+        for n, email in enumerate(("first@example.com", "second@example.com"), start=1):
+            answer = await client.post(
+                "/v1/leads", json=LEAD | {"email": email}, headers=auth(api_keys["marketing"])
+            )
+            assert answer.status_code == 202, answer.text
+            await captured.wait_for_count(n, timeout_s=10)  # well inside the 60 s poll
+
+
 async def test_a_second_submission_merges_into_the_same_lead(settings: Settings, api_keys):
     topic = settings.topic("lead.captured.v1")
     async with (

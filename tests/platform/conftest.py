@@ -19,7 +19,7 @@ from shared.broker import new_producer
 from shared.consumer import ConsumerRunner
 from shared.db import PlatformTables, create_engine, platform_tables, session_factory
 from shared.events import Envelope
-from shared.migrations import create_platform_tables_v1
+from shared.migrations import create_platform_tables_v1, drop_outbox_trigger
 from shared.outbox import Outbox
 from shared.relay import OutboxRelay
 from shared.settings import Settings
@@ -35,6 +35,7 @@ TABLES: PlatformTables = platform_tables(MetaData(schema=SCHEMA))
 def create_tables(connection: Connection) -> None:
     with Operations.context(MigrationContext.configure(connection)):
         create_platform_tables_v1(SCHEMA)
+        drop_outbox_trigger(SCHEMA)  # the platform as its second version leaves it
 
 
 @dataclass

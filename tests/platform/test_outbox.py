@@ -103,8 +103,48 @@ async def test_a_commit_wakes_the_relay_at_once_instead_of_its_slow_poll(platfor
         await write_outbox(platform, [erased(lead, 1)])
         await topic.wait_for_count(1, timeout_s=10)  # the relay has done a round and now sleeps
         await write_outbox(platform, [erased(lead, 2)])
-        # well inside the 60 s poll: only the NOTIFY sent at commit can have woken the relay
+        # well inside the 60 s poll: only the commit can have woken the relay
         records = await topic.wait_for_count(2, timeout_s=10)
+    assert sequences_by_lead(records)[str(lead)] == [1, 2]
+
+
+async def write_outbox_unnoticed(platform: Platform, event: LeadErasedEvent) -> None:
+    """An outbox row written as another process writes it: no relay of this one is woken."""
+    row = platform.outbox.row(event)
+    async with platform.sessions() as session, session.begin():
+        await session.execute(
+            text(
+                f"INSERT INTO {TABLES.outbox.fullname} (topic, key, value, headers)"
+                " VALUES (:topic, :key, :value, CAST(:headers AS jsonb))"
+            ),
+            {
+                "topic": row.topic,
+                "key": row.key,
+                "value": row.value,
+                "headers": json.dumps(row.headers),
+            },
+        )
+
+
+async def test_a_commit_where_another_instance_publishes_wakes_that_one_at_once(
+    platform: Platform,
+):
+    platform.settings = platform.settings.model_copy(update={"outbox_poll_interval_s": 60.0})
+    publisher, other = platform.relay(), platform.relay()
+    lead = uuid.uuid4()
+    async with reading(
+        platform.settings.kafka_bootstrap, platform.settings.topic(LeadErasedEvent.topic)
+    ) as topic:
+        await write_outbox(platform, [erased(lead, 1)])  # before any relay listens: no wake left
+        await publisher.start()
+        await topic.wait_for_count(1, timeout_s=10)  # its first round; now it sleeps
+        assert publisher.publishing
+        await other.start()
+        await write_outbox_unnoticed(platform, erased(lead, 2))  # committed in other's process
+        other.committed()
+        # well inside the publisher's 60 s poll: only other's NOTIFY can have woken it
+        records = await topic.wait_for_count(2, timeout_s=10)
+    assert not other.publishing
     assert sequences_by_lead(records)[str(lead)] == [1, 2]
 
 
