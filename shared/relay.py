@@ -36,6 +36,10 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# What the relay writes (rows marked sent, old sent rows pruned) need not wait for the WAL flush:
+# a mark lost in a crash only sends its rows again, and consumers skip what they have handled.
+NOT_WAITING_FOR_FLUSH = {"synchronous_commit": "off"}
+
 
 class OutboxRelay:
     """Publishes a service's outbox rows to Kafka, in order, one relay at a time per schema."""
@@ -223,7 +227,9 @@ class OutboxRelay:
     async def _connected(self) -> asyncpg.Connection:
         if self._connection is None or self._connection.is_closed():
             self.publishing = False  # a lost connection took the lock with it
-            connection = await asyncpg.connect(asyncpg_dsn(self._settings.database_url))
+            connection = await asyncpg.connect(
+                asyncpg_dsn(self._settings.database_url), server_settings=NOT_WAITING_FOR_FLUSH
+            )
             await connection.add_listener(self._channel, lambda *_: self._wake.set())
             self._connection = connection
         return self._connection

@@ -6,6 +6,7 @@ import json
 import uuid
 from collections import defaultdict
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 
@@ -106,6 +107,31 @@ async def test_a_commit_wakes_the_relay_at_once_instead_of_its_slow_poll(platfor
         # well inside the 60 s poll: only the commit can have woken the relay
         records = await topic.wait_for_count(2, timeout_s=10)
     assert sequences_by_lead(records)[str(lead)] == [1, 2]
+
+
+async def test_the_relay_does_not_wait_for_the_flush_of_its_own_writes(platform: Platform):
+    """Its marks may be lost in a crash (the rows are sent again, consumers skip them); the
+    services' own commits stay synchronous."""
+    platform.settings = platform.settings.model_copy(update={"outbox_poll_interval_s": 60.0})
+    await write_outbox(platform, [erased(uuid.uuid4(), 1)])  # before it listens: no wake left
+    relay = platform.relay()
+    await relay.start()
+
+    async def all_sent() -> bool:
+        return await relay.pending() == 0
+
+    await wait_for(all_sent, message="the row marked sent")
+
+    async def relay_setting() -> str | None:
+        assert relay._connection is not None
+        try:  # its round may still be pruning; then it sleeps for the 60 s poll
+            return await relay._connection.fetchval("SHOW synchronous_commit")
+        except asyncpg.InterfaceError:
+            return None
+
+    assert await wait_for(relay_setting, timeout_s=5) == "off"
+    async with platform.sessions() as session:
+        assert (await session.execute(text("SHOW synchronous_commit"))).scalar() == "on"
 
 
 async def write_outbox_unnoticed(platform: Platform, event: LeadErasedEvent) -> None:
